@@ -1,0 +1,11 @@
+namespace MnasNet.Training.Data;
+
+/// <summary>A dataset that is missing, truncated, corrupt or inconsistent; the message names the file and the problem.</summary>
+public sealed class DatasetException : Exception
+{
+    public DatasetException(string message) : base(message) { }
+
+    public DatasetException(string message, Exception inner) : base(message, inner) { }
+
+    public DatasetException() { }
+}
