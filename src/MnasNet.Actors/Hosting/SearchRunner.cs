@@ -1,0 +1,128 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+
+namespace MnasNet.Actors.Hosting;
+
+public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress);
+
+/// <summary>
+/// Runs one search in this process until it completes or pauses: takes the journal lock, enables WAL, starts the
+/// actor system, turns cancellation (Ctrl-C, SIGTERM) and the pause file (<c>mnasnet pause</c> from another
+/// shell) into a graceful pause, and stops everything.
+/// </summary>
+public static class SearchRunner
+{
+    public static TimeSpan PauseFilePollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Settings of an existing search, read from its journal (resume uses exactly what the search started with).</summary>
+    public static SearchSettings SettingsOf(string directory, string id)
+    {
+        var entries = JournalReader.ReadEvents(directory, id);
+        var started = entries.Select(e => e.Event).OfType<SearchStarted>().FirstOrDefault()
+            ?? throw new SearchNotFoundException($"search '{id}' in '{directory}' has no search-started event: nothing to resume");
+        return SettingsLoader.FromJson(started.SettingsJson) with { Journal = SettingsLoader.FromJson(started.SettingsJson).Journal with { Directory = directory } };
+    }
+
+    public static async Task<SearchOutcome> RunAsync(
+        SearchSettings settings,
+        bool resume,
+        Action<SearchProgress>? onProgress = null,
+        IBackendFactory? backends = null,
+        CancellationToken pauseToken = default,
+        bool serializeMessages = false)
+    {
+        var directory = settings.Journal.Directory;
+        JournalFiles.EnsureWritableDirectory(directory);
+        var database = JournalFiles.Database(directory, settings.Id);
+        if (!resume && File.Exists(database) && JournalReader.ReadEvents(directory, settings.Id).Count > 0)
+        {
+            throw new SettingsException($"search '{settings.Id}' already exists in '{directory}'; continue it with 'mnasnet resume {settings.Id}' or choose another --id");
+        }
+        if (resume && !File.Exists(database))
+        {
+            throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
+        }
+        using var journalLock = JournalLock.Acquire(directory, settings.Id);
+        JournalFiles.EnableWal(database);
+        backends ??= SearchHostingExtensions.DefaultBackends(settings);
+        if (backends is RealBackendFactory real)
+        {
+            real.Preload();
+        }
+        var pauseFile = JournalFiles.PauseFile(directory, settings.Id);
+        if (File.Exists(pauseFile))
+        {
+            File.Delete(pauseFile);
+        }
+
+        var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
+        SearchProgress? last = null;
+        var options = new SearchHostOptions(database, backends, m =>
+        {
+            switch (m)
+            {
+                case SearchProgress p:
+                    last = p;
+                    onProgress?.Invoke(p);
+                    break;
+                case SearchStopped s:
+                    stopped.TrySetResult(s);
+                    break;
+            }
+        }, serializeMessages);
+
+        var host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
+            .Build();
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
+            var pauseRequested = 0;
+            void RequestPause(string reason)
+            {
+                if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
+                {
+                    controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
+                }
+            }
+            using var registration = pauseToken.Register(() => RequestPause("interrupted (Ctrl-C / SIGTERM)"));
+            using var poll = new CancellationTokenSource();
+            var poller = Task.Run(async () =>
+            {
+                using var timer = new PeriodicTimer(PauseFilePollInterval);
+                while (await timer.WaitForNextTickAsync(poll.Token).ConfigureAwait(false))
+                {
+                    if (File.Exists(pauseFile))
+                    {
+                        RequestPause("pause requested by 'mnasnet pause'");
+                        File.Delete(pauseFile);
+                    }
+                }
+            }, CancellationToken.None);
+            var result = await stopped.Task;
+            await poll.CancelAsync();
+            try
+            {
+                await poller;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+    }
+
+    private static string SafeName(string id) => new(id.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-').ToArray());
+}
