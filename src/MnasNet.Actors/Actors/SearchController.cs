@@ -36,6 +36,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private ISearchPolicy? _policy;
     private bool _pausing;
     private bool _stopped;
+    private bool _dispatchedSinceStart;
 
     private sealed record Lease(IActorRef Worker, string WorkerId, int Attempt, DateTime Deadline);
 
@@ -276,7 +277,16 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 var attempt = trial.AttemptsOf(kind) + 1;
                 _leases[(trial.TrialId, kind)] = new Lease(worker, workerId, attempt, DateTime.UtcNow.AddSeconds(_settings.Workers.LeaseTimeoutSeconds));
                 var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed);
-                Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId), () => worker.Tell(offer, Self));
+                var first = !_dispatchedSinceStart;
+                _dispatchedSinceStart = true;
+                Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId), () =>
+                {
+                    worker.Tell(offer, Self);
+                    if (first)
+                    {
+                        _subscriber.Tell(new FirstDispatch(_settings.Id, offer.TrialId, offer.Kind));
+                    }
+                });
             }
         }
     }

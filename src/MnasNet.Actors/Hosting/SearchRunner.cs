@@ -9,7 +9,8 @@ using MnasNet.Actors.Settings;
 
 namespace MnasNet.Actors.Hosting;
 
-public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress);
+/// <summary>How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed).</summary>
+public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed);
 
 /// <summary>
 /// Runs one search in this process until it completes or pauses: takes the journal lock, enables WAL, starts the
@@ -61,6 +62,8 @@ public static class SearchRunner
             File.Delete(pauseFile);
         }
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan? firstDispatch = null;
         var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
         SearchProgress? last = null;
         var options = new SearchHostOptions(database, backends, m =>
@@ -70,6 +73,9 @@ public static class SearchRunner
                 case SearchProgress p:
                     last = p;
                     onProgress?.Invoke(p);
+                    break;
+                case FirstDispatch:
+                    firstDispatch ??= clock.Elapsed;
                     break;
                 case SearchStopped s:
                     stopped.TrySetResult(s);
@@ -115,7 +121,7 @@ public static class SearchRunner
             catch (OperationCanceledException)
             {
             }
-            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last);
+            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, clock.Elapsed);
         }
         finally
         {

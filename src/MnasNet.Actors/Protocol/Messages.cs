@@ -44,6 +44,9 @@ public sealed record SearchProgress(
 /// <summary>The controller reached a stopping point: completed, paused, or failed (reason).</summary>
 public sealed record SearchStopped(string SearchId, string Status, string? Reason) : ISearchCommand;
 
+/// <summary>Sent to the subscriber once, when the first work offer after start (or resume) is durable and sent.</summary>
+public sealed record FirstDispatch(string SearchId, long TrialId, WorkKind Kind) : ISearchCommand;
+
 /// <summary>Internal timer tick of the controller.</summary>
 public sealed record CheckLeases : ISearchCommand
 {

@@ -62,6 +62,7 @@ public static class SearchJson
         [typeof(GetSearchStatus)] = "get-search-status.v1",
         [typeof(SearchProgress)] = "search-progress.v1",
         [typeof(SearchStopped)] = "search-stopped.v1",
+        [typeof(FirstDispatch)] = "first-dispatch.v1",
         [typeof(CheckLeases)] = "check-leases.v1",
         [typeof(PauseGraceOver)] = "pause-grace-over.v1",
     };
