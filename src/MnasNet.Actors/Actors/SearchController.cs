@@ -52,6 +52,10 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         Recover<SnapshotOffer>(offer =>
         {
             var snapshot = (SearchSnapshot)offer.Snapshot;
+            if (snapshot.State.EventCount != offer.Metadata.SequenceNr)
+            {
+                throw new InvalidOperationException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
+            }
             _state = snapshot.State;
             _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState));
         });
@@ -237,13 +241,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var e = new PolicyUpdated(_state.Batch, r.Step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
             trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
             r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter);
-        Emit(e);
-        if (policyState is not null)
+        // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1 and never
+        // deleted), so it is exact even though PersistAsync numbers events only when their batch is written.
+        var snapshot = policyState is null ? null : new SearchSnapshot(_state.Apply(e), policyState);
+        Emit(e, snapshot is null ? null : () =>
         {
-            var snapshot = new SearchSnapshot(_state, policyState);
-            var sequenceNr = LastSequenceNr;
-            DeferAsync(sequenceNr, _ => SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, sequenceNr, DateTime.UtcNow), snapshot), Self));
-        }
+            var sequenceNr = snapshot.State.EventCount;
+            SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, sequenceNr, DateTime.UtcNow), snapshot), Self);
+        });
         _log.Info("search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
             _settings.Id, _state.Batch, r.Step, r.ParameterHash, e.Rewards.Average());
     }

@@ -100,10 +100,6 @@ public sealed class RealBackendFactory : IBackendFactory
         var spec = DatasetSpec.Parse(settings.Dataset.Spec);
         _dataset = new Lazy<Dataset>(() => spec.Load(settings.Dataset.Resolution), LazyThreadSafetyMode.ExecutionAndPublication);
         _weights = settings.Training.KeepWeights ? Path.Combine(journalDirectory, $"{settings.Id}.weights") : null;
-        if (_weights is not null)
-        {
-            Directory.CreateDirectory(_weights);
-        }
     }
 
     /// <summary>Loads the dataset now so a missing dataset is reported at start, not per trial.</summary>

@@ -47,10 +47,12 @@ public static class SearchHostingExtensions
                 loggers.LogLevel = LogLevel.InfoLevel;
             })
             .WithSqlPersistence(JournalFiles.ConnectionString(options.Database), ProviderName.SQLiteMS, autoInitialize: true)
-            .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system));
+            .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system))
+            // SIGTERM/Ctrl-C pause the search (SearchRunner) instead of shutting the actor system down under it. Akka.Hosting
+            // has no API for this key nor for serialize-messages: these two one-key Configs are the only HOCON we use.
+            .AddHocon(ConfigurationFactory.ParseString("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off"), HoconAddMode.Prepend);
         if (options.SerializeMessages)
         {
-            // No Akka.Hosting API sets serialize-messages; this one-key Config is the only HOCON in the project.
             builder.AddHocon(ConfigurationFactory.ParseString("akka.actor.serialize-messages = on"), HoconAddMode.Prepend);
         }
         builder.WithActors((system, registry) =>

@@ -49,13 +49,14 @@ public static class SearchRunner
         {
             throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
         }
-        using var journalLock = JournalLock.Acquire(directory, settings.Id);
-        JournalFiles.EnableWal(database);
+        // Load the dataset before touching the journal, so a missing dataset leaves no trace.
         backends ??= SearchHostingExtensions.DefaultBackends(settings);
         if (backends is RealBackendFactory real)
         {
             real.Preload();
         }
+        using var journalLock = JournalLock.Acquire(directory, settings.Id);
+        JournalFiles.EnableWal(database);
         var pauseFile = JournalFiles.PauseFile(directory, settings.Id);
         if (File.Exists(pauseFile))
         {
@@ -84,12 +85,14 @@ public static class SearchRunner
         }, serializeMessages);
 
         var host = new HostBuilder()
-            .ConfigureServices(services => services.AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
+            .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
             .Build();
         await host.StartAsync(CancellationToken.None);
         try
         {
             var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
+            _ = host.Services.GetRequiredService<ActorSystem>().WhenTerminated.ContinueWith(
+                _ => stopped.TrySetResult(new SearchStopped(settings.Id, "failed", "the actor system stopped before the search did")), TaskScheduler.Default);
             var pauseRequested = 0;
             void RequestPause(string reason)
             {
@@ -131,4 +134,15 @@ public static class SearchRunner
     }
 
     private static string SafeName(string id) => new(id.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-').ToArray());
+
+    /// <summary>
+    /// No console lifetime: SIGINT/SIGTERM must pause the search (the search command handles them), not stop the
+    /// host under the running controller.
+    /// </summary>
+    private sealed class ManualLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }

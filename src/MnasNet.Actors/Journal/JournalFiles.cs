@@ -30,7 +30,7 @@ public static class JournalFiles
 
     public static string PauseFile(string directory, string id) => Path.Combine(directory, $"{id}.pause");
 
-    public static string LogFile(string directory, string id) => Path.Combine(directory, $"{id}.log.clef");
+    public static string LogFile(string directory, string id) => Path.Combine(directory, $"{id}-.clef");
 
     public static string ConnectionString(string database) => new SqliteConnectionStringBuilder
     {

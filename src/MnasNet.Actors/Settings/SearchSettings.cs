@@ -123,7 +123,7 @@ public sealed record WorkerSettings
 public sealed record LoggingSettings
 {
     public string Level { get; init; } = "Information";
-    /// <summary>Rolling CLEF file; empty → &lt;journal directory&gt;/&lt;id&gt;.log.clef.</summary>
+    /// <summary>Rolling CLEF file; empty → &lt;journal directory&gt;/&lt;id&gt;-&lt;date&gt;.clef.</summary>
     public string File { get; init; } = "";
     public string SeqUrl { get; init; } = "";
     public bool Console { get; init; } = true;
