@@ -314,7 +314,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void OnReward(RewardReply reply)
     {
-        if (!_state.Trials.TryGetValue(reply.TrialId, out var trial) || trial.Reward is not null)
+        if (_stopped || _state.Status != SearchStatus.Running || !_state.Trials.TryGetValue(reply.TrialId, out var trial) || trial.Reward is not null)
         {
             return;
         }
@@ -377,7 +377,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void MaybeFinishPause()
     {
-        if (_pausing && !_stopped && _leases.Count == 0 && _state.Status == SearchStatus.Running)
+        if (_pausing && !_stopped && _leases.Count == 0 && !_state.AwaitingReward.Any() && _state.Status == SearchStatus.Running)
         {
             FinishPause(0);
         }

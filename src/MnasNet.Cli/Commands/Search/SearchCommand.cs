@@ -67,6 +67,7 @@ internal static class SearchExecution
 {
     public static async Task<int> RunAsync(SearchSettings settings, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
     {
+        Actors.Journal.JournalFiles.EnsureWritableDirectory(settings.Journal.Directory);
         var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         using var pause = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // SIGINT and SIGTERM pause the search (graceful); a second signal is left to the default handler.
@@ -82,7 +83,6 @@ internal static class SearchExecution
                 }
             }));
         }
-        Directory.CreateDirectory(settings.Journal.Directory);
         Log.Logger = SearchLogging.Create(settings, console: !interactive);
         try
         {
