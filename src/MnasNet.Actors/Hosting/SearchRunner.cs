@@ -24,10 +24,10 @@ public static class SearchRunner
     /// <summary>Settings of an existing search, read from its journal (resume uses exactly what the search started with).</summary>
     public static SearchSettings SettingsOf(string directory, string id)
     {
-        var entries = JournalReader.ReadEvents(directory, id);
-        var started = entries.Select(e => e.Event).OfType<SearchStarted>().FirstOrDefault()
+        var started = JournalReader.ReadFirstEvent(directory, id)?.Event as SearchStarted
             ?? throw new SearchNotFoundException($"search '{id}' in '{directory}' has no search-started event: nothing to resume");
-        return SettingsLoader.FromJson(started.SettingsJson) with { Journal = SettingsLoader.FromJson(started.SettingsJson).Journal with { Directory = directory } };
+        var settings = SettingsLoader.FromJson(started.SettingsJson);
+        return settings with { Journal = settings.Journal with { Directory = directory } };
     }
 
     public static async Task<SearchOutcome> RunAsync(
@@ -41,7 +41,7 @@ public static class SearchRunner
         var directory = settings.Journal.Directory;
         JournalFiles.EnsureWritableDirectory(directory);
         var database = JournalFiles.Database(directory, settings.Id);
-        if (!resume && File.Exists(database) && JournalReader.ReadEvents(directory, settings.Id).Count > 0)
+        if (!resume && File.Exists(database) && JournalReader.ReadFirstEvent(directory, settings.Id) is not null)
         {
             throw new SettingsException($"search '{settings.Id}' already exists in '{directory}'; continue it with 'mnasnet resume {settings.Id}' or choose another --id");
         }

@@ -14,7 +14,10 @@ public sealed record JournalEntry(long SequenceNr, string Manifest, ISearchEvent
 /// </summary>
 public static class JournalReader
 {
-    public static IReadOnlyList<JournalEntry> ReadEvents(string directory, string id)
+    /// <summary>The first event only (search-started): what resume needs, without reading a long journal.</summary>
+    public static JournalEntry? ReadFirstEvent(string directory, string id) => ReadEvents(directory, id, limit: 1).FirstOrDefault();
+
+    public static IReadOnlyList<JournalEntry> ReadEvents(string directory, string id, int? limit = null)
     {
         var database = JournalFiles.Database(directory, id);
         if (!File.Exists(database))
@@ -28,7 +31,7 @@ public static class JournalReader
             using var connection = new SqliteConnection(builder.ToString());
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT sequence_number, manifest, message FROM journal WHERE persistence_id = $id AND deleted = 0 ORDER BY sequence_number";
+            command.CommandText = "SELECT sequence_number, manifest, message FROM journal WHERE persistence_id = $id AND deleted = 0 ORDER BY sequence_number" + (limit is { } n ? $" LIMIT {n}" : "");
             command.Parameters.AddWithValue("$id", SearchController.PersistenceIdFor(id));
             using var reader = command.ExecuteReader();
             while (reader.Read())

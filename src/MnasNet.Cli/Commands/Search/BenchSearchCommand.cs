@@ -27,7 +27,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
 {
     private readonly Option<int> _trials = new("--trials") { Description = "Trials of the throughput run.", DefaultValueFactory = _ => 5000 };
     private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 100 };
-    private readonly Option<int> _workers = new("--workers") { Description = "Trainer and device workers (each).", DefaultValueFactory = _ => 4 };
+    private readonly Option<int> _workers = new("--workers") { Description = "Trainer and device workers (each); zero-duration work, so more workers put more events in each journal write.", DefaultValueFactory = _ => 32 };
     private readonly Option<int> _resumeTrials = new("--resume-trials") { Description = "Trials done before the resume measurement (0: skip).", DefaultValueFactory = _ => 10_000 };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
