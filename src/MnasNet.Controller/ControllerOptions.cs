@@ -32,7 +32,7 @@ public sealed record ControllerOptions(
     int EmbeddingSize = 100,
     double InitRange = 0.1,
     double Temperature = 1.0,
-    double LearningRate = 0.005,
+    double LearningRate = 0.01,
     double AdamBeta1 = 0.9,
     double AdamBeta2 = 0.999,
     double AdamEpsilon = 1e-8,

@@ -6,14 +6,18 @@ using static TorchSharp.torch;
 namespace MnasNet.Controller;
 
 /// <summary>
-/// The controller network: a stack of LSTM cells unrolled over the 42 decisions. Step i reads the embedding of
-/// decision i−1's choice (a learned start token at step 0) and a softmax head for decision i's kind gives its
-/// distribution, with the choices the search space does not allow masked out.
+/// The controller network: an LSTM unrolled over the 42 decisions. Step i reads the embedding of decision i−1's
+/// choice (a learned start token at step 0) and the softmax head of decision i's kind gives its distribution, with
+/// the choices the search space does not allow masked out.
 /// </summary>
 /// <remarks>
 /// Embeddings are per decision kind (one table, each kind owning a slice of rows): choice 1 of "kernel" and choice 1
 /// of "skip" mean different things, so they must not share a vector, while the same choice in different blocks
 /// does mean the same thing and shares one (as NASNet's controller does); the LSTM state carries the position.
+/// Scoring a known sequence (<see cref="Evaluate"/>) runs the LSTM over the whole teacher-forced sequence at once and
+/// each head over its kind's 7 positions at once, so a PPO step costs a handful of kernels instead of 42×15; sampling
+/// must go step by step, and then scores what it drew with <see cref="Evaluate"/>, so the log-probability it returns
+/// is exactly what <see cref="Evaluate"/> gives for the same batch.
 /// </remarks>
 public sealed class ControllerPolicy : nn.Module
 {
@@ -22,12 +26,14 @@ public sealed class ControllerPolicy : nn.Module
 
     public readonly Parameter start;
     public readonly Embedding embedding;
-    public readonly ModuleList<LSTMCell> cells;
+    public readonly LSTM lstm;
     public readonly ModuleList<Linear> heads;
 
     private readonly int[] _kindOfDecision;
     private readonly long[] _embeddingOffset;
-    private readonly Tensor?[] _disallowed;
+    private readonly Tensor _offsets;
+    private readonly Tensor[] _positionsOfKind;
+    private readonly Tensor?[] _disallowedOfKind;
     private readonly bool[][] _allowed;
 
     public MnasNetSearchSpace Space { get; }
@@ -40,23 +46,34 @@ public sealed class ControllerPolicy : nn.Module
         HiddenSize = hiddenSize;
         Layers = layers;
         var kinds = Enum.GetValues<DecisionKind>();
-        var offsets = new long[kinds.Length];
+        var kindOffsets = new long[kinds.Length];
         long rows = 0;
         foreach (var kind in kinds)
         {
-            offsets[(int)kind] = rows;
+            kindOffsets[(int)kind] = rows;
             rows += space.ChoiceCount(kind);
         }
-        start = new Parameter(zeros(1, embeddingSize));
+        start = new Parameter(zeros(1, 1, embeddingSize));
         embedding = nn.Embedding(rows, embeddingSize);
-        cells = nn.ModuleList(Enumerable.Range(0, layers).Select(l => nn.LSTMCell(l == 0 ? embeddingSize : hiddenSize, hiddenSize)).ToArray());
+        lstm = nn.LSTM(embeddingSize, hiddenSize, numLayers: layers);
         heads = nn.ModuleList(kinds.Select(k => nn.Linear(hiddenSize, space.ChoiceCount(k))).ToArray());
         RegisterComponents();
 
         _kindOfDecision = space.Decisions.Select(d => (int)d.Kind).ToArray();
-        _embeddingOffset = space.Decisions.Select(d => offsets[(int)d.Kind]).ToArray();
+        _embeddingOffset = space.Decisions.Select(d => kindOffsets[(int)d.Kind]).ToArray();
         _allowed = space.Decisions.Select(d => d.Allowed.ToArray()).ToArray();
-        _disallowed = _allowed.Select(a => a.All(x => x) ? null : tensor(a.Select(x => !x).ToArray())).ToArray();
+        _offsets = tensor(_embeddingOffset).DetachFromDisposeScope();
+        _positionsOfKind = kinds.Select(k => tensor(space.Decisions.Where(d => d.Kind == k).Select(d => (long)d.Index).ToArray()).DetachFromDisposeScope()).ToArray();
+        _disallowedOfKind = kinds.Select(k =>
+        {
+            var decisions = space.Decisions.Where(d => d.Kind == k).ToArray();
+            if (decisions.All(d => d.Allowed.All(a => a)))
+            {
+                return null;
+            }
+            var mask = decisions.SelectMany(d => d.Allowed.Select(a => !a)).ToArray();
+            return tensor(mask).reshape(decisions.Length, 1, space.ChoiceCount(k)).DetachFromDisposeScope();
+        }).ToArray();
     }
 
     public int DecisionCount => _kindOfDecision.Length;
@@ -77,11 +94,38 @@ public sealed class ControllerPolicy : nn.Module
         }
     }
 
-    /// <summary>Sum over decisions of log π(token) and of the per-decision entropy, with gradients. tokens: [B, 42] int64.</summary>
+    /// <summary>
+    /// Sum over decisions of log π(token) and of the per-decision entropy, with gradients. tokens: [B, 42] int64.
+    /// Summation order is fixed (kinds in enum order, positions in order), so results are reproducible.
+    /// </summary>
     public (Tensor LogProb, Tensor Entropy) Evaluate(Tensor tokens, double temperature)
     {
-        var batch = (int)tokens.shape[0];
-        return Unroll(batch, temperature, (i, _) => tokens[TensorIndex.Colon, i]);
+        using var scope = NewDisposeScope();
+        var batch = tokens.shape[0];
+        var embedded = embedding.call(tokens + _offsets);                                   // [B, 42, E]
+        var inputs = cat([start.expand(batch, 1, start.shape[2]), embedded.narrow(1, 0, DecisionCount - 1)], 1);
+        var (output, _, _) = lstm.call(inputs.transpose(0, 1));                              // [42, B, H]
+        Tensor? logProb = null;
+        Tensor? entropy = null;
+        for (var k = 0; k < heads.Count; k++)
+        {
+            var logits = heads[k].call(output.index_select(0, _positionsOfKind[k]));          // [7, B, C]
+            if (temperature != 1.0)
+            {
+                logits = logits / temperature;
+            }
+            if (_disallowedOfKind[k] is { } mask)
+            {
+                logits = logits.masked_fill(mask, MaskedLogit);
+            }
+            var logSoftmax = logits.log_softmax(2);
+            var chosen = tokens.index_select(1, _positionsOfKind[k]).t().unsqueeze(2);        // [7, B, 1]
+            var kindLogProb = logSoftmax.gather(2, chosen).squeeze(2).sum(dim: 0);
+            var kindEntropy = -(logSoftmax.exp() * logSoftmax).sum(dim: 2).sum(dim: 0);
+            logProb = logProb is null ? kindLogProb : logProb + kindLogProb;
+            entropy = entropy is null ? kindEntropy : entropy + kindEntropy;
+        }
+        return (logProb!.MoveToOuterDisposeScope(), entropy!.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -99,60 +143,33 @@ public sealed class ControllerPolicy : nn.Module
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var (logProb, entropy) = Unroll(count, temperature, (i, logits) =>
+        var h = zeros(Layers, count, HiddenSize);
+        var c = zeros(Layers, count, HiddenSize);
+        var x = start.expand(1, count, start.shape[2]);
+        var chosen = new long[count];
+        for (var i = 0; i < DecisionCount; i++)
         {
+            using var stepScope = NewDisposeScope();
+            var (output, hNext, cNext) = lstm.call(x, (h, c));
+            var logits = heads[_kindOfDecision[i]].call(output[0]);
             var width = (int)logits.shape[1];
             var values = logits.contiguous().data<float>().ToArray();
-            var chosen = new long[count];
             for (var j = 0; j < count; j++)
             {
                 var row = values.AsSpan(j * width, width);
-                var c = random is null ? ArgMax(row, _allowed[i]) : InverseCdf(row, _allowed[i], random.NextDouble());
-                chosen[j] = c;
-                result[j][i] = c;
+                var choice = random is null ? ArgMax(row, _allowed[i]) : InverseCdf(row, _allowed[i], temperature, random.NextDouble());
+                chosen[j] = choice;
+                result[j][i] = choice;
             }
-            return tensor(chosen);
-        });
+            x = embedding.call(tensor(chosen) + _embeddingOffset[i]).unsqueeze(0);
+            (h, c) = (hNext, cNext);
+            x.MoveToOuterDisposeScope();
+            h.MoveToOuterDisposeScope();
+            c.MoveToOuterDisposeScope();
+        }
+        var flat = result.SelectMany(t => t.Select(v => (long)v)).ToArray();
+        var (logProb, entropy) = Evaluate(tensor(flat).reshape(count, DecisionCount), temperature);
         return (result, ToDoubles(logProb), ToDoubles(entropy));
-    }
-
-    private (Tensor LogProb, Tensor Entropy) Unroll(int batch, double temperature, Func<int, Tensor, Tensor> choose)
-    {
-        var h = new Tensor[Layers];
-        var c = new Tensor[Layers];
-        for (var l = 0; l < Layers; l++)
-        {
-            h[l] = zeros(batch, HiddenSize);
-            c[l] = zeros(batch, HiddenSize);
-        }
-        var x = start.expand(batch, start.shape[1]);
-        Tensor? logProb = null;
-        Tensor? entropy = null;
-        for (var i = 0; i < DecisionCount; i++)
-        {
-            for (var l = 0; l < Layers; l++)
-            {
-                (h[l], c[l]) = cells[l].call(x, (h[l], c[l]));
-                x = h[l];
-            }
-            var logits = heads[_kindOfDecision[i]].call(x);
-            if (temperature != 1.0)
-            {
-                logits = logits / temperature;
-            }
-            if (_disallowed[i] is { } mask)
-            {
-                logits = logits.masked_fill(mask, MaskedLogit);
-            }
-            var logSoftmax = logits.log_softmax(1);
-            var token = choose(i, logits);
-            var stepLogProb = logSoftmax.gather(1, token.unsqueeze(1)).squeeze(1);
-            var stepEntropy = -(logSoftmax.exp() * logSoftmax).sum(1);
-            logProb = logProb is null ? stepLogProb : logProb + stepLogProb;
-            entropy = entropy is null ? stepEntropy : entropy + stepEntropy;
-            x = embedding.call(token + _embeddingOffset[i]);
-        }
-        return (logProb!, entropy!);
     }
 
     private static int ArgMax(ReadOnlySpan<float> logits, bool[] allowed)
@@ -168,7 +185,7 @@ public sealed class ControllerPolicy : nn.Module
         return best;
     }
 
-    private static int InverseCdf(ReadOnlySpan<float> logits, bool[] allowed, double u)
+    private static int InverseCdf(ReadOnlySpan<float> logits, bool[] allowed, double temperature, double u)
     {
         var max = double.NegativeInfinity;
         for (var k = 0; k < logits.Length; k++)
@@ -182,7 +199,7 @@ public sealed class ControllerPolicy : nn.Module
         var total = 0.0;
         for (var k = 0; k < logits.Length; k++)
         {
-            weights[k] = allowed[k] ? Math.Exp(logits[k] - max) : 0.0;
+            weights[k] = allowed[k] ? Math.Exp((logits[k] - max) / temperature) : 0.0;
             total += weights[k];
         }
         var target = u * total;
@@ -204,15 +221,16 @@ public sealed class ControllerPolicy : nn.Module
         return last;
     }
 
-    private static double[] ToDoubles(Tensor t) => t.to_type(ScalarType.Float32).data<float>().ToArray().Select(v => (double)v).ToArray();
+    private static double[] ToDoubles(Tensor t) => t.data<float>().ToArray().Select(v => (double)v).ToArray();
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            foreach (var m in _disallowed)
+            _offsets.Dispose();
+            foreach (var t in _positionsOfKind.Concat(_disallowedOfKind))
             {
-                m?.Dispose();
+                t?.Dispose();
             }
         }
         base.Dispose(disposing);

@@ -280,6 +280,13 @@ public sealed class PpoController : IArchitectureSampler
         _policy.Dispose();
     }
 
+    /// <summary>All parameters, flattened in registration order (what <see cref="ParameterHash"/> hashes).</summary>
+    internal float[] ParameterValues()
+    {
+        using var scope = NewDisposeScope();
+        return _policy.parameters().SelectMany(p => p.detach().contiguous().data<float>().ToArray()).ToArray();
+    }
+
     private string ComputeParameterHash()
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
