@@ -143,15 +143,16 @@ public sealed class ControllerPolicy : nn.Module
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var h = zeros(Layers, count, HiddenSize);
-        var c = zeros(Layers, count, HiddenSize);
-        var x = start.expand(1, count, start.shape[2]);
+        var step = new LstmStep(lstm, Layers);
+        var h = Enumerable.Range(0, Layers).Select(_ => zeros(count, HiddenSize)).ToArray();
+        var c = Enumerable.Range(0, Layers).Select(_ => zeros(count, HiddenSize)).ToArray();
+        var x = start.reshape(1, start.shape[2]).expand(count, start.shape[2]);
         var chosen = new long[count];
         for (var i = 0; i < DecisionCount; i++)
         {
             using var stepScope = NewDisposeScope();
-            var (output, hNext, cNext) = lstm.call(x, (h, c));
-            var logits = heads[_kindOfDecision[i]].call(output[0]);
+            var top = step.Advance(x, h, c);
+            var logits = heads[_kindOfDecision[i]].call(top);
             var width = (int)logits.shape[1];
             var values = logits.contiguous().data<float>().ToArray();
             for (var j = 0; j < count; j++)
@@ -161,11 +162,11 @@ public sealed class ControllerPolicy : nn.Module
                 chosen[j] = choice;
                 result[j][i] = choice;
             }
-            x = embedding.call(tensor(chosen) + _embeddingOffset[i]).unsqueeze(0);
-            (h, c) = (hNext, cNext);
-            x.MoveToOuterDisposeScope();
-            h.MoveToOuterDisposeScope();
-            c.MoveToOuterDisposeScope();
+            x = embedding.call(tensor(chosen) + _embeddingOffset[i]).MoveToOuterDisposeScope();
+            foreach (var t in h.Concat(c))
+            {
+                t.MoveToOuterDisposeScope();
+            }
         }
         var flat = result.SelectMany(t => t.Select(v => (long)v)).ToArray();
         var (logProb, entropy) = Evaluate(tensor(flat).reshape(count, DecisionCount), temperature);
@@ -234,5 +235,40 @@ public sealed class ControllerPolicy : nn.Module
             }
         }
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// One time step of <see cref="ControllerPolicy.lstm"/> written out with its own weights (PyTorch's gate order i, f,
+/// g, o): per step it is cheaper than calling the sequence module with length 1. Only sampling uses it; all
+/// log-probabilities come from the sequence module.
+/// </summary>
+internal sealed class LstmStep
+{
+    private readonly (Tensor WeightIhT, Tensor WeightHhT, Tensor Bias)[] _layers;
+
+    public LstmStep(LSTM lstm, int layers)
+    {
+        _layers = Enumerable.Range(0, layers).Select(l => (
+            Weight(lstm, $"weight_ih_l{l}").t(),
+            Weight(lstm, $"weight_hh_l{l}").t(),
+            Weight(lstm, $"bias_ih_l{l}") + Weight(lstm, $"bias_hh_l{l}"))).ToArray();
+    }
+
+    private static Tensor Weight(LSTM lstm, string name) =>
+        lstm.get_parameter(name) ?? throw new InvalidOperationException($"LSTM has no parameter {name}");
+
+    /// <summary>Updates h and c in place (replacing the tensors) and returns the top layer's new h.</summary>
+    public Tensor Advance(Tensor x, Tensor[] h, Tensor[] c)
+    {
+        for (var l = 0; l < _layers.Length; l++)
+        {
+            var (wih, whh, bias) = _layers[l];
+            var gates = addmm(bias, x, wih, 1, 1).addmm_(h[l], whh, 1, 1).chunk(4, 1);
+            c[l] = gates[1].sigmoid() * c[l] + gates[0].sigmoid() * gates[2].tanh();
+            h[l] = gates[3].sigmoid() * c[l].tanh();
+            x = h[l];
+        }
+        return x;
     }
 }
