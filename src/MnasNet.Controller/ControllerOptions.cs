@@ -40,7 +40,7 @@ public sealed record ControllerOptions(
     double EntropyCoefficient = 0.005,
     int Epochs = 4,
     double MaxGradNorm = 1.0,
-    double BaselineDecay = 0.9,
+    double BaselineDecay = 0.25,
     bool NormalizeAdvantages = true,
     int? Threads = 1)
 {
