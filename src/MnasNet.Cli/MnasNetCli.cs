@@ -19,7 +19,10 @@ public static class MnasNetCli
         root.Subcommands.Add(new ListCommand());
         root.Subcommands.Add(new ReportCommand());
         root.Subcommands.Add(new ExportTrialCommand());
-        root.Subcommands.Add(new BenchCommand());
+        root.Subcommands.Add(new ControllerCommand());
+        var bench = new BenchCommand();
+        bench.Subcommands.Add(new BenchSearchCommand());
+        root.Subcommands.Add(bench);
         return root;
     }
 

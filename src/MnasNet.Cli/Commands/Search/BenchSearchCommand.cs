@@ -9,15 +9,6 @@ using Serilog;
 
 namespace MnasNet.Cli.Commands.Search;
 
-/// <summary><c>mnasnet bench</c>: benchmarks that print figures.</summary>
-public sealed class BenchCommand : Command
-{
-    public BenchCommand() : base("bench", "Benchmarks that print figures (speed goals live here, not in tests).")
-    {
-        Subcommands.Add(new BenchSearchCommand());
-    }
-}
-
 /// <summary>
 /// <c>mnasnet bench search</c>: simulated trials per second through the whole actor pipeline (controller, workers,
 /// reward actor) with every event durable in SQLite, zero-duration simulated trials; and the time to resume a search
