@@ -67,10 +67,10 @@ public sealed record DatasetSpec(DatasetKind Kind, string Directory)
     {
         if (!System.IO.Directory.Exists(Directory))
         {
-            throw new DatasetException(Kind == DatasetKind.FashionMnist && Directory == DefaultFashionMnistDirectory
-                ? $"Fashion-MNIST not found at {Directory}. On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist; " +
-                  "elsewhere download the four *-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist " +
-                  "into a directory and pass --data fashion-mnist:DIR"
+            throw new DatasetException(Kind == DatasetKind.FashionMnist
+                ? $"Fashion-MNIST not found: '{Directory}' does not exist. On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist " +
+                  $"(installs it to {DefaultFashionMnistDirectory}); elsewhere download the four *-ubyte.gz files from " +
+                  "https://github.com/zalandoresearch/fashion-mnist into a directory and pass --data fashion-mnist:DIR"
                 : $"{name} directory '{Directory}' does not exist");
         }
         var train = IdxReader.LoadImages(FindIdx("train-images-idx3-ubyte"), FindIdx("train-labels-idx1-ubyte"));

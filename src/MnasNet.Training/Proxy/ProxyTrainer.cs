@@ -139,6 +139,7 @@ public static class ProxyTrainer
             TorchRuntime.Seed((long)(SeededRandom.Derive(options.Seed, "weights") >> 1));
             using var model = MnasNetModel.Build(architecture, _network);
             _parameters = model.ParameterCount();
+            PrepareForShortTraining(model);
             using var optimizer = CreateOptimizer(model);
             var n = data.Train.Count;
             var stepsPerEpoch = n / options.BatchSize + (n % options.BatchSize >= 2 ? 1 : 0);
@@ -209,6 +210,26 @@ public static class ProxyTrainer
             }
             var last = _epochs[^1];
             return Result(TrainingOutcome.Succeeded, null, last.ValidationAccuracy, last.ValidationLoss, options.WeightsPath);
+        }
+
+        // TorchVision's classifier init (uniform, fan-out of the class count) is scaled for 1000 classes; with 10 it
+        // starts at a loss of ~10 and a short run never recovers. A small normal init (as TorchVision's MobileNetV2)
+        // starts at ln(classes). Residual layers start as the identity (last BatchNorm scale 0, Goyal et al. 2017),
+        // which lets a deep net learn from the first steps. BatchNorm statistics get the proxy run's momentum.
+        private void PrepareForShortTraining(MnasNetModel model)
+        {
+            using (no_grad())
+            {
+                nn.init.normal_(model.classifier.weight, 0, 0.01);
+                foreach (var layer in model.layers.Where(l => l.HasResidual))
+                {
+                    nn.init.zeros_(layer.convs[^1].bn.weight!);
+                }
+            }
+            foreach (var bn in model.modules().OfType<BatchNorm2d>())
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
         }
 
         private (double Loss, double Accuracy) Evaluate(MnasNetModel model, ImageSet validation)

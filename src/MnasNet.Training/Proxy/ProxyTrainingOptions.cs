@@ -87,6 +87,12 @@ public sealed record ProxyTrainingOptions
 
     public double Dropout { get; init; } = 0.2;
 
+    /// <summary>
+    /// BatchNorm running-statistics momentum for the proxy run (torch convention: weight of the new batch). The
+    /// model's own 0.01 suits long training; a short proxy run needs the statistics to settle within a few dozen steps.
+    /// </summary>
+    public double BatchNormMomentum { get; init; } = 0.1;
+
     /// <summary>Random-crop zero padding in pixels; null: the dataset's default (0 turns cropping off).</summary>
     public int? CropPadding { get; init; }
 
@@ -127,6 +133,7 @@ public sealed record ProxyTrainingOptions
         Check(Resolution is null or (>= 8 and <= 1024), $"resolution must be between 8 and 1024, got {Resolution}");
         Check(Width is > 0 and <= 8, $"width multiplier must be in (0, 8], got {Width}");
         Check(Dropout is >= 0 and < 1, $"dropout must be in [0, 1), got {Dropout}");
+        Check(BatchNormMomentum is > 0 and <= 1, $"BatchNorm momentum must be in (0, 1], got {BatchNormMomentum}");
         Check(CropPadding is null or (>= 0 and <= 64), $"crop padding must be between 0 and 64, got {CropPadding}");
         Check(PrefetchBatches is >= 1 and <= 64, $"prefetch batches must be between 1 and 64, got {PrefetchBatches}");
         Check(WeightsPath is null || !string.IsNullOrWhiteSpace(WeightsPath), "weights path must not be blank");
