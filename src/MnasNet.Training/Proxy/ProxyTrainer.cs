@@ -192,6 +192,7 @@ public static class ProxyTrainer
                 }
                 var trainSeconds = epochClock.Elapsed.TotalSeconds;
                 _trainSeconds += trainSeconds;
+                RecalibrateBatchNorm(model);
                 var (valLoss, valAccuracy) = Evaluate(model, data.Validation);
                 var metrics = new EpochMetrics(epoch, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
                     lr, epochClock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
@@ -227,6 +228,37 @@ public static class ProxyTrainer
                 }
             }
             foreach (var bn in model.modules().OfType<BatchNorm2d>())
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
+        }
+
+        // Running BatchNorm statistics lag far behind the weights in a run of a few hundred steps; validation then
+        // measures the lag rather than the architecture. Re-estimating them as exact averages over a fixed set of
+        // un-augmented training batches (as one-shot NAS does) costs a few forward passes.
+        private void RecalibrateBatchNorm(MnasNetModel model)
+        {
+            if (options.BatchNormCalibrationBatches == 0)
+            {
+                return;
+            }
+            var norms = model.modules().OfType<BatchNorm2d>().ToArray();
+            foreach (var bn in norms)
+            {
+                bn.reset_running_stats();
+                bn.momentum = null;
+            }
+            model.train();
+            using (no_grad())
+            {
+                foreach (var batch in Batches.Epoch(data.Train, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    model.call(tensor(batch.Images, batch.Shape));
+                }
+            }
+            foreach (var bn in norms)
             {
                 bn.momentum = options.BatchNormMomentum;
             }

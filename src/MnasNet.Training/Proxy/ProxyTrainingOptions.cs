@@ -93,6 +93,12 @@ public sealed record ProxyTrainingOptions
     /// </summary>
     public double BatchNormMomentum { get; init; } = 0.1;
 
+    /// <summary>
+    /// Un-augmented training batches over which BatchNorm statistics are re-estimated (exact averages) before each
+    /// validation; 0 keeps the running averages.
+    /// </summary>
+    public int BatchNormCalibrationBatches { get; init; } = 10;
+
     /// <summary>Random-crop zero padding in pixels; null: the dataset's default (0 turns cropping off).</summary>
     public int? CropPadding { get; init; }
 
@@ -104,6 +110,9 @@ public sealed record ProxyTrainingOptions
 
     /// <summary>Where the trained weights are saved (TorchSharp module.save); null: not saved.</summary>
     public string? WeightsPath { get; init; }
+
+    /// <summary>A peak learning rate that works for short proxy runs with batch 32–128.</summary>
+    public static double DefaultLearningRate(OptimizerKind optimizer) => optimizer == OptimizerKind.Sgd ? 0.05 : 0.01;
 
     public ProxyTrainingOptions Validate()
     {
@@ -134,6 +143,7 @@ public sealed record ProxyTrainingOptions
         Check(Width is > 0 and <= 8, $"width multiplier must be in (0, 8], got {Width}");
         Check(Dropout is >= 0 and < 1, $"dropout must be in [0, 1), got {Dropout}");
         Check(BatchNormMomentum is > 0 and <= 1, $"BatchNorm momentum must be in (0, 1], got {BatchNormMomentum}");
+        Check(BatchNormCalibrationBatches is >= 0 and <= 10000, $"BatchNorm calibration batches must be between 0 and 10000, got {BatchNormCalibrationBatches}");
         Check(CropPadding is null or (>= 0 and <= 64), $"crop padding must be between 0 and 64, got {CropPadding}");
         Check(PrefetchBatches is >= 1 and <= 64, $"prefetch batches must be between 1 and 64, got {PrefetchBatches}");
         Check(WeightsPath is null || !string.IsNullOrWhiteSpace(WeightsPath), "weights path must not be blank");
