@@ -44,6 +44,34 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public async Task Train_is_bit_identical_in_another_process()
+    {
+        var args = Tiny("--epochs", "1", "--seed", "5", "--json");
+        var inProcess = await CliRunner.RunAsync(args);
+        Assert.True(inProcess.ExitCode == ExitCodes.Success, inProcess.Error);
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mnasnet.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var child = System.Diagnostics.Process.Start(start)!;
+        var stdout = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await child.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.True(child.ExitCode == 0, await stderr);
+
+        using var a1 = JsonDocument.Parse(inProcess.Output);
+        using var b1 = JsonDocument.Parse(await stdout);
+        foreach (var field in new[] { "stepLosses", "valAccuracy", "valLoss" })
+        {
+            Assert.Equal(a1.RootElement.GetProperty(field).GetRawText(), b1.RootElement.GetProperty(field).GetRawText());
+        }
+    }
+
+    [Fact]
     public async Task Train_prints_a_line_per_epoch_then_the_result()
     {
         var r = await CliRunner.RunAsync(Tiny("--epochs", "2", "--seed", "3"));

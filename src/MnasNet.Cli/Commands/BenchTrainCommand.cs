@@ -9,7 +9,7 @@ namespace MnasNet.Cli.Commands;
 
 /// <summary>
 /// <c>mnasnet bench train</c>: training throughput and peak resident memory for a fixed reference — MnasNet-B1 at
-/// width 0.5, 32×32×3, 10 classes, batch 64, 2 threads, RMSProp, seeded random images (so no dataset is needed and
+/// width 0.5, 32×32×3, 10 classes, batch 64, 2 threads, SGD, seeded random images (so no dataset is needed and
 /// decoding is excluded; augmentation and normalization run on the prefetch thread as in real training).
 /// </summary>
 public sealed class BenchTrainCommand : CliCommand
@@ -90,7 +90,7 @@ public sealed class BenchTrainCommand : CliCommand
         else
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench train: {archName} width {options.Width}, {resolution}x{resolution}x3, 10 classes, batch {options.BatchSize}, {options.Threads} thread(s), RMSProp, {images} seeded random images per epoch, {measured.Length} measured epoch(s) after 1 warm-up ({result.Parameters:N0} parameters, {result.Macs / 1e6:F2} M MACs/image)"));
+                $"bench train: {archName} width {options.Width}, {resolution}x{resolution}x3, 10 classes, batch {options.BatchSize}, {options.Threads} thread(s), SGD, {images} seeded random images per epoch, {measured.Length} measured epoch(s) after 1 warm-up ({result.Parameters:N0} parameters, {result.Macs / 1e6:F2} M MACs/image)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"training: {trainOnly:F0} images/s (forward+backward+step); with BatchNorm calibration and validation: {imagesPerSecond:F0} images/s"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"peak resident memory (VmHWM): {peakKiB / 1024.0:F0} MiB"));

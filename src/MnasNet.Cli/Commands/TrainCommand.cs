@@ -21,7 +21,7 @@ public sealed class TrainCommand : CliCommand
     private readonly Option<int> _threads = new("--threads") { Description = "libtorch threads (part of the determinism).", DefaultValueFactory = _ => 2 };
     private readonly Option<ulong> _seed = new("--seed") { Description = "Seed of weights, shuffling and augmentation.", DefaultValueFactory = _ => 0UL };
     private readonly Option<double> _width = new("--width") { Description = "Width multiplier.", DefaultValueFactory = _ => 1.0 };
-    private readonly Option<string> _optimizer = new("--optimizer") { Description = "rmsprop (the paper's) or sgd.", DefaultValueFactory = _ => "rmsprop" };
+    private readonly Option<string> _optimizer = new("--optimizer") { Description = "sgd (Nesterov momentum) or rmsprop (the paper's).", DefaultValueFactory = _ => "sgd" };
     private readonly Option<double?> _lr = new("--lr") { Description = "Peak learning rate (default: the optimizer's)." };
     private readonly Option<string?> _weights = new("--weights") { Description = "Save the trained weights to this file." };
     private readonly Option<bool> _json = new("--json") { Description = "Print the result as JSON." };

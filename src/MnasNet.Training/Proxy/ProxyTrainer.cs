@@ -26,7 +26,7 @@ public static class ProxyTrainer
 
     /// <summary>
     /// Trains <paramref name="architecture"/> on <paramref name="dataset"/>. Returns a failed result (with its reason)
-    /// when the loss diverges or memory runs out; throws <see cref="OperationCanceledException"/> when cancelled
+    /// when the loss diverges, memory runs out or libtorch rejects an operation; throws <see cref="OperationCanceledException"/> when cancelled
     /// (checked before every batch), <see cref="TrainingConfigurationException"/> for bad options and
     /// <see cref="DatasetException"/> for a split the dataset cannot give.
     /// </summary>
@@ -87,7 +87,7 @@ public static class ProxyTrainer
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is OutOfMemoryException || e is InsufficientExecutionStackException)
+            if (e is OutOfMemoryException)
             {
                 return true;
             }
@@ -130,7 +130,12 @@ public static class ProxyTrainer
             }
             catch (Exception e) when (e is not OperationCanceledException && IsOutOfMemory(e))
             {
-                return Failed(TrainingOutcome.OutOfMemory, $"out of memory: {e.GetBaseException().Message}");
+                return Failed(TrainingOutcome.OutOfMemory, $"out of memory: {FirstLine(e.GetBaseException().Message)}");
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // libtorch rejected an operation (e.g. a shape it cannot compute): a failed trial, not a crashed worker.
+                return Failed(TrainingOutcome.TorchError, $"libtorch error: {FirstLine(e.Message)}");
             }
         }
 
@@ -178,6 +183,10 @@ public static class ProxyTrainer
                                 $"training loss became {value} at epoch {epoch}, step {stepInEpoch + 1} (learning rate {lr:G4})");
                         }
                         loss.backward();
+                        if (options.GradientClipNorm is { } clip)
+                        {
+                            nn.utils.clip_grad_norm_(model.parameters(), clip);
+                        }
                         optimizer.step();
                         correct += logits.argmax(1).eq(y).sum().item<long>();
                         lossSum += value * (double)batch.Count;
@@ -292,9 +301,9 @@ public static class ProxyTrainer
             {
                 OptimizerKind.Sgd => optim.SGD(
                     [
-                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov, weight_decay = options.WeightDecay }),
-                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov, weight_decay = 0 }),
-                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov),
+                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = options.WeightDecay }),
+                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = 0 }),
+                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov && options.Momentum > 0),
                 _ => optim.RMSProp(
                     [
                         new RMSProp.ParamGroup(decay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = options.WeightDecay }),
@@ -302,6 +311,8 @@ public static class ProxyTrainer
                     ], options.LearningRate, options.RmsDecay, options.RmsEpsilon, momentum: options.Momentum),
             };
         }
+
+        private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
         private TrainingResult Failed(TrainingOutcome outcome, string reason) => Result(outcome, reason, 0, null, null);
 
