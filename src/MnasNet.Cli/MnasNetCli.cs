@@ -20,8 +20,10 @@ public static class MnasNetCli
         root.Subcommands.Add(new ReportCommand());
         root.Subcommands.Add(new ExportTrialCommand());
         root.Subcommands.Add(new ControllerCommand());
+        root.Subcommands.Add(new TrainCommand());
         var bench = new BenchCommand();
         bench.Subcommands.Add(new BenchSearchCommand());
+        bench.Subcommands.Add(new BenchTrainCommand());
         root.Subcommands.Add(bench);
         return root;
     }

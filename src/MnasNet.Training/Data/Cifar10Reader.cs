@@ -40,7 +40,7 @@ public static class Cifar10Reader
     {
         if (!File.Exists(path))
         {
-            throw new DatasetException($"CIFAR-10 batch file '{path}' does not exist");
+            throw DatasetException.Missing($"CIFAR-10 batch file '{path}' does not exist");
         }
         var bytes = File.ReadAllBytes(path);
         if (bytes.Length == 0 || bytes.Length % RecordBytes != 0)

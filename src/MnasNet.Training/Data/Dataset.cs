@@ -6,6 +6,9 @@ public enum DatasetKind
     Mnist,
     Cifar10,
     ImageFolder,
+
+    /// <summary>Seeded random images (benchmarks).</summary>
+    Synthetic,
 }
 
 /// <summary>

@@ -67,10 +67,10 @@ public sealed record DatasetSpec(DatasetKind Kind, string Directory)
     {
         if (!System.IO.Directory.Exists(Directory))
         {
-            throw new DatasetException(Kind == DatasetKind.FashionMnist && Directory == DefaultFashionMnistDirectory
-                ? $"Fashion-MNIST not found at {Directory}. On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist; " +
-                  "elsewhere download the four *-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist " +
-                  "into a directory and pass --data fashion-mnist:DIR"
+            throw DatasetException.Missing(Kind == DatasetKind.FashionMnist
+                ? $"Fashion-MNIST not found: '{Directory}' does not exist. On Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist " +
+                  $"(installs it to {DefaultFashionMnistDirectory}); elsewhere download the four *-ubyte.gz files from " +
+                  "https://github.com/zalandoresearch/fashion-mnist into a directory and pass --data fashion-mnist:DIR"
                 : $"{name} directory '{Directory}' does not exist");
         }
         var train = IdxReader.LoadImages(FindIdx("train-images-idx3-ubyte"), FindIdx("train-labels-idx1-ubyte"));
@@ -93,19 +93,19 @@ public sealed record DatasetSpec(DatasetKind Kind, string Directory)
                 return path;
             }
         }
-        throw new DatasetException($"'{Directory}' has no {stem}.gz (or {stem}); an IDX dataset directory needs the four train-/t10k- images and labels files");
+        throw DatasetException.Missing($"'{Directory}' has no {stem}.gz (or {stem}); an IDX dataset directory needs the four train-/t10k- images and labels files");
     }
 
     private Dataset LoadCifar10()
     {
         if (!System.IO.Directory.Exists(Directory))
         {
-            throw new DatasetException($"CIFAR-10 directory '{Directory}' does not exist");
+            throw DatasetException.Missing($"CIFAR-10 directory '{Directory}' does not exist");
         }
         var trainFiles = System.IO.Directory.GetFiles(Directory, "data_batch*.bin").Order(StringComparer.Ordinal).ToArray();
         if (trainFiles.Length == 0)
         {
-            throw new DatasetException($"CIFAR-10 directory '{Directory}' has no data_batch*.bin files (the binary version of CIFAR-10)");
+            throw DatasetException.Missing($"CIFAR-10 directory '{Directory}' has no data_batch*.bin files (the binary version of CIFAR-10)");
         }
         var testFiles = System.IO.Directory.GetFiles(Directory, "test_batch*.bin").Order(StringComparer.Ordinal).ToArray();
         var train = Cifar10Reader.Load(trainFiles);

@@ -19,7 +19,7 @@ public static class IdxReader
     {
         if (!File.Exists(path))
         {
-            throw new DatasetException($"IDX file '{path}' does not exist");
+            throw DatasetException.Missing($"IDX file '{path}' does not exist");
         }
         byte[] bytes;
         try

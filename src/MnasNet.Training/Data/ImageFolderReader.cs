@@ -18,7 +18,7 @@ public static class ImageFolderReader
         }
         if (!Directory.Exists(root))
         {
-            throw new DatasetException($"image folder '{root}' does not exist");
+            throw DatasetException.Missing($"image folder '{root}' does not exist");
         }
         var classDirs = Directory.GetDirectories(root).Order(StringComparer.Ordinal).ToArray();
         if (classDirs.Length < 2)

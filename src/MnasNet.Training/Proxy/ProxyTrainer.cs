@@ -26,7 +26,7 @@ public static class ProxyTrainer
 
     /// <summary>
     /// Trains <paramref name="architecture"/> on <paramref name="dataset"/>. Returns a failed result (with its reason)
-    /// when the loss diverges or memory runs out; throws <see cref="OperationCanceledException"/> when cancelled
+    /// when the loss diverges, memory runs out or libtorch rejects an operation; throws <see cref="OperationCanceledException"/> when cancelled
     /// (checked before every batch), <see cref="TrainingConfigurationException"/> for bad options and
     /// <see cref="DatasetException"/> for a split the dataset cannot give.
     /// </summary>
@@ -87,7 +87,7 @@ public static class ProxyTrainer
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is OutOfMemoryException || e is InsufficientExecutionStackException)
+            if (e is OutOfMemoryException)
             {
                 return true;
             }
@@ -130,7 +130,12 @@ public static class ProxyTrainer
             }
             catch (Exception e) when (e is not OperationCanceledException && IsOutOfMemory(e))
             {
-                return Failed(TrainingOutcome.OutOfMemory, $"out of memory: {e.GetBaseException().Message}");
+                return Failed(TrainingOutcome.OutOfMemory, $"out of memory: {FirstLine(e.GetBaseException().Message)}");
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // libtorch rejected an operation (e.g. a shape it cannot compute): a failed trial, not a crashed worker.
+                return Failed(TrainingOutcome.TorchError, $"libtorch error: {FirstLine(e.Message)}");
             }
         }
 
@@ -139,6 +144,7 @@ public static class ProxyTrainer
             TorchRuntime.Seed((long)(SeededRandom.Derive(options.Seed, "weights") >> 1));
             using var model = MnasNetModel.Build(architecture, _network);
             _parameters = model.ParameterCount();
+            PrepareForShortTraining(model);
             using var optimizer = CreateOptimizer(model);
             var n = data.Train.Count;
             var stepsPerEpoch = n / options.BatchSize + (n % options.BatchSize >= 2 ? 1 : 0);
@@ -177,6 +183,10 @@ public static class ProxyTrainer
                                 $"training loss became {value} at epoch {epoch}, step {stepInEpoch + 1} (learning rate {lr:G4})");
                         }
                         loss.backward();
+                        if (options.GradientClipNorm is { } clip)
+                        {
+                            nn.utils.clip_grad_norm_(model.parameters(), clip);
+                        }
                         optimizer.step();
                         correct += logits.argmax(1).eq(y).sum().item<long>();
                         lossSum += value * (double)batch.Count;
@@ -191,6 +201,7 @@ public static class ProxyTrainer
                 }
                 var trainSeconds = epochClock.Elapsed.TotalSeconds;
                 _trainSeconds += trainSeconds;
+                RecalibrateBatchNorm(model);
                 var (valLoss, valAccuracy) = Evaluate(model, data.Validation);
                 var metrics = new EpochMetrics(epoch, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
                     lr, epochClock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
@@ -209,6 +220,57 @@ public static class ProxyTrainer
             }
             var last = _epochs[^1];
             return Result(TrainingOutcome.Succeeded, null, last.ValidationAccuracy, last.ValidationLoss, options.WeightsPath);
+        }
+
+        // TorchVision's classifier init (uniform, fan-out of the class count) is scaled for 1000 classes; with 10 it
+        // starts at a loss of ~10 and a short run never recovers. A small normal init (as TorchVision's MobileNetV2)
+        // starts at ln(classes). Residual layers start as the identity (last BatchNorm scale 0, Goyal et al. 2017),
+        // which lets a deep net learn from the first steps. BatchNorm statistics get the proxy run's momentum.
+        private void PrepareForShortTraining(MnasNetModel model)
+        {
+            using (no_grad())
+            {
+                nn.init.normal_(model.classifier.weight, 0, 0.01);
+                foreach (var layer in model.layers.Where(l => l.HasResidual))
+                {
+                    nn.init.zeros_(layer.convs[^1].bn.weight!);
+                }
+            }
+            foreach (var bn in model.modules().OfType<BatchNorm2d>())
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
+        }
+
+        // Running BatchNorm statistics lag far behind the weights in a run of a few hundred steps; validation then
+        // measures the lag rather than the architecture. Re-estimating them as exact averages over a fixed set of
+        // un-augmented training batches (as one-shot NAS does) costs a few forward passes.
+        private void RecalibrateBatchNorm(MnasNetModel model)
+        {
+            if (options.BatchNormCalibrationBatches == 0)
+            {
+                return;
+            }
+            var norms = model.modules().OfType<BatchNorm2d>().ToArray();
+            foreach (var bn in norms)
+            {
+                bn.reset_running_stats();
+                bn.momentum = null;
+            }
+            model.train();
+            using (no_grad())
+            {
+                foreach (var batch in Batches.Epoch(data.Train, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    model.call(tensor(batch.Images, batch.Shape));
+                }
+            }
+            foreach (var bn in norms)
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
         }
 
         private (double Loss, double Accuracy) Evaluate(MnasNetModel model, ImageSet validation)
@@ -239,9 +301,9 @@ public static class ProxyTrainer
             {
                 OptimizerKind.Sgd => optim.SGD(
                     [
-                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov, weight_decay = options.WeightDecay }),
-                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov, weight_decay = 0 }),
-                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov),
+                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = options.WeightDecay }),
+                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = 0 }),
+                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov && options.Momentum > 0),
                 _ => optim.RMSProp(
                     [
                         new RMSProp.ParamGroup(decay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = options.WeightDecay }),
@@ -249,6 +311,8 @@ public static class ProxyTrainer
                     ], options.LearningRate, options.RmsDecay, options.RmsEpsilon, momentum: options.Momentum),
             };
         }
+
+        private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 
         private TrainingResult Failed(TrainingOutcome outcome, string reason) => Result(outcome, reason, 0, null, null);
 

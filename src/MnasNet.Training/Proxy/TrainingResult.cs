@@ -9,6 +9,9 @@ public enum TrainingOutcome
 
     /// <summary>libtorch or the runtime could not allocate memory.</summary>
     OutOfMemory,
+
+    /// <summary>libtorch rejected an operation (its message is the reason).</summary>
+    TorchError,
 }
 
 /// <summary>One finished epoch: mean training loss and accuracy, validation loss and top-1, learning rate at its end.</summary>
