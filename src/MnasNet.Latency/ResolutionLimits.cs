@@ -48,11 +48,14 @@ public sealed record ResolutionLimits(long MaxActivationBytes = 512L * 1024 * 10
         return cost;
     }
 
+    // Input, output and the widest intermediate: an MBConv's expanded tensor before and after its depthwise conv,
+    // a sepconv's depthwise output.
     private static long LayerPeakElements(LayerCost l)
     {
         long inPixels = (long)l.InputSize * l.InputSize, outPixels = (long)l.OutputSize * l.OutputSize;
-        var widest = l.Kind == LayerKind.MBConv ? (long)l.InputChannels * l.Expansion : Math.Max(l.InputChannels, l.OutputChannels);
-        return Math.Max(inPixels * Math.Max(l.InputChannels, widest), outPixels * Math.Max(l.OutputChannels, widest));
+        return l.Kind == LayerKind.MBConv
+            ? Math.Max(inPixels * l.InputChannels * Math.Max(1, l.Expansion), outPixels * Math.Max((long)l.InputChannels * l.Expansion, l.OutputChannels))
+            : Math.Max(inPixels * l.InputChannels, outPixels * Math.Max(l.InputChannels, l.OutputChannels));
     }
 
     private static int TotalStrideLog2(NetworkCost cost) => cost.Layers.Count(l => l.Stride > 1);

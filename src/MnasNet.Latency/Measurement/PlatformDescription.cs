@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Latency.Measurement;
 
 /// <summary>Where a latency figure came from.</summary>
@@ -30,9 +32,11 @@ public sealed record PlatformDescription(
     string? Governor,
     string? Details = null)
 {
+    [JsonIgnore]
     public bool IsSimulated => Source == LatencySource.Simulated;
 
     /// <summary>Short human form, e.g. <c>onnxruntime 1.31.1 ×1 thread on Intel Xeon (2 cores)</c>.</summary>
+    [JsonIgnore]
     public string Summary =>
         $"{Backend}{(Source == LatencySource.Measured ? "" : $" [{Source.ToString().ToLowerInvariant()}]")}" +
         $"{string.Concat(Libraries.Select(kv => $" {kv.Key} {kv.Value}"))}, {Threads} thread{(Threads == 1 ? "" : "s")}, " +
