@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
+#   deploy/setup.sh           runtime needs (the default dataset), then a Release build
+#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--tests" ]] && want_tests=1
+
+if ! command -v dotnet >/dev/null; then
+  echo "error: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi
+
+packages=()
+[[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || packages+=(dataset-fashion-mnist)
+if (( want_tests )); then
+  python3 -c "import onnx" 2>/dev/null || packages+=(python3-onnx)
+  [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]] || packages+=(postgresql)
+  command -v adb >/dev/null || packages+=(adb)
+fi
+
+if (( ${#packages[@]} )); then
+  if command -v apt-get >/dev/null; then
+    sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    echo "installing: ${packages[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
+  else
+    echo "error: missing ${packages[*]} and this is not a Debian system." >&2
+    echo "  Fashion-MNIST: download the four IDX .gz files into a folder and pass --data fashion-mnist:DIR." >&2
+    exit 1
+  fi
+fi
+
+dotnet build MnasNet.Actors.sln -c Release -nologo -clp:ErrorsOnly

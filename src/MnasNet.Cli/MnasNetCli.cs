@@ -1,0 +1,47 @@
+using System.CommandLine;
+using MnasNet.Cli.Commands;
+
+namespace MnasNet.Cli;
+
+public static class MnasNetCli
+{
+    /// <summary>The whole command tree; tests parse and invoke it with their own writers.</summary>
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("MnasNet.Actors: platform-aware neural architecture search (MnasNet) on Akka.NET actors.");
+        root.Subcommands.Add(new SpaceCommand());
+        root.Subcommands.Add(new ArchCommand());
+        return root;
+    }
+
+    private static IEnumerable<string> CommandPath(ParseResult parseResult)
+    {
+        var names = new List<string>();
+        for (var result = parseResult.CommandResult; result.Parent is System.CommandLine.Parsing.CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+        return names;
+    }
+
+    public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellationToken = default)
+    {
+        var config = new InvocationConfiguration
+        {
+            Output = output ?? Console.Out,
+            Error = error ?? Console.Error,
+        };
+        var parseResult = Create().Parse(args);
+        // Usage errors get one line each and their own exit code instead of the full help text.
+        if (parseResult.Errors.Count > 0 && parseResult.Action is not System.CommandLine.Help.HelpAction)
+        {
+            foreach (var parseError in parseResult.Errors)
+            {
+                config.Error.WriteLine($"error: {parseError.Message}");
+            }
+            config.Error.WriteLine($"Run 'mnasnet {string.Join(' ', CommandPath(parseResult))} --help' for usage.");
+            return Task.FromResult(ExitCodes.UsageError);
+        }
+        return parseResult.InvokeAsync(config, cancellationToken);
+    }
+}

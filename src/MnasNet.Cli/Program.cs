@@ -1,0 +1,3 @@
+using MnasNet.Cli;
+
+return await MnasNetCli.RunAsync(args);
