@@ -11,6 +11,10 @@ public static class MnasNetCli
         var root = new RootCommand("MnasNet.Actors: platform-aware neural architecture search (MnasNet) on Akka.NET actors.");
         root.Subcommands.Add(new SpaceCommand());
         root.Subcommands.Add(new ArchCommand());
+        root.Subcommands.Add(new LatencyCommand());
+        root.Subcommands.Add(new LatencyTableCommand());
+        root.Subcommands.Add(new ExportCommand());
+        root.Subcommands.Add(new BenchCommand());
         return root;
     }
 
