@@ -18,7 +18,8 @@ public sealed record LatencyBenchmarkSettings(
     int TableResolution = 224,
     int TableSamples = 50,
     MeasurementProtocol? TableProtocol = null,
-    ulong Seed = 1)
+    ulong Seed = 1,
+    string? TableOut = null)
 {
     public static LatencyBenchmarkSettings Default { get; } = new(
         ["mnasnet-a1", "mnasnet-b1", "mobilenet-v2"], [OnnxRuntimeBackend.Name, TorchSharpBackend.Name]);
@@ -38,13 +39,15 @@ public sealed record RepeatedMeasurement(
 
 public sealed record TableBenchmark(int Resolution, int Layers, double BuildSeconds, double EvaluateSeconds, TableEvaluation Evaluation);
 
-public sealed record LatencyBenchmarkReport(IReadOnlyList<RepeatedMeasurement> Measurements, TableBenchmark? Table);
+/// <summary>The figures, with the 1-minute load average before and after: other processes on the cores distort them.</summary>
+public sealed record LatencyBenchmarkReport(IReadOnlyList<RepeatedMeasurement> Measurements, TableBenchmark? Table, double? LoadBefore, double? LoadAfter);
 
 public static class LatencyBenchmark
 {
     public static async Task<LatencyBenchmarkReport> RunAsync(LatencyBenchmarkSettings settings, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        var loadBefore = PlatformProbe.LoadAverage();
         var protocol = settings.Protocol ?? MeasurementProtocol.Default;
         var options = new NetworkOptions(settings.Resolution);
         var rows = new List<RepeatedMeasurement>();
@@ -74,7 +77,7 @@ public static class LatencyBenchmark
         {
             table = await BenchTableAsync(settings, progress, cancellationToken).ConfigureAwait(false);
         }
-        return new LatencyBenchmarkReport(rows, table);
+        return new LatencyBenchmarkReport(rows, table, loadBefore, PlatformProbe.LoadAverage());
     }
 
     private static async Task<TableBenchmark> BenchTableAsync(LatencyBenchmarkSettings settings, IProgress<string>? progress, CancellationToken cancellationToken)
@@ -90,6 +93,11 @@ public static class LatencyBenchmark
             new Progress(p => { if (p.Done % every == 0) { progress?.Report($"  {p.Done}/{p.Total} layers ({build.Elapsed.TotalSeconds:F0} s)"); } }),
             cancellationToken).ConfigureAwait(false);
         var buildSeconds = build.Elapsed.TotalSeconds;
+        if (settings.TableOut is { } path)
+        {
+            table.Save(path);
+            progress?.Report($"table: wrote {path}");
+        }
         var evaluate = Stopwatch.StartNew();
         var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, settings.TableSamples, settings.Seed,
             settings.Protocol ?? new MeasurementProtocol(Warmup: 5, Runs: 20), cancellationToken: cancellationToken).ConfigureAwait(false);

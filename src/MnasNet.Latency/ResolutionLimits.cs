@@ -16,18 +16,13 @@ public sealed record ResolutionLimits(long MaxActivationBytes = 512L * 1024 * 10
     /// <summary>Largest activation of the network in bytes (float32, batch 1).</summary>
     public static long PeakActivationBytes(NetworkCost cost) => cost.Layers.Max(LayerPeakElements) * sizeof(float);
 
-    /// <summary>Throws <see cref="ArchitectureTooLargeException"/> naming the first layer that breaks a rule.</summary>
+    /// <summary>
+    /// Throws <see cref="ArchitectureTooLargeException"/> naming the first layer that breaks a rule
+    /// (<see cref="ArchitectureException"/> for an invalid architecture or options).
+    /// </summary>
     public NetworkCost Check(Architecture architecture, NetworkOptions options)
     {
-        NetworkCost cost;
-        try
-        {
-            cost = CostModel.Compute(architecture, options);
-        }
-        catch (ArchitectureException e)
-        {
-            throw new ArchitectureTooLargeException($"invalid architecture or options: {e.Message}", e);
-        }
+        var cost = CostModel.Compute(architecture, options);
         foreach (var layer in cost.Layers)
         {
             if (layer.Stride > 1 && layer.InputSize < layer.Stride)

@@ -21,12 +21,13 @@ public sealed class BenchLatencyCommand : CliCommand
     private readonly Option<int> _tableResolution = new("--table-resolution") { Description = "Resolution of the lookup table.", DefaultValueFactory = _ => 224 };
     private readonly Option<int> _tableSamples = new("--table-samples") { Description = "Random architectures to evaluate the table on.", DefaultValueFactory = _ => 50 };
     private readonly Option<int> _tableRuns = new("--table-runs") { Description = "Timed runs per table layer.", DefaultValueFactory = _ => 10 };
+    private readonly Option<string?> _tableOut = new("--table-out") { Description = "Also save the lookup table to this file." };
     private readonly Option<ulong> _seed = LatencyOptions.Seed();
     private readonly Option<bool> _json = LatencyOptions.Json();
 
     public BenchLatencyCommand() : base("latency", "Reference latencies, their repeatability, and the lookup table's MAPE and Kendall tau.")
     {
-        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noTable, _tableResolution, _tableSamples, _tableRuns, _seed, _json })
+        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json })
         {
             Options.Add(option);
         }
@@ -45,7 +46,7 @@ public sealed class BenchLatencyCommand : CliCommand
             parseResult.GetValue(_archs)!, parseResult.GetValue(_backends)!, parseResult.GetValue(_resolution), parseResult.GetValue(_threads), repeats,
             LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs)),
             !parseResult.GetValue(_noTable), parseResult.GetValue(_tableResolution), parseResult.GetValue(_tableSamples),
-            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed));
+            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut));
         var json = parseResult.GetValue(_json);
         // With --json, progress goes to stderr so that stdout stays one JSON document.
         var progress = new LineProgress(json ? parseResult.InvocationConfiguration.Error : output);
@@ -64,6 +65,7 @@ public sealed class BenchLatencyCommand : CliCommand
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}"));
         }
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"load average (1 min): {report.LoadBefore?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} before, {report.LoadAfter?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} after, on {Environment.ProcessorCount} cores"));
         if (report.Table is { } t)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

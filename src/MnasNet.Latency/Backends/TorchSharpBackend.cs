@@ -1,4 +1,5 @@
 using MnasNet.Latency.Measurement;
+using MnasNet.Latency.Onnx;
 using MnasNet.SearchSpace;
 using MnasNet.Torch;
 using MnasNet.Training.Models;
@@ -65,6 +66,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var model = MnasNetModel.Build(architecture, options);
+            RandomWeights.CalibrateBatchNorm(model, RandomWeights.InputShape(options), Settings.Seed);
             var timed = Time(model, [1, options.InputChannels, options.Resolution, options.Resolution], protocol, cancellationToken);
             return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started);
         }, cancellationToken);
@@ -81,6 +83,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var module = layer.BuildModule();
+            RandomWeights.CalibrateBatchNorm(module, layer.InputShape, Settings.Seed);
             var timed = Time(module, layer.InputShape, protocol, cancellationToken);
             return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started);
         }, cancellationToken);
