@@ -21,9 +21,13 @@ public static class MnasNetCli
         root.Subcommands.Add(new ExportTrialCommand());
         root.Subcommands.Add(new ControllerCommand());
         root.Subcommands.Add(new TrainCommand());
+        root.Subcommands.Add(new LatencyCommand());
+        root.Subcommands.Add(new LatencyTableCommand());
+        root.Subcommands.Add(new ExportCommand());
         var bench = new BenchCommand();
         bench.Subcommands.Add(new BenchSearchCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
+        bench.Subcommands.Add(new BenchLatencyCommand());
         root.Subcommands.Add(bench);
         return root;
     }

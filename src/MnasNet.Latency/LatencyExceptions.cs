@@ -45,8 +45,9 @@ public sealed class LatencyBackendException : LatencyException
 {
     public bool Transient { get; }
 
-    public LatencyBackendException(string message, bool transient, Exception? inner = null)
-        : base(message, inner ?? new InvalidOperationException(message)) => Transient = transient;
+    public LatencyBackendException(string message, bool transient) : base(message) => Transient = transient;
+
+    public LatencyBackendException(string message, bool transient, Exception inner) : base(message, inner) => Transient = transient;
 
     public LatencyBackendException(string message) : base(message) { }
 

@@ -16,18 +16,13 @@ public sealed record ResolutionLimits(long MaxActivationBytes = 512L * 1024 * 10
     /// <summary>Largest activation of the network in bytes (float32, batch 1).</summary>
     public static long PeakActivationBytes(NetworkCost cost) => cost.Layers.Max(LayerPeakElements) * sizeof(float);
 
-    /// <summary>Throws <see cref="ArchitectureTooLargeException"/> naming the first layer that breaks a rule.</summary>
+    /// <summary>
+    /// Throws <see cref="ArchitectureTooLargeException"/> naming the first layer that breaks a rule
+    /// (<see cref="ArchitectureException"/> for an invalid architecture or options).
+    /// </summary>
     public NetworkCost Check(Architecture architecture, NetworkOptions options)
     {
-        NetworkCost cost;
-        try
-        {
-            cost = CostModel.Compute(architecture, options);
-        }
-        catch (ArchitectureException e)
-        {
-            throw new ArchitectureTooLargeException($"invalid architecture or options: {e.Message}", e);
-        }
+        var cost = CostModel.Compute(architecture, options);
         foreach (var layer in cost.Layers)
         {
             if (layer.Stride > 1 && layer.InputSize < layer.Stride)
@@ -48,11 +43,14 @@ public sealed record ResolutionLimits(long MaxActivationBytes = 512L * 1024 * 10
         return cost;
     }
 
+    // Input, output and the widest intermediate: an MBConv's expanded tensor before and after its depthwise conv,
+    // a sepconv's depthwise output.
     private static long LayerPeakElements(LayerCost l)
     {
         long inPixels = (long)l.InputSize * l.InputSize, outPixels = (long)l.OutputSize * l.OutputSize;
-        var widest = l.Kind == LayerKind.MBConv ? (long)l.InputChannels * l.Expansion : Math.Max(l.InputChannels, l.OutputChannels);
-        return Math.Max(inPixels * Math.Max(l.InputChannels, widest), outPixels * Math.Max(l.OutputChannels, widest));
+        return l.Kind == LayerKind.MBConv
+            ? Math.Max(inPixels * l.InputChannels * Math.Max(1, l.Expansion), outPixels * Math.Max((long)l.InputChannels * l.Expansion, l.OutputChannels))
+            : Math.Max(inPixels * l.InputChannels, outPixels * Math.Max(l.InputChannels, l.OutputChannels));
     }
 
     private static int TotalStrideLog2(NetworkCost cost) => cost.Layers.Count(l => l.Stride > 1);

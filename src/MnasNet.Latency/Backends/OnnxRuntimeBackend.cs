@@ -94,7 +94,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         using var scope = torch.NewDisposeScope();
         TorchRuntime.Seed(seed);
         using var module = layer.BuildModule();
-        module.eval();
+        RandomWeights.CalibrateBatchNorm(module, layer.InputShape, seed);
         return module switch
         {
             Training.Models.ConvBnAct stem => OnnxExporter.ExportConvBnAct(stem, layer.Cost.InputSize, globalPool: false, layer.Key),
@@ -119,7 +119,14 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         string[] outputNames = [outputMeta.Key];
         OrtValue[] inputs = [inputValue];
         OrtValue[] outputs = [outputValue];
-        return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken);
+        try
+        {
+            return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new LatencyBackendException($"ONNX Runtime failed to run the model: {e.Message}", transient: false, e);
+        }
     }
 
     public ValueTask DisposeAsync()

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Latency.Measurement;
 
 /// <summary>
@@ -49,6 +51,7 @@ public sealed record MeasurementProtocol(
 }
 
 /// <summary>Why the timed runs stopped.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<StopReason>))]
 public enum StopReason
 {
     /// <summary>No CV target: one round of the requested runs.</summary>

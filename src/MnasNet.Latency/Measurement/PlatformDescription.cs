@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Latency.Measurement;
 
 /// <summary>Where a latency figure came from.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LatencySource>))]
 public enum LatencySource
 {
     /// <summary>Timed on a real inference engine.</summary>
@@ -30,11 +33,13 @@ public sealed record PlatformDescription(
     string? Governor,
     string? Details = null)
 {
+    [JsonIgnore]
     public bool IsSimulated => Source == LatencySource.Simulated;
 
-    /// <summary>Short human form, e.g. <c>onnxruntime 1.31.1 ×1 thread on Intel Xeon (2 cores)</c>.</summary>
+    /// <summary>Short human form, e.g. <c>onnxruntime (onnxruntime 1.31.1), 1 thread, Intel Xeon (2 cores)</c>.</summary>
+    [JsonIgnore]
     public string Summary =>
         $"{Backend}{(Source == LatencySource.Measured ? "" : $" [{Source.ToString().ToLowerInvariant()}]")}" +
-        $"{string.Concat(Libraries.Select(kv => $" {kv.Key} {kv.Value}"))}, {Threads} thread{(Threads == 1 ? "" : "s")}, " +
+        $"{(Libraries.Count == 0 ? "" : $" ({string.Join(", ", Libraries.Select(kv => $"{kv.Key} {kv.Value}"))})")}, {Threads} thread{(Threads == 1 ? "" : "s")}, " +
         $"{CpuModel} ({Cores} cores{(Governor is null ? "" : $", governor {Governor}")})";
 }

@@ -27,6 +27,20 @@ public static class PlatformProbe
         return RuntimeInformation.ProcessArchitecture.ToString();
     }
 
+    /// <summary>The 1-minute load average (Linux), or null: other processes on the cores distort latency.</summary>
+    public static double? LoadAverage()
+    {
+        try
+        {
+            var text = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg") : null;
+            return text is null ? null : double.Parse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>cpu0's scaling governor, or null where cpufreq is not exposed (VMs, containers).</summary>
     public static string? Governor()
     {

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Latency.Measurement;
 
 /// <summary>
@@ -17,6 +19,7 @@ public sealed record SampleStatistics(
     double UpperFenceMs,
     IReadOnlyList<int> OutlierIndices)
 {
+    [JsonIgnore]
     public int OutlierCount => OutlierIndices.Count;
 
     public static SampleStatistics Of(IReadOnlyList<double> samplesMs)

@@ -47,14 +47,17 @@ public static class OnnxExporter
         return Model(g, $"{ArchitectureResolver.NameOf(model.Architecture) ?? model.Architecture.Id} at {o.Resolution}x{o.Resolution}");
     }
 
-    /// <summary>Builds the architecture with seeded random weights (latency does not depend on them) and exports it.</summary>
+    /// <summary>
+    /// Builds the architecture with seeded random weights and trained-like BatchNorm statistics
+    /// (<see cref="RandomWeights"/>) and exports it.
+    /// </summary>
     public static ModelProto Export(Architecture architecture, NetworkOptions options, long seed = 0, OnnxExportOptions? exportOptions = null)
     {
         TorchRuntime.EnsureLoaded();
         using var scope = torch.NewDisposeScope();
         TorchRuntime.Seed(seed);
         using var model = MnasNetModel.Build(architecture, options);
-        model.eval();
+        RandomWeights.CalibrateBatchNorm(model, RandomWeights.InputShape(options), seed);
         return Export(model, exportOptions);
     }
 
