@@ -76,7 +76,8 @@ public sealed class LoggingTests
             lines = bodies.SelectMany(b => b.Split('\n').Skip(1)).Where(l => l.StartsWith('{')).ToArray();
         }
         var events = lines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.Contains("completed", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.Contains("started", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.GetProperty("@mt").GetString()!.Contains("batch {Batch} done", StringComparison.Ordinal) && e.GetProperty("Hash").GetString()!.Length == 16);
         Assert.All(events, e => Assert.Equal("logged", e.GetProperty("SearchId").GetString()));
         var failure = events.First(e => e.GetProperty("@mt").GetString()!.Contains("failed ({Kind})", StringComparison.Ordinal));
         Assert.True(failure.GetProperty("TrialId").GetInt64() >= 0);

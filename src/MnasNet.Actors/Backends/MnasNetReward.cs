@@ -1,24 +1,24 @@
 using MnasNet.Actors.Protocol;
+using MnasNet.Controller;
 
 namespace MnasNet.Actors.Backends;
 
 /// <summary>
-/// The MnasNet reward (paper eq. 2–3), version 1: reward = ACC · (LAT/T)^w with w = α if LAT ≤ T else β; a failed
-/// trial earns 0. Plain double arithmetic in a fixed order so a journaled reward recomputes to the same bits.
-/// Same formula and id as MnasNet.Controller's <c>RewardFormula</c>.
+/// The MnasNet reward through MnasNet.Controller's <see cref="RewardFormula"/> (paper eq. 2–3):
+/// reward = ACC · (LAT/T)^w with w = α if LAT ≤ T else β; a failed trial earns <see cref="RewardFormula.FailedReward"/>.
+/// The journal keeps every input and the formula id, so a replay recomputes the same bits.
 /// </summary>
 public static class MnasNetReward
 {
-    public const string FormulaId = "mnasnet-reward/v1";
+    public const string FormulaId = RewardFormula.Id;
 
     public static RewardInputs Compute(double accuracy, double latencyMs, double targetMs, double alpha, double beta, bool failed)
     {
-        if (failed || !(latencyMs > 0) || !double.IsFinite(accuracy))
+        if (failed || !(latencyMs > 0) || !double.IsFinite(latencyMs) || !(accuracy >= 0 && accuracy <= 1))
         {
-            return new RewardInputs(FormulaId, accuracy, latencyMs, targetMs, alpha, beta, 0, true, 0.0);
+            return new RewardInputs(FormulaId, accuracy, latencyMs, targetMs, alpha, beta, 0, true, RewardFormula.FailedReward);
         }
-        var w = latencyMs <= targetMs ? alpha : beta;
-        var reward = accuracy * Math.Pow(latencyMs / targetMs, w);
-        return new RewardInputs(FormulaId, accuracy, latencyMs, targetMs, alpha, beta, w, false, reward);
+        var r = RewardFormula.Compute(accuracy, latencyMs, new LatencyTarget("default", targetMs, alpha, beta));
+        return new RewardInputs(r.FormulaId, accuracy, latencyMs, targetMs, alpha, beta, r.Exponents[0], false, r.Reward);
     }
 }

@@ -1,54 +1,39 @@
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using SurrogateObjective = MnasNet.Controller.SurrogateObjective;
+using SurrogateOptions = MnasNet.Controller.SurrogateOptions;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Backends;
 
 /// <summary>
-/// A deterministic stand-in for "train and measure": accuracy = 0.45 + 0.45·σ(S) with S a capacity term
-/// (log MACs) plus seeded per-choice effects, latency = MACs / 4 GMAC/s + per-layer overhead, each with noise drawn
-/// from the trial's own seed (search seed + trial id), so results never depend on completion order or worker.
+/// A deterministic stand-in for "train and measure": MnasNet.Controller's <see cref="SurrogateObjective"/> (seeded
+/// from the search seed) gives accuracy and analytic latency; each trial adds noise drawn from its own seed (search
+/// seed + trial id), so results never depend on completion order or worker.
 /// </summary>
-public sealed class SimulatedObjective
+public sealed class SimulatedObjective(MnasNetSearchSpace space, SimulationSettings settings, ulong searchSeed)
 {
-    private readonly MnasNetSearchSpace _space;
-    private readonly SimulationSettings _settings;
-    private readonly double[][] _effects;
-
-    public SimulatedObjective(MnasNetSearchSpace space, SimulationSettings settings, ulong searchSeed)
-    {
-        _space = space;
-        _settings = settings;
-        var random = new SeededRandom(SeededRandom.Derive(searchSeed, "surrogate"));
-        _effects = space.Decisions.Select(d => d.Choices.Select(_ => 0.08 * random.NextGaussian()).ToArray()).ToArray();
-    }
+    private readonly SurrogateObjective _surrogate = new(new SurrogateOptions(Seed: SeededRandom.Derive(searchSeed, "surrogate")), space);
 
     public (double Accuracy, long Macs, long Params) Accuracy(IReadOnlyList<int> tokens, ulong trialSeed)
     {
-        var cost = CostModel.Compute(_space.Decode(tokens), NetworkOptions.ImageNet);
-        var s = 0.6 * (Math.Log10(cost.Macs) - 8.3);
-        for (var d = 0; d < tokens.Count; d++)
-        {
-            s += _effects[d][tokens[d]];
-        }
-        var noise = new SeededRandom(SeededRandom.Derive(trialSeed, "accuracy")).NextGaussian() * _settings.AccuracyNoise;
-        return (Math.Clamp(0.45 + (0.45 / (1 + Math.Exp(-s))) + noise, 0, 1), cost.Macs, cost.Params);
+        var cost = CostModel.Compute(space.Decode(tokens), NetworkOptions.ImageNet);
+        var noise = new SeededRandom(SeededRandom.Derive(trialSeed, "accuracy")).NextGaussian() * settings.AccuracyNoise;
+        return (Math.Clamp(_surrogate.Evaluate(tokens).Accuracy + noise, 0, 1), cost.Macs, cost.Params);
     }
 
     public (double MedianMs, double[] SamplesMs) Latency(IReadOnlyList<int> tokens, ulong trialSeed, int runs)
     {
-        var arch = _space.Decode(tokens);
-        var cost = CostModel.Compute(arch, NetworkOptions.ImageNet);
-        var baseMs = (cost.Macs / 4.0e6) + (0.12 * arch.TotalLayers);
+        var baseMs = _surrogate.Evaluate(tokens).LatencyMs;
         var random = new SeededRandom(SeededRandom.Derive(trialSeed, "latency"));
-        var samples = Enumerable.Range(0, runs).Select(_ => baseMs * (1 + (_settings.LatencyNoise * random.NextGaussian()))).ToArray();
+        var samples = Enumerable.Range(0, runs).Select(_ => baseMs * (1 + (settings.LatencyNoise * random.NextGaussian()))).ToArray();
         var sorted = samples.Order().ToArray();
         var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
         return (median, samples);
     }
 
     public bool Fails(ulong trialSeed) =>
-        _settings.FailureRate > 0 && new SeededRandom(SeededRandom.Derive(trialSeed, "failure")).NextDouble() < _settings.FailureRate;
+        settings.FailureRate > 0 && new SeededRandom(SeededRandom.Derive(trialSeed, "failure")).NextDouble() < settings.FailureRate;
 }
 
 public sealed class SimulatedTrainer(SimulatedObjective objective, SimulationSettings settings, int epochs) : ITrainerBackend
@@ -93,7 +78,7 @@ public sealed class SimulatedDevice(SimulatedObjective objective, SimulationSett
         var mean = samples.Average();
         var std = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / samples.Length);
         var sorted = samples.Order().ToArray();
-        return new LatencyRecord(Name, "simulated", deviceId, "simulated: MACs / 4 GMAC/s + 0.12 ms per layer", 1, latency.Resolution,
+        return new LatencyRecord(Name, "simulated", deviceId, "simulated: MnasNet.Controller surrogate latency (MACs at 4 GMAC/s + per-layer overheads)", 1, latency.Resolution,
             latency.Warmup, latency.Runs, "Runs", median, mean, sorted[(int)Math.Ceiling(0.9 * sorted.Length) - 1], sorted[0], sorted[^1],
             std, mean > 0 ? std / mean : 0, 0, samples, settings.MeasureSeconds, work.Seed);
     }

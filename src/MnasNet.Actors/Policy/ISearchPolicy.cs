@@ -43,17 +43,36 @@ public interface ISearchPolicy
 
 public static class SearchPolicies
 {
-    public static ISearchPolicy Create(Settings.SearchSettings settings, MnasNetSearchSpace space) => settings.Strategy switch
+    /// <summary>
+    /// "ppo": MnasNet.Controller's LSTM policy with PPO (the paper's controller); "random" and "evolution": its
+    /// baselines; "ppo-tabular": a factorised softmax policy with PPO in plain C# (fast; benchmarks and big simulations).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Strategies = ["ppo", "random", "evolution", "ppo-tabular"];
+
+    public static ISearchPolicy Create(Settings.SearchSettings settings, MnasNetSearchSpace space)
     {
-        "ppo" => new TabularPpoPolicy(space, settings.Policy, SeededRandom.Derive(settings.Seed, "policy")),
-        "random" => new RandomPolicy(space, SeededRandom.Derive(settings.Seed, "policy")),
-        _ => throw new Settings.SettingsException($"strategy '{settings.Strategy}' is not supported"),
-    };
+        var seed = SeededRandom.Derive(settings.Seed, "policy");
+        return settings.Strategy switch
+        {
+            "ppo-tabular" => new TabularPpoPolicy(space, settings.Policy, seed),
+            "ppo" => new ControllerSamplerPolicy(new Controller.PpoController(ControllerOptions(settings, seed), space)),
+            "random" or "evolution" => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Create(settings.Strategy, seed)),
+            _ => throw new Settings.SettingsException($"strategy '{settings.Strategy}' is not supported"),
+        };
+    }
 
     public static ISearchPolicy Restore(Settings.SearchSettings settings, MnasNetSearchSpace space, byte[] state) => settings.Strategy switch
     {
-        "ppo" => TabularPpoPolicy.Restore(space, settings.Policy, state),
-        "random" => RandomPolicy.Restore(space, state),
-        _ => throw new Settings.SettingsException($"strategy '{settings.Strategy}' is not supported"),
+        "ppo-tabular" => TabularPpoPolicy.Restore(space, settings.Policy, state),
+        _ => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Restore(state)),
     };
+
+    public static Controller.ControllerOptions ControllerOptions(Settings.SearchSettings s, ulong seed) => new(
+        Seed: seed,
+        LearningRate: s.Policy.LearningRate,
+        ClipEpsilon: s.Policy.Clip,
+        Epochs: s.Policy.Epochs,
+        EntropyCoefficient: s.Policy.EntropyWeight,
+        BaselineDecay: s.Policy.BaselineDecay,
+        Threads: s.Threads);
 }

@@ -17,7 +17,7 @@ public sealed record SearchSettings
     /// <summary>Threads for libtorch and ONNX Runtime (part of determinism: same seed + same threads → same results).</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>"ppo" (the controller policy trained with PPO) or "random" (uniform baseline).</summary>
+    /// <summary>"ppo" (LSTM controller + PPO), "random", "evolution" or "ppo-tabular" (fast factorised policy).</summary>
     public string Strategy { get; init; } = "ppo";
 
     public int BatchSize { get; init; } = 8;
@@ -54,14 +54,14 @@ public sealed record RewardSettings
     public double TargetMs { get; init; } = 1.0;
 }
 
-/// <summary>PPO settings of the controller policy.</summary>
+/// <summary>PPO settings of the controller policy (defaults: MnasNet.Controller's measured defaults).</summary>
 public sealed record PolicySettings
 {
-    public double LearningRate { get; init; } = 0.05;
+    public double LearningRate { get; init; } = 0.01;
     public double Clip { get; init; } = 0.2;
     public int Epochs { get; init; } = 4;
-    public double EntropyWeight { get; init; } = 0.001;
-    public double BaselineDecay { get; init; } = 0.9;
+    public double EntropyWeight { get; init; } = 0.005;
+    public double BaselineDecay { get; init; } = 0.25;
 }
 
 public sealed record DatasetSettings

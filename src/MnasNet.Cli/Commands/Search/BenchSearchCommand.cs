@@ -20,6 +20,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
     private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 100 };
     private readonly Option<int> _workers = new("--workers") { Description = "Trainer and device workers (each); zero-duration work, so more workers put more events in each journal write.", DefaultValueFactory = _ => 32 };
     private readonly Option<int> _resumeTrials = new("--resume-trials") { Description = "Trials done before the resume measurement (0: skip).", DefaultValueFactory = _ => 10_000 };
+    private readonly Option<string> _strategy = new("--strategy") { Description = "Search strategy (ppo-tabular: the controller costs ~nothing, so the figure is the pipeline's; ppo: the LSTM controller).", DefaultValueFactory = _ => "ppo-tabular" };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
     public BenchSearchCommand() : base("search", "Trials/s through the actor pipeline with a durable SQLite journal, and resume time of a 10,000-trial search.")
@@ -28,6 +29,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
         Options.Add(_batch);
         Options.Add(_workers);
         Options.Add(_resumeTrials);
+        Options.Add(_strategy);
         Options.Add(_dir);
     }
 
@@ -37,6 +39,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
         var batch = parseResult.GetValue(_batch);
         var workers = parseResult.GetValue(_workers);
         var resumeTrials = parseResult.GetValue(_resumeTrials);
+        var strategy = parseResult.GetValue(_strategy)!;
         if (trials < batch || batch < 1 || workers < 1 || resumeTrials < 0)
         {
             throw new CliInputException("need --trials ≥ --batch-size ≥ 1, --workers ≥ 1 and --resume-trials ≥ 0");
@@ -47,9 +50,9 @@ public sealed class BenchSearchCommand : SearchCliCommand
         var c = CultureInfo.InvariantCulture;
         try
         {
-            var settings = Settings("throughput", scratch, batch, trials / batch, workers);
+            var settings = Settings("throughput", scratch, batch, trials / batch, workers, strategy);
             Log.Logger = SearchLogging.Create(settings with { Logging = settings.Logging with { Level = "Warning" } }, console: true);
-            await output.WriteLineAsync(string.Create(c, $"throughput: {settings.TrialBudget} simulated trials (zero duration), batch size {batch}, {workers} trainer + {workers} device workers, strategy ppo, SQLite journal in {scratch}"));
+            await output.WriteLineAsync(string.Create(c, $"throughput: {settings.TrialBudget} simulated trials (zero duration), batch size {batch}, {workers} trainer + {workers} device workers, strategy {strategy}, SQLite journal in {scratch}"));
             var clock = Stopwatch.StartNew();
             var run = await SearchRunner.RunAsync(settings, resume: false);
             var total = clock.Elapsed;
@@ -59,7 +62,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
 
             if (resumeTrials > 0)
             {
-                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 2, workers);
+                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 2, workers, strategy);
                 await output.WriteLineAsync(string.Create(c, $"resume: building a search of {resumeTrials}+ trials (snapshot every {big.Journal.SnapshotEvery} updates)..."));
                 using (var pauseAt = new CancellationTokenSource())
                 {
@@ -89,12 +92,12 @@ public sealed class BenchSearchCommand : SearchCliCommand
         }
     }
 
-    private static SearchSettings Settings(string id, string dir, int batch, int batches, int workers) => SettingsValidation.Validate(new SearchSettings
+    private static SearchSettings Settings(string id, string dir, int batch, int batches, int workers, string strategy) => SettingsValidation.Validate(new SearchSettings
     {
         Id = id,
         Seed = 7,
         Mode = "simulated",
-        Strategy = "ppo",
+        Strategy = strategy,
         BatchSize = batch,
         Batches = batches,
         Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
