@@ -57,9 +57,10 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             var model = OnnxExporter.ToBytes(OnnxExporter.Export(architecture, options, Settings.Seed));
             var timed = Time(model, [1, options.InputChannels, options.Resolution, options.Resolution], protocol, cancellationToken);
-            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -70,9 +71,10 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             var model = OnnxExporter.ToBytes(ExportLayer(layer, Settings.Seed));
             var timed = Time(model, layer.InputShape, protocol, cancellationToken);
-            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 

@@ -62,13 +62,14 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             TorchRuntime.EnsureLoaded(Settings.Threads);
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var model = MnasNetModel.Build(architecture, options);
             RandomWeights.CalibrateBatchNorm(model, RandomWeights.InputShape(options), Settings.Seed);
             var timed = Time(model, [1, options.InputChannels, options.Resolution, options.Resolution], protocol, cancellationToken);
-            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -79,13 +80,14 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             TorchRuntime.EnsureLoaded(Settings.Threads);
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var module = layer.BuildModule();
             RandomWeights.CalibrateBatchNorm(module, layer.InputShape, Settings.Seed);
             var timed = Time(module, layer.InputShape, protocol, cancellationToken);
-            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
