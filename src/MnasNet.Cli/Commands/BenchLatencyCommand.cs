@@ -60,11 +60,11 @@ public sealed class BenchLatencyCommand : CliCommand
         await output.WriteLineAsync();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"batch 1, {settings.Threads} thread(s), {settings.Resolution}x{settings.Resolution}, {settings.Repeats} measurements of {settings.Protocol!.Warmup} warm-up + {settings.Protocol.Runs} runs each"));
-        await output.WriteLineAsync("  architecture   backend       median ms   CV(medians)  mean CV(runs)  s/measurement");
+        await output.WriteLineAsync("  architecture   backend       median ms   CV(medians)  mean CV(runs)  s/measurement  (timing)");
         foreach (var r in report.Measurements)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}"));
+                $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}  {r.TimingSecondsPerMeasurement,8:F2}"));
         }
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"load average (1 min): {report.LoadBefore?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} before, {report.LoadAfter?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} after, on {Environment.ProcessorCount} cores"));
         if (report.Table is { } t)

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MnasNet.Latency.Backends;
 
 /// <summary>TorchSharp eager settings. libtorch's intra-op thread count is process-wide: the backend sets it per measurement.</summary>
-public sealed record TorchSharpSettings(int Threads = 1, long Seed = 0)
+public sealed record TorchSharpSettings(int Threads = 1, long Seed = 0, int LayerCacheEvictionBytes = 4 << 20)
 {
     public TorchSharpSettings Validate()
     {
@@ -86,7 +86,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
             TorchRuntime.Seed(Settings.Seed);
             using var module = layer.BuildModule();
             RandomWeights.CalibrateBatchNorm(module, layer.InputShape, Settings.Seed);
-            var timed = Time(module, layer.InputShape, protocol, cancellationToken);
+            var timed = Time(module, layer.InputShape, protocol, cancellationToken, MeasurementRunner.CacheEvictor(Settings.LayerCacheEvictionBytes));
             return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
@@ -103,7 +103,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         }, cancellationToken);
     }
 
-    private TimedRuns Time(nn.Module<Tensor, Tensor> module, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken)
+    private TimedRuns Time(nn.Module<Tensor, Tensor> module, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken, Action? beforeEachRun = null)
     {
         module.eval();
         using var generator = new Generator((ulong)Settings.Seed);
@@ -114,7 +114,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         {
             using var runScope = NewDisposeScope();
             module.call(input);
-        }), cancellationToken);
+        }), cancellationToken, beforeEachRun: beforeEachRun);
     }
 
     public ValueTask DisposeAsync()
