@@ -1,0 +1,53 @@
+using System.CommandLine;
+using MnasNet.Latency;
+using MnasNet.Latency.Measurement;
+
+namespace MnasNet.Cli.Commands;
+
+/// <summary>Options shared by the latency commands, and the exit codes of the latency errors.</summary>
+internal static class LatencyOptions
+{
+    public static Option<string> Arch() => new("--arch")
+    {
+        Description = "A reference name (mnasnet-a1, mnasnet-b1, mobilenet-v2), a token string or an architecture .json file.",
+        Required = true,
+    };
+
+    public static Option<string> Backend(string? fallback = LatencyBackends.Default) => new("--backend")
+    {
+        Description = "onnxruntime[:threads=N], torchsharp[:threads=N], simulated[:seed=S,noise=CV] or table:FILE.",
+        DefaultValueFactory = fallback is null ? null! : _ => fallback,
+    };
+
+    public static Option<int?> Threads() => new("--threads") { Description = "Intra-op threads (default 1, the paper's single core)." };
+
+    public static Option<int> Runs(int fallback) => new("--runs") { Description = "Timed runs.", DefaultValueFactory = _ => fallback };
+
+    public static Option<int> Warmup(int fallback) => new("--warmup") { Description = "Untimed warm-up runs.", DefaultValueFactory = _ => fallback };
+
+    public static Option<ulong> Seed() => new("--seed") { Description = "Seed for weights, inputs and sampled architectures.", DefaultValueFactory = _ => 1UL };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print JSON." };
+
+    public static MeasurementProtocol Protocol(int warmup, int runs, double? cvTarget = null, double? budgetSeconds = null)
+    {
+        try
+        {
+            return new MeasurementProtocol(warmup, runs, cvTarget, budgetSeconds is { } s ? TimeSpan.FromSeconds(s) : null).Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliInputException(e.Message);
+        }
+    }
+
+    public static int? ExitCodeFor(Exception e) => e switch
+    {
+        UnknownBackendException or ArchitectureTooLargeException => ExitCodes.InvalidInput,
+        LatencyTableException t when t.InnerException is FileNotFoundException or DirectoryNotFoundException => ExitCodes.NotFound,
+        LatencyTableException => ExitCodes.InvalidInput,
+        ArgumentException => ExitCodes.InvalidInput,
+        LatencyException => ExitCodes.Failure,
+        _ => null,
+    };
+}

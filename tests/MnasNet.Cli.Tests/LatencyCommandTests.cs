@@ -1,0 +1,166 @@
+using System.Text.Json;
+using MnasNet.Cli;
+using MnasNet.Latency.Backends;
+using MnasNet.Latency.Table;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Cli.Tests;
+
+public sealed class LatencyCommandTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mnasnet-cli-latency-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_dir.FullName, name);
+
+    [Fact]
+    public async Task Latency_json_on_onnx_runtime_has_the_contract_fields()
+    {
+        var r = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--resolution", "32", "--classes", "10", "--runs", "6", "--warmup", "2", "--json");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Output);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("medianMs").GetDouble() > 0);
+        Assert.True(root.GetProperty("p90Ms").GetDouble() >= root.GetProperty("medianMs").GetDouble());
+        Assert.True(root.GetProperty("cv").GetDouble() >= 0);
+        Assert.Equal(6, root.GetProperty("runs").GetInt32());
+        Assert.Equal(6, root.GetProperty("samplesMs").GetArrayLength());
+        Assert.Equal(2, root.GetProperty("warmup").GetInt32());
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        Assert.Equal("onnxruntime", root.GetProperty("backend").GetString());
+        Assert.Equal("Measured", root.GetProperty("platform").GetProperty("source").GetString());
+        Assert.False(string.IsNullOrEmpty(root.GetProperty("platform").GetProperty("cpuModel").GetString()));
+        Assert.Equal(ReferenceArchitectures.MnasNetA1.Id, root.GetProperty("architectureId").GetString());
+    }
+
+    [Fact]
+    public async Task Latency_reads_tokens_and_runs_on_torchsharp_and_the_simulator()
+    {
+        var space = MnasNetSearchSpace.Default;
+        var tokens = space.FormatTokens(space.Sample(new SeededRandom(3)));
+        var torch = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "torchsharp", "--resolution", "32", "--runs", "3", "--warmup", "1");
+        Assert.Equal(ExitCodes.Success, torch.ExitCode);
+        Assert.Contains("median", torch.Output);
+        Assert.Contains("torchsharp", torch.Output);
+        var a = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
+        var b = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
+        Assert.Equal(ExitCodes.Success, a.ExitCode);
+        using var docA = JsonDocument.Parse(a.Output);
+        using var docB = JsonDocument.Parse(b.Output);
+        Assert.Equal(docA.RootElement.GetProperty("medianMs").GetDouble(), docB.RootElement.GetProperty("medianMs").GetDouble());
+        Assert.Equal("simulated", docA.RootElement.GetProperty("source").GetString());
+    }
+
+    [Theory]
+    [InlineData("tflite", "unknown backend 'tflite'")]
+    [InlineData("onnxruntime:cores=2", "unknown setting 'cores'")]
+    [InlineData("table:", "needs a file")]
+    public async Task A_bad_backend_is_a_clear_error_with_a_non_zero_exit(string backend, string expected)
+    {
+        var r = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", backend);
+        Assert.Equal(ExitCodes.InvalidInput, r.ExitCode);
+        Assert.Contains(expected, r.Error);
+        Assert.Equal("", r.Output);
+    }
+
+    [Fact]
+    public async Task Input_errors_have_their_exit_codes()
+    {
+        var tooLarge = await CliRunner.RunAsync("latency", "--arch", "mobilenet-v2", "--resolution", "16", "--backend", "simulated");
+        Assert.Equal(ExitCodes.InvalidInput, tooLarge.ExitCode);
+        Assert.Contains("too large for resolution 16", tooLarge.Error);
+
+        var noArch = await CliRunner.RunAsync("latency", "--backend", "simulated");
+        Assert.Equal(ExitCodes.UsageError, noArch.ExitCode);
+
+        var badRuns = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "simulated", "--runs", "0");
+        Assert.Equal(ExitCodes.InvalidInput, badRuns.ExitCode);
+        Assert.Contains("timed runs must be at least 1", badRuns.Error);
+
+        var missingTable = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "table:" + PathOf("absent.json"));
+        Assert.Equal(ExitCodes.NotFound, missingTable.ExitCode);
+        Assert.Contains("absent.json", missingTable.Error);
+
+        File.WriteAllText(PathOf("bad.json"), "{\"format\": \"something-else\"}");
+        var badTable = await CliRunner.RunAsync("latency-table", "evaluate", "--table", PathOf("bad.json"), "--samples", "3");
+        Assert.Equal(ExitCodes.InvalidInput, badTable.ExitCode);
+        Assert.Contains("unsupported format 'something-else'", badTable.Error);
+    }
+
+    [Fact]
+    public async Task Export_writes_an_onnx_file_that_onnx_runtime_runs()
+    {
+        var path = PathOf("a1.onnx");
+        var r = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "onnx", "--out", path, "--resolution", "32", "--classes", "7");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        Assert.Contains("opset 17", r.Output);
+        var logits = OnnxInference.Run(File.ReadAllBytes(path), OnnxInference.RandomInput([1, 3, 32, 32], 1), [1, 3, 32, 32]);
+        Assert.Equal(7, logits.Length);
+        Assert.All(logits, v => Assert.True(float.IsFinite(v)));
+
+        var badFormat = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("x.tflite"));
+        Assert.Equal(ExitCodes.InvalidInput, badFormat.ExitCode);
+        Assert.Contains("unknown format 'tflite'", badFormat.Error);
+        Assert.False(File.Exists(PathOf("x.tflite")));
+    }
+
+    [Fact]
+    public async Task Latency_table_build_then_evaluate_on_onnx_runtime()
+    {
+        var path = PathOf("ort.json");
+        var build = await CliRunner.RunAsync("latency-table", "build", "--backend", "onnxruntime", "--out", path,
+            "--resolution", "32", "--classes", "10", "--samples", "3", "--seed", "5", "--runs", "2", "--warmup", "1");
+        Assert.Equal(ExitCodes.Success, build.ExitCode);
+        var table = LatencyTable.Load(path);
+        Assert.Equal("onnxruntime", table.Platform.Backend);
+        Assert.Equal(32, table.Options.Resolution);
+        Assert.Contains($"{table.Entries.Count} layers", build.Output);
+
+        var eval = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "5", "--runs", "3", "--warmup", "1", "--json");
+        Assert.Equal(ExitCodes.Success, eval.ExitCode);
+        using var doc = JsonDocument.Parse(eval.Output);
+        Assert.Equal(3, doc.RootElement.GetProperty("samples").GetInt32());
+        Assert.True(doc.RootElement.GetProperty("mapePercent").GetDouble() >= 0);
+        Assert.InRange(doc.RootElement.GetProperty("kendallTau").GetDouble(), -1, 1);
+
+        var uncovered = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "6");
+        Assert.Equal(ExitCodes.InvalidInput, uncovered.ExitCode);
+        Assert.Contains("no entry for layer", uncovered.Error);
+    }
+
+    [Fact]
+    public async Task A_simulated_table_of_the_whole_space_predicts_the_simulator_exactly()
+    {
+        var path = PathOf("sim.json");
+        var build = await CliRunner.RunAsync("latency-table", "build", "--backend", "simulated:noise=0", "--out", path, "--resolution", "32", "--runs", "1", "--warmup", "0");
+        Assert.Equal(ExitCodes.Success, build.ExitCode);
+        var eval = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "20", "--backend", "simulated:noise=0", "--runs", "1", "--warmup", "0");
+        Assert.Equal(ExitCodes.Success, eval.ExitCode);
+        Assert.Contains("MAPE 0.00%, Kendall tau 1.000 on 20 random architectures", eval.Output);
+
+        var predicted = await CliRunner.RunAsync("latency", "--arch", "mobilenet-v2", "--backend", "table:" + path, "--resolution", "32", "--json");
+        Assert.Equal(ExitCodes.Success, predicted.ExitCode);
+        using var doc = JsonDocument.Parse(predicted.Output);
+        Assert.Equal("predicted", doc.RootElement.GetProperty("source").GetString());
+        var expected = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0)).ExpectedMs(ReferenceArchitectures.MobileNetV2, new NetworkOptions(32));
+        Assert.Equal(expected, doc.RootElement.GetProperty("medianMs").GetDouble(), 9);
+
+        var fromTable = await CliRunner.RunAsync("latency-table", "build", "--backend", "table:" + path, "--out", PathOf("again.json"), "--resolution", "32");
+        Assert.Equal(ExitCodes.InvalidInput, fromTable.ExitCode);
+        Assert.Contains("cannot be built from another table", fromTable.Error);
+    }
+
+    [Fact]
+    public async Task Bench_latency_prints_figures_for_each_architecture_and_backend()
+    {
+        var r = await CliRunner.RunAsync("bench", "latency", "--arch", "mnasnet-b1", "--backend", "simulated", "onnxruntime", "--resolution", "32",
+            "--repeats", "2", "--runs", "3", "--warmup", "1", "--no-table", "--json");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Output);
+        var rows = doc.RootElement.GetProperty("measurements");
+        Assert.Equal(2, rows.GetArrayLength());
+        Assert.All(rows.EnumerateArray(), row => Assert.Equal(2, row.GetProperty("mediansMs").GetArrayLength()));
+        Assert.Contains("mnasnet-b1 on onnxruntime", r.Error);
+    }
+}

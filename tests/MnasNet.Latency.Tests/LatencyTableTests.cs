@@ -1,0 +1,166 @@
+using MnasNet.Latency.Backends;
+using MnasNet.Latency.Measurement;
+using MnasNet.Latency.Table;
+using MnasNet.SearchSpace;
+using MnasNet.Torch;
+
+namespace MnasNet.Latency.Tests;
+
+public sealed class LatencyTableTests : IDisposable
+{
+    private static readonly NetworkOptions Small = new(32, Classes: 10);
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mnasnet-table-");
+
+    public LatencyTableTests() => TorchRuntime.EnsureLoaded(threads: 1);
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private static Architecture[] Samples(int n, ulong seed)
+    {
+        var space = MnasNetSearchSpace.Default;
+        var random = new SeededRandom(seed);
+        return Enumerable.Range(0, n).Select(_ => space.Decode(space.Sample(random))).ToArray();
+    }
+
+    [Fact]
+    public void The_search_space_enumeration_covers_every_layer_of_sampled_architectures()
+    {
+        var space = MnasNetSearchSpace.Default;
+        var keys = LatencyTableBuilder.SearchSpaceLayers(space, Small).Select(l => l.Key).ToHashSet();
+        Assert.Equal(keys.Count, LatencyTableBuilder.SearchSpaceLayers(space, Small).Count);
+        foreach (var arch in Samples(200, 1).Concat(ReferenceArchitectures.ByName.Values.Where(a => space.TryEncode(a, out _))))
+        {
+            foreach (var layer in CostModel.Compute(arch, Small).Layers)
+            {
+                Assert.Contains(layer.Key, keys);
+            }
+        }
+        // 7 blocks × 5 ops × 2 kernels × 2 SE × 3 skips × 3 filters, ×3 input widths for first layers, minus equal keys.
+        Assert.InRange(keys.Count, 1000, 7 * 180 * 4 + 3);
+    }
+
+    [Fact]
+    public async Task A_table_built_on_a_noise_free_simulated_device_predicts_it_exactly_after_a_file_round_trip()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var device = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0));
+        var archs = Samples(6, 2);
+        var layers = LatencyTableBuilder.DistinctLayers(archs, Small);
+        var progress = new List<TableBuildProgress>();
+        var table = await LatencyTableBuilder.BuildAsync(device, layers, Small, new MeasurementProtocol(0, 3), new SyncProgress<TableBuildProgress>(progress.Add), ct);
+        Assert.Equal(layers.Count, table.Entries.Count);
+        Assert.Equal(layers.Count, progress.Count);
+        Assert.Equal(device.Settings.CallOverheadMs, table.CallOverheadMs);
+
+        var path = Path.Combine(_dir.FullName, "sim.json");
+        table.Save(path);
+        var loaded = LatencyTable.Load(path);
+        Assert.Equal(LatencyTable.CurrentFormat, loaded.Format);
+        Assert.Equal(device.Platform.Summary, loaded.Platform.Summary);
+        Assert.True(loaded.Platform.IsSimulated);
+        foreach (var arch in archs)
+        {
+            var predicted = loaded.Predict(arch, Small);
+            Assert.Equal(device.ExpectedMs(arch, Small), predicted.TotalMs, 9);
+            Assert.Equal(CostModel.Compute(arch, Small).Layers.Count, predicted.Layers.Count);
+        }
+
+        var evaluation = await LatencyTableEvaluator.EvaluateAsync(loaded, device, samples: 5, seed: 2, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        Assert.Equal(0, evaluation.MapePercent, 9);
+        Assert.Equal(1, evaluation.KendallTau, 9);
+
+        await using var asBackend = LatencyBackends.Create("table:" + path);
+        var m = await asBackend.MeasureAsync(archs[0], Small, MeasurementProtocol.Default, ct);
+        Assert.Equal(LatencySource.Predicted, m.Platform.Source);
+        Assert.Equal(device.ExpectedMs(archs[0], Small), m.MedianMs, 9);
+        Assert.Equal(1, m.Runs);
+    }
+
+    [Fact]
+    public async Task A_table_measured_on_onnx_runtime_ranks_architectures_like_onnx_runtime()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var device = new OnnxRuntimeBackend();
+        var tiny = new Architecture(new StemSpec(8), [new BlockSpec(ConvOp.MBConv, 1, 3, 0, SkipOp.None, 8, 1, 2)], new HeadSpec(16));
+        var big = ReferenceArchitectures.MnasNetA1;
+        var options = new NetworkOptions(64, Classes: 10);
+        var protocol = new MeasurementProtocol(Warmup: 2, Runs: 5);
+        var table = await LatencyTableBuilder.BuildAsync(device, LatencyTableBuilder.DistinctLayers([tiny, big], options), options, protocol, cancellationToken: ct);
+        Assert.Equal(OnnxRuntimeBackend.Name, table.Platform.Backend);
+        Assert.True(table.CallOverheadMs > 0);
+        Assert.All(table.Entries.Values, e => Assert.True(e.MedianMs > 0 && e.Runs == 5));
+        var predictedBig = table.Predict(big, options).TotalMs;
+        var predictedTiny = table.Predict(tiny, options).TotalMs;
+        // The accuracy of the sum is a benchmark figure (bench latency), not a test: other processes share the cores.
+        Assert.True(predictedBig > 3 * predictedTiny, $"a1 {predictedBig} ms vs tiny {predictedTiny} ms");
+        Assert.Equal(CostModel.Compute(big, options).Layers.Count, table.Predict(big, options).Layers.Count);
+    }
+
+    [Fact]
+    public async Task A_table_built_on_torchsharp_holds_every_layer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var device = new TorchSharpBackend();
+        var arch = OnnxExportTests.Coverage;
+        var options = new NetworkOptions(40, Classes: 10);
+        var table = await LatencyTableBuilder.BuildAsync(device, LatencyTableBuilder.DistinctLayers([arch], options), options, new MeasurementProtocol(1, 3), cancellationToken: ct);
+        Assert.Equal(TorchSharpBackend.Name, table.Platform.Backend);
+        Assert.True(table.Predict(arch, options).TotalMs > table.CallOverheadMs);
+    }
+
+    [Fact]
+    public void A_missing_layer_or_other_options_are_clear_errors()
+    {
+        var table = SimulatedTable(Samples(1, 3));
+        var other = Samples(1, 4)[0];
+        var e = Assert.Throws<LatencyTableException>(() => table.Predict(ReferenceArchitectures.MnasNetA1, Small));
+        Assert.Contains("no entry for layer", e.Message);
+        e = Assert.Throws<LatencyTableException>(() => table.Predict(other, new NetworkOptions(64, Classes: 10)));
+        Assert.Contains("built for resolution 32", e.Message);
+    }
+
+    public static TheoryData<string, string> BadFiles() => new()
+    {
+        { "not json {", "not a valid table" },
+        { "[1, 2]", "not a JSON object" },
+        { "{\"entries\": {}}", "missing 'format'" },
+        { "{\"format\": \"mnasnet-latency-table/v0\"}", "unsupported format 'mnasnet-latency-table/v0'" },
+        { "{\"format\": \"mnasnet-latency-table/v1\"}", "missing 'platform'" },
+        { "{\"format\": \"mnasnet-latency-table/v1\", \"entries\": {\"k\": {\"medianMs\": \"fast\"}}}", "not a valid table" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFiles))]
+    public void A_bad_table_file_is_a_clear_error(string content, string expected)
+    {
+        var path = Path.Combine(_dir.FullName, "bad.json");
+        File.WriteAllText(path, content);
+        var e = Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void A_table_with_a_non_positive_latency_or_no_entries_is_rejected()
+    {
+        var table = SimulatedTable(Samples(1, 5));
+        var path = Path.Combine(_dir.FullName, "t.json");
+        File.WriteAllText(path, table.ToJson().Replace("\"medianMs\": ", "\"medianMs\": -", StringComparison.Ordinal));
+        Assert.Contains("medianMs must be a positive number", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path)).Message);
+        (table with { Entries = new Dictionary<string, LatencyTableEntry>() }).Save(path);
+        Assert.Contains("no entries", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path)).Message);
+        Assert.Contains("cannot read", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(Path.Combine(_dir.FullName, "absent.json"))).Message);
+        Assert.Throws<LatencyTableException>(() => LatencyBackends.Create("table:" + Path.Combine(_dir.FullName, "absent.json")));
+    }
+
+    private static LatencyTable SimulatedTable(IEnumerable<Architecture> archs)
+    {
+        var device = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0));
+        return LatencyTableBuilder.BuildAsync(device, LatencyTableBuilder.DistinctLayers(archs, Small), Small, new MeasurementProtocol(0, 1)).GetAwaiter().GetResult();
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
