@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MnasNet.Cli.Commands;
+using MnasNet.Cli.Commands.Search;
 
 namespace MnasNet.Cli;
 
@@ -11,10 +12,23 @@ public static class MnasNetCli
         var root = new RootCommand("MnasNet.Actors: platform-aware neural architecture search (MnasNet) on Akka.NET actors.");
         root.Subcommands.Add(new SpaceCommand());
         root.Subcommands.Add(new ArchCommand());
+        root.Subcommands.Add(new SearchCommand());
+        root.Subcommands.Add(new ResumeCommand());
+        root.Subcommands.Add(new PauseCommand());
+        root.Subcommands.Add(new StatusCommand());
+        root.Subcommands.Add(new ListCommand());
+        root.Subcommands.Add(new ReportCommand());
+        root.Subcommands.Add(new ExportTrialCommand());
+        root.Subcommands.Add(new ControllerCommand());
+        root.Subcommands.Add(new TrainCommand());
         root.Subcommands.Add(new LatencyCommand());
         root.Subcommands.Add(new LatencyTableCommand());
         root.Subcommands.Add(new ExportCommand());
-        root.Subcommands.Add(new BenchCommand());
+        var bench = new BenchCommand();
+        bench.Subcommands.Add(new BenchSearchCommand());
+        bench.Subcommands.Add(new BenchTrainCommand());
+        bench.Subcommands.Add(new BenchLatencyCommand());
+        root.Subcommands.Add(bench);
         return root;
     }
 
@@ -34,6 +48,8 @@ public static class MnasNetCli
         {
             Output = output ?? Console.Out,
             Error = error ?? Console.Error,
+            // Commands that need graceful shutdown (search, resume) handle SIGINT/SIGTERM themselves.
+            ProcessTerminationTimeout = null,
         };
         var parseResult = Create().Parse(args);
         // Usage errors get one line each and their own exit code instead of the full help text.

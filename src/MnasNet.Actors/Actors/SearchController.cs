@@ -1,0 +1,427 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Policy;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Actors.Actors;
+
+/// <summary>
+/// One search: owns the policy, samples batches, hands out work to pulling workers under leases, collects results,
+/// asks for rewards, updates the policy when a batch is complete and journals every step.
+/// </summary>
+/// <remarks>
+/// Events are applied to the in-memory state when emitted and persisted with PersistAsync, so the journal groups
+/// writes (throughput); every side effect that leaves the actor (work offers, progress, snapshots) happens only in
+/// the persist callback, i.e. after the event is durable. A crash loses at most events nobody outside has seen, and
+/// recovery recomputes them deterministically. On recovery the policy is re-run against the journal (samples and
+/// updates must reproduce the journaled tokens and parameter hashes), starting from the latest snapshot.
+/// </remarks>
+public sealed class SearchController : ReceivePersistentActor, IWithTimers
+{
+    private readonly SearchSettings _settings;
+    private readonly IActorRef _rewardActor;
+    private readonly IActorRef _subscriber;
+    private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<(long TrialId, WorkKind Kind), Lease> _leases = [];
+    private readonly Dictionary<WorkKind, List<(IActorRef Worker, string Id)>> _idle = new() { [WorkKind.Train] = [], [WorkKind.Measure] = [] };
+    private readonly HashSet<long> _rewardRequested = [];
+    private readonly (double Alpha, double Beta) _exponents;
+    private SearchState _state;
+    private ISearchPolicy? _policy;
+    private bool _pausing;
+    private bool _stopped;
+    private bool _dispatchedSinceStart;
+
+    private sealed record Lease(IActorRef Worker, string WorkerId, int Attempt, DateTime Deadline);
+
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber)
+    {
+        _settings = settings;
+        _rewardActor = rewardActor;
+        _subscriber = subscriber;
+        _exponents = SettingsValidation.Exponents(settings.Reward);
+        _state = SearchState.Empty(settings.Id);
+        PersistenceId = PersistenceIdFor(settings.Id);
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            var snapshot = (SearchSnapshot)offer.Snapshot;
+            if (snapshot.State.EventCount != offer.Metadata.SequenceNr)
+            {
+                throw new InvalidOperationException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
+            }
+            _state = snapshot.State;
+            _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState));
+        });
+        Recover<ISearchEvent>(e =>
+        {
+            ReplayPolicy(e);
+            _state = _state.Apply(e);
+        });
+        Recover<RecoveryCompleted>(_ => Self.Tell(Started.Instance));
+
+        Command<Started>(_ => Start());
+        Command<RequestWork>(OnRequestWork);
+        Command<TrainingDone>(m => OnResult(m.TrialId, WorkKind.Train, m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
+        Command<MeasurementDone>(m => OnResult(m.TrialId, WorkKind.Measure, m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
+        Command<WorkFailed>(m => OnResult(m.TrialId, m.Kind, m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason)));
+        Command<RewardReply>(OnReward);
+        Command<PauseSearch>(OnPause);
+        Command<PauseGraceOver>(_ => AbandonInFlight());
+        Command<CheckLeases>(_ => ExpireLeases());
+        Command<Terminated>(t => WorkerGone(t.ActorRef));
+        Command<GetSearchStatus>(_ => Sender.Tell(Progress()));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("search {SearchId}: snapshot failed: {Reason}", _settings.Id, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static string PersistenceIdFor(string searchId) => $"search-{searchId}";
+
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber));
+
+    private sealed record Started : INoSerializationVerificationNeeded
+    {
+        public static Started Instance { get; } = new();
+    }
+
+    // ---------------------------------------------------------------- recovery
+
+    private void ReplayPolicy(ISearchEvent e)
+    {
+        switch (e)
+        {
+            case SearchStarted:
+                _policy = SearchPolicies.Create(_settings, _space);
+                break;
+            case BatchSampled b:
+                var samples = Policy().Sample(b.Trials.Count);
+                for (var i = 0; i < samples.Count; i++)
+                {
+                    if (!samples[i].Tokens.SequenceEqual(b.Trials[i].Tokens) || BitConverter.DoubleToInt64Bits(samples[i].LogProb) != BitConverter.DoubleToInt64Bits(b.Trials[i].LogProb))
+                    {
+                        throw new InvalidOperationException($"journal of search {_settings.Id}: batch {b.Batch} trial {b.Trials[i].TrialId} does not match what policy {b.PolicyVersion} samples; the journal or the code changed");
+                    }
+                }
+                break;
+            case PolicyUpdated p:
+                var result = Policy().Update(Feedback());
+                if (result.ParameterHash != p.ParameterHash)
+                {
+                    throw new InvalidOperationException($"journal of search {_settings.Id}: policy update {p.Step} gives hash {result.ParameterHash}, journal has {p.ParameterHash}");
+                }
+                break;
+        }
+    }
+
+    private ISearchPolicy Policy() => _policy ?? throw new InvalidOperationException("policy used before the search started");
+
+    private List<PolicyFeedback> Feedback() =>
+        _state.Trials.Values.Select(t => new PolicyFeedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _log.Error(reason, "search {SearchId}: recovery failed", _settings.Id);
+        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"recovery failed: {reason.Message}"));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "search {SearchId}: journal write failed at {SequenceNr}", _settings.Id, sequenceNr);
+        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"journal write failed: {cause.Message}"));
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    // ---------------------------------------------------------------- start / advance
+
+    private void Start()
+    {
+        var period = TimeSpan.FromSeconds(Math.Clamp(_settings.Workers.LeaseTimeoutSeconds / 4, 0.05, 5));
+        Timers.StartPeriodicTimer("leases", CheckLeases.Instance, period);
+        switch (_state.Status)
+        {
+            case SearchStatus.New:
+                _policy = SearchPolicies.Create(_settings, _space);
+                Emit(new SearchStarted(_settings.Id, SettingsLoader.ToJson(_settings), _settings.Seed, _settings.Strategy, _policy.Version,
+                    CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, DateTimeOffset.UtcNow));
+                _log.Info("search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
+                    _settings.Id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode);
+                break;
+            case SearchStatus.Completed:
+                _log.Info("search {SearchId} is already completed", _settings.Id);
+                Stop("completed", null);
+                return;
+            default:
+                var inFlight = _state.InFlight;
+                Emit(new SearchResumed(inFlight, DateTimeOffset.UtcNow));
+                _log.Info("search {SearchId} resumed at batch {Batch}: {Done} trials done, {InFlight} in-flight trials re-queued",
+                    _settings.Id, _state.Batch, _state.TrialsRewarded, inFlight);
+                break;
+        }
+        Advance();
+    }
+
+    private void Advance()
+    {
+        if (_state.Status != SearchStatus.Running || _stopped)
+        {
+            return;
+        }
+        foreach (var t in _state.AwaitingReward)
+        {
+            if (_rewardRequested.Add(t.TrialId))
+            {
+                _rewardActor.Tell(new ComputeReward(t.TrialId, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.IsFailed, _settings.Reward.TargetMs, _exponents.Alpha, _exponents.Beta));
+            }
+        }
+        if (_state.BatchComplete)
+        {
+            UpdatePolicy();
+        }
+        if (_state.BatchesUpdated == _state.Batch + 1)
+        {
+            if (_state.BatchesUpdated >= _settings.Batches)
+            {
+                Emit(new SearchCompleted(_state.NextTrialId, Policy().Version, DateTimeOffset.UtcNow), () =>
+                {
+                    _log.Info("search {SearchId} completed: {Trials} trials, best reward {BestReward} (trial {BestTrial})",
+                        _settings.Id, _state.TrialsRewarded, _state.BestReward, _state.BestTrial);
+                    Stop("completed", null);
+                });
+                return;
+            }
+            if (_pausing)
+            {
+                MaybeFinishPause();
+                return;
+            }
+            SampleBatch();
+        }
+        Dispatch();
+        MaybeFinishPause();
+    }
+
+    private void SampleBatch()
+    {
+        var batch = _state.Batch + 1;
+        var version = Policy().Version;
+        var samples = Policy().Sample(_settings.BatchSize);
+        var first = _state.NextTrialId;
+        var trials = samples.Select((s, i) =>
+        {
+            var id = first + i;
+            return new SampledTrial(id, s.Tokens, s.LogProb, _space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, id));
+        }).ToList();
+        _rewardRequested.Clear();
+        Emit(new BatchSampled(batch, version, trials));
+    }
+
+    /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
+    public static ulong TrialSeed(ulong searchSeed, long trialId) => SeededRandom.Derive(searchSeed, $"trial/{trialId}");
+
+    private void UpdatePolicy()
+    {
+        var trials = _state.Trials.Values.ToList();
+        var r = Policy().Update(Feedback());
+        var snapshotDue = r.Step % _settings.Journal.SnapshotEvery == 0;
+        var policyState = snapshotDue ? Convert.ToBase64String(Policy().SaveState()) : null;
+        var e = new PolicyUpdated(_state.Batch, r.Step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
+            trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
+            r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter);
+        // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1 and never
+        // deleted), so it is exact even though PersistAsync numbers events only when their batch is written.
+        var snapshot = policyState is null ? null : new SearchSnapshot(_state.Apply(e), policyState);
+        Emit(e, snapshot is null ? null : () =>
+        {
+            var sequenceNr = snapshot.State.EventCount;
+            SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, sequenceNr, DateTime.UtcNow), snapshot), Self);
+        });
+        _log.Info("search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
+            _settings.Id, _state.Batch, r.Step, r.ParameterHash, e.Rewards.Average());
+    }
+
+    // ---------------------------------------------------------------- work
+
+    private void OnRequestWork(RequestWork request)
+    {
+        var idle = _idle[request.Kind];
+        if (!idle.Any(w => w.Worker.Equals(Sender)))
+        {
+            Context.Watch(Sender);
+            idle.Add((Sender, request.WorkerId));
+        }
+        Dispatch();
+    }
+
+    private void Dispatch()
+    {
+        if (_pausing || _stopped || _state.Status != SearchStatus.Running)
+        {
+            return;
+        }
+        foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
+        {
+            var idle = _idle[kind];
+            while (idle.Count > 0 && _state.NextPending(kind) is { } trial)
+            {
+                var (worker, workerId) = idle[0];
+                idle.RemoveAt(0);
+                var attempt = trial.AttemptsOf(kind) + 1;
+                _leases[(trial.TrialId, kind)] = new Lease(worker, workerId, attempt, DateTime.UtcNow.AddSeconds(_settings.Workers.LeaseTimeoutSeconds));
+                var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed);
+                var first = !_dispatchedSinceStart;
+                _dispatchedSinceStart = true;
+                Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId), () =>
+                {
+                    worker.Tell(offer, Self);
+                    if (first)
+                    {
+                        _subscriber.Tell(new FirstDispatch(_settings.Id, offer.TrialId, offer.Kind));
+                    }
+                });
+            }
+        }
+    }
+
+    private void OnResult(long trialId, WorkKind kind, string workerId, ISearchEvent e)
+    {
+        if (_state.IsDuplicate(trialId, kind))
+        {
+            _log.Debug("search {SearchId}: duplicate {Kind} result for trial {TrialId} from {Worker} ignored", _settings.Id, kind, trialId, workerId);
+            return;
+        }
+        _leases.Remove((trialId, kind));
+        if (e is TrialFailed f)
+        {
+            _log.Warning("search {SearchId}: trial {TrialId} failed ({Kind}): {Reason}", _settings.Id, trialId, kind, f.Reason);
+        }
+        Emit(e);
+        Advance();
+    }
+
+    private void OnReward(RewardReply reply)
+    {
+        if (_stopped || _state.Status != SearchStatus.Running || !_state.Trials.TryGetValue(reply.TrialId, out var trial) || trial.Reward is not null)
+        {
+            return;
+        }
+        Emit(new RewardComputed(reply.TrialId, reply.Inputs), () => _subscriber.Tell(Progress()));
+        _log.Debug("search {SearchId}: trial {TrialId} reward {Reward} (acc {Accuracy}, lat {LatencyMs} ms)",
+            _settings.Id, reply.TrialId, reply.Inputs.Reward, reply.Inputs.Accuracy, reply.Inputs.LatencyMs);
+        Advance();
+    }
+
+    private void ExpireLeases()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var ((trialId, kind), lease) in _leases.Where(kv => kv.Value.Deadline < now).ToList())
+        {
+            Expire(trialId, kind, lease, "lease timed out");
+        }
+        Dispatch();
+    }
+
+    private void WorkerGone(IActorRef worker)
+    {
+        foreach (var list in _idle.Values)
+        {
+            list.RemoveAll(w => w.Worker.Equals(worker));
+        }
+        foreach (var ((trialId, kind), lease) in _leases.Where(kv => kv.Value.Worker.Equals(worker)).ToList())
+        {
+            Expire(trialId, kind, lease, "worker terminated");
+        }
+        Dispatch();
+        MaybeFinishPause();
+    }
+
+    private void Expire(long trialId, WorkKind kind, Lease lease, string reason)
+    {
+        _leases.Remove((trialId, kind));
+        _log.Warning("search {SearchId}: trial {TrialId} {Kind} attempt {Attempt} on {Worker}: {Reason}; dispatching again", _settings.Id, trialId, kind, lease.Attempt, lease.WorkerId, reason);
+        Emit(new TrialLeaseExpired(trialId, kind, lease.Attempt, lease.WorkerId, reason));
+    }
+
+    // ---------------------------------------------------------------- pause / stop
+
+    private void OnPause(PauseSearch pause)
+    {
+        if (_pausing || _stopped || _state.Status != SearchStatus.Running)
+        {
+            return;
+        }
+        _pausing = true;
+        _pauseReason = pause.Reason;
+        _log.Info("search {SearchId}: pausing ({Reason}); {InFlight} trials in flight, grace {Grace} s", _settings.Id, pause.Reason, _leases.Count, pause.GraceSeconds);
+        if (_leases.Count > 0)
+        {
+            Timers.StartSingleTimer("pause-grace", PauseGraceOver.Instance, TimeSpan.FromSeconds(pause.GraceSeconds));
+        }
+        MaybeFinishPause();
+    }
+
+    private string _pauseReason = "";
+
+    private void MaybeFinishPause()
+    {
+        if (_pausing && !_stopped && _leases.Count == 0 && !_state.AwaitingReward.Any() && _state.Status == SearchStatus.Running)
+        {
+            FinishPause(0);
+        }
+    }
+
+    private void AbandonInFlight()
+    {
+        if (!_pausing || _stopped || _state.Status != SearchStatus.Running)
+        {
+            return;
+        }
+        foreach (var ((trialId, _), lease) in _leases)
+        {
+            lease.Worker.Tell(new CancelWork(trialId));
+        }
+        FinishPause(_leases.Count);
+    }
+
+    private void FinishPause(int abandoned)
+    {
+        Emit(new SearchPaused(_pauseReason, abandoned, DateTimeOffset.UtcNow), () =>
+        {
+            _log.Info("search {SearchId} paused: {Done} trials done, {Abandoned} in-flight trials abandoned (re-run on resume)", _settings.Id, _state.TrialsRewarded, abandoned);
+            Stop("paused", _pauseReason);
+        });
+    }
+
+    private void Stop(string status, string? reason)
+    {
+        _stopped = true;
+        Timers.CancelAll();
+        _subscriber.Tell(Progress());
+        _subscriber.Tell(new SearchStopped(_settings.Id, status, reason));
+    }
+
+    private SearchProgress Progress() => new(_settings.Id, _state.Status.ToString().ToLowerInvariant(), _state.TrialsRewarded, _settings.TrialBudget,
+        _state.Batch, _state.BestReward, _state.BestTrial, _leases.Count, _state.EventCount);
+
+    private void Emit(ISearchEvent e, Action? afterDurable = null)
+    {
+        _state = _state.Apply(e);
+        PersistAsync(e, _ => afterDurable?.Invoke());
+    }
+
+    private static readonly string CodeVersion =
+        typeof(SearchController).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+}

@@ -1,0 +1,111 @@
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.Latency;
+using MnasNet.Latency.Backends;
+using MnasNet.Latency.Measurement;
+using MnasNet.SearchSpace;
+using MnasNet.Training.Data;
+using MnasNet.Training.Proxy;
+
+namespace MnasNet.Actors.Backends;
+
+/// <summary>Real proxy training with MnasNet.Training's ProxyTrainer (TorchSharp), off the caller's thread.</summary>
+public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSpace space, Lazy<Dataset> dataset, string? weightsDirectory) : ITrainerBackend
+{
+    public string Name => "torchsharp-proxy";
+
+    public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => Task.Run(() =>
+    {
+        var arch = space.Decode(work.Tokens);
+        var weights = weightsDirectory is null ? null : Path.Combine(weightsDirectory, $"trial-{work.TrialId}.pt");
+        var options = new ProxyTrainingOptions
+        {
+            Epochs = settings.Training.Epochs,
+            BatchSize = settings.Training.BatchSize,
+            LearningRate = settings.Training.LearningRate,
+            Width = settings.Training.Width,
+            Seed = work.Seed,
+            SplitSeed = settings.Seed,
+            Threads = settings.Threads,
+            TrainSize = settings.Dataset.TrainSize,
+            ValidationSize = settings.Dataset.ValidationSize,
+            Resolution = settings.Dataset.Resolution,
+            WeightsPath = weights,
+        };
+        TrainingResult result;
+        try
+        {
+            result = ProxyTrainer.Train(arch, dataset.Value, options, cancellation: cancellationToken);
+        }
+        catch (Exception e) when (e is TrainingConfigurationException or DatasetException or ArchitectureException)
+        {
+            throw new TrialFailureException($"training could not run: {e.Message}");
+        }
+        if (!result.Succeeded)
+        {
+            throw new TrialFailureException($"training {result.Outcome}: {result.FailureReason}");
+        }
+        return new TrainingRecord(Name, result.ValAccuracy, result.ValLoss, result.StepLosses, result.EpochsCompleted, result.Seconds,
+            result.TrainImagesPerSecond, result.Parameters, result.Macs, result.WeightsPath, work.Seed);
+    }, cancellationToken);
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Real latency on ONNX Runtime (MnasNet.Latency): the full 224×224 ImageNet-shaped network, batch 1.</summary>
+public sealed class OnnxDeviceBackend(SearchSettings settings, MnasNetSearchSpace space, int index) : IDeviceBackend
+{
+    private readonly OnnxRuntimeBackend _backend = new(new OnnxRuntimeSettings(IntraOpThreads: settings.Threads), deviceId: $"{Environment.MachineName}/onnxruntime/t{settings.Threads}/{index}");
+
+    public string Name => OnnxRuntimeBackend.Name;
+
+    public string DeviceId => _backend.DeviceId;
+
+    public async Task<LatencyRecord> MeasureAsync(WorkOffer work, CancellationToken cancellationToken)
+    {
+        MnasNet.Torch.TorchRuntime.EnsureLoaded(settings.Threads);
+        var options = new NetworkOptions(Resolution: settings.Latency.Resolution);
+        LatencyMeasurement m;
+        try
+        {
+            m = await _backend.MeasureAsync(space.Decode(work.Tokens), options, new MeasurementProtocol(settings.Latency.Warmup, settings.Latency.Runs), cancellationToken);
+        }
+        catch (Exception e) when (e is LatencyException or ArchitectureException or ArgumentException)
+        {
+            throw new TrialFailureException($"latency measurement failed: {e.Message}");
+        }
+        var s = m.Statistics;
+        return new LatencyRecord(Name, m.Platform.Source.ToString().ToLowerInvariant(), m.DeviceId, m.Platform.Summary, m.Threads, m.Resolution,
+            m.Warmup, m.Runs, m.StopReason.ToString(), s.MedianMs, s.MeanMs, s.P90Ms, s.MinMs, s.MaxMs, s.StdMs, s.Cv, s.OutlierCount,
+            m.SamplesMs, m.WallSeconds, work.Seed);
+    }
+
+    public ValueTask DisposeAsync() => _backend.DisposeAsync();
+}
+
+/// <summary>The real backends (mode = real): one dataset load shared by the trainers.</summary>
+public sealed class RealBackendFactory : IBackendFactory
+{
+    private readonly SearchSettings _settings;
+    private readonly MnasNetSearchSpace _space;
+    private readonly Lazy<Dataset> _dataset;
+    private readonly string? _weights;
+
+    public RealBackendFactory(SearchSettings settings, MnasNetSearchSpace space, string journalDirectory)
+    {
+        _settings = settings;
+        _space = space;
+        var spec = DatasetSpec.Parse(settings.Dataset.Spec);
+        _dataset = new Lazy<Dataset>(() => spec.Load(settings.Dataset.Resolution), LazyThreadSafetyMode.ExecutionAndPublication);
+        _weights = settings.Training.KeepWeights ? Path.Combine(journalDirectory, $"{settings.Id}.weights") : null;
+    }
+
+    /// <summary>Loads the dataset now so a missing dataset is reported at start, not per trial.</summary>
+    public void Preload() => _ = _dataset.Value;
+
+    public ITrainerBackend CreateTrainer(int index) => new ProxyTrainerBackend(_settings, _space, _dataset, _weights);
+
+    public IDeviceBackend CreateDevice(int index) => new OnnxDeviceBackend(_settings, _space, index);
+}

@@ -1,0 +1,93 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Akka.Persistence.Sql.Hosting;
+using LinqToDB;
+using MnasNet.Actors.Actors;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Serialization;
+using MnasNet.Actors.Settings;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Actors.Hosting;
+
+/// <summary>Registry keys of the search's actors.</summary>
+public sealed class SearchControllerKey;
+
+public sealed class RewardActorKey;
+
+public sealed class SearchSubscriberKey;
+
+/// <summary>What the host needs beyond the settings: where the journal is, which backends, who hears progress.</summary>
+public sealed record SearchHostOptions(
+    string Database,
+    IBackendFactory Backends,
+    Action<ISearchCommand>? OnNotification = null,
+    bool SerializeMessages = false,
+    bool StartWorkers = true);
+
+public static class SearchHostingExtensions
+{
+    /// <summary>
+    /// Everything a search needs on one ActorSystem: SQLite journal + snapshots (Akka.Persistence.Sql), the search
+    /// serializer for every message and event, Serilog logging, and the actors (controller, reward, workers).
+    /// Tests call it with their own backends and <c>SerializeMessages = true</c>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMnasNetSearch(this AkkaConfigurationBuilder builder, SearchSettings settings, SearchHostOptions options)
+    {
+        builder
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLogger<SerilogLogger>();
+                loggers.LogLevel = LogLevel.InfoLevel;
+            })
+            .WithSqlPersistence(JournalFiles.ConnectionString(options.Database), ProviderName.SQLiteMS, autoInitialize: true)
+            .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system))
+            // SIGTERM/Ctrl-C pause the search (SearchRunner) instead of shutting the actor system down under it. Akka.Hosting
+            // has no API for this key nor for serialize-messages: these two one-key Configs are the only HOCON we use.
+            .AddHocon(ConfigurationFactory.ParseString("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off"), HoconAddMode.Prepend);
+        if (options.SerializeMessages)
+        {
+            builder.AddHocon(ConfigurationFactory.ParseString("akka.actor.serialize-messages = on"), HoconAddMode.Prepend);
+        }
+        builder.WithActors((system, registry) =>
+        {
+            var subscriber = system.ActorOf(Props.Create(() => new NotificationForwarder(options.OnNotification)), "subscriber");
+            registry.Register<SearchSubscriberKey>(subscriber);
+            var reward = system.ActorOf(RewardActor.Props(), "reward");
+            registry.Register<RewardActorKey>(reward);
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber), $"search-{settings.Id}");
+            registry.Register<SearchControllerKey>(controller);
+            if (options.StartWorkers)
+            {
+                for (var i = 0; i < settings.Workers.Trainers; i++)
+                {
+                    system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i)), $"trainer-{i}");
+                }
+                for (var i = 0; i < settings.Workers.Devices; i++)
+                {
+                    system.ActorOf(DeviceWorker.Props(controller, options.Backends.CreateDevice(i)), $"device-{i}");
+                }
+            }
+        });
+        return builder;
+    }
+
+    public static IBackendFactory DefaultBackends(SearchSettings settings) => settings.Simulated
+        ? new SimulatedBackendFactory(settings, MnasNetSearchSpace.Default)
+        : new RealBackendFactory(settings, MnasNetSearchSpace.Default, settings.Journal.Directory);
+}
+
+/// <summary>Hands controller notifications (progress, stopped) to a callback outside the actor system.</summary>
+internal sealed class NotificationForwarder : ReceiveActor
+{
+    public NotificationForwarder(Action<ISearchCommand>? callback)
+    {
+        Receive<ISearchCommand>(m => callback?.Invoke(m));
+    }
+}

@@ -1,0 +1,148 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+
+namespace MnasNet.Actors.Hosting;
+
+/// <summary>How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed).</summary>
+public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed);
+
+/// <summary>
+/// Runs one search in this process until it completes or pauses: takes the journal lock, enables WAL, starts the
+/// actor system, turns cancellation (Ctrl-C, SIGTERM) and the pause file (<c>mnasnet pause</c> from another
+/// shell) into a graceful pause, and stops everything.
+/// </summary>
+public static class SearchRunner
+{
+    public static TimeSpan PauseFilePollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Settings of an existing search, read from its journal (resume uses exactly what the search started with).</summary>
+    public static SearchSettings SettingsOf(string directory, string id)
+    {
+        var started = JournalReader.ReadFirstEvent(directory, id)?.Event as SearchStarted
+            ?? throw new SearchNotFoundException($"search '{id}' in '{directory}' has no search-started event: nothing to resume");
+        var settings = SettingsLoader.FromJson(started.SettingsJson);
+        return settings with { Journal = settings.Journal with { Directory = directory } };
+    }
+
+    public static async Task<SearchOutcome> RunAsync(
+        SearchSettings settings,
+        bool resume,
+        Action<SearchProgress>? onProgress = null,
+        IBackendFactory? backends = null,
+        CancellationToken pauseToken = default,
+        bool serializeMessages = false)
+    {
+        var directory = settings.Journal.Directory;
+        JournalFiles.EnsureWritableDirectory(directory);
+        var database = JournalFiles.Database(directory, settings.Id);
+        if (!resume && File.Exists(database) && JournalReader.ReadFirstEvent(directory, settings.Id) is not null)
+        {
+            throw new SettingsException($"search '{settings.Id}' already exists in '{directory}'; continue it with 'mnasnet resume {settings.Id}' or choose another --id");
+        }
+        if (resume && !File.Exists(database))
+        {
+            throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
+        }
+        // Load the dataset before touching the journal, so a missing dataset leaves no trace.
+        backends ??= SearchHostingExtensions.DefaultBackends(settings);
+        if (backends is RealBackendFactory real)
+        {
+            real.Preload();
+        }
+        using var journalLock = JournalLock.Acquire(directory, settings.Id);
+        JournalFiles.EnableWal(database);
+        var pauseFile = JournalFiles.PauseFile(directory, settings.Id);
+        if (File.Exists(pauseFile))
+        {
+            File.Delete(pauseFile);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan? firstDispatch = null;
+        var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
+        SearchProgress? last = null;
+        var options = new SearchHostOptions(database, backends, m =>
+        {
+            switch (m)
+            {
+                case SearchProgress p:
+                    last = p;
+                    onProgress?.Invoke(p);
+                    break;
+                case FirstDispatch:
+                    firstDispatch ??= clock.Elapsed;
+                    break;
+                case SearchStopped s:
+                    stopped.TrySetResult(s);
+                    break;
+            }
+        }, serializeMessages);
+
+        var host = new HostBuilder()
+            .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
+            .Build();
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
+            _ = host.Services.GetRequiredService<ActorSystem>().WhenTerminated.ContinueWith(
+                _ => stopped.TrySetResult(new SearchStopped(settings.Id, "failed", "the actor system stopped before the search did")), TaskScheduler.Default);
+            var pauseRequested = 0;
+            void RequestPause(string reason)
+            {
+                if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
+                {
+                    controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
+                }
+            }
+            using var registration = pauseToken.Register(() => RequestPause("interrupted (Ctrl-C / SIGTERM)"));
+            using var poll = new CancellationTokenSource();
+            var poller = Task.Run(async () =>
+            {
+                using var timer = new PeriodicTimer(PauseFilePollInterval);
+                while (await timer.WaitForNextTickAsync(poll.Token).ConfigureAwait(false))
+                {
+                    if (File.Exists(pauseFile))
+                    {
+                        RequestPause("pause requested by 'mnasnet pause'");
+                        File.Delete(pauseFile);
+                    }
+                }
+            }, CancellationToken.None);
+            var result = await stopped.Task;
+            await poll.CancelAsync();
+            try
+            {
+                await poller;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, clock.Elapsed);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+    }
+
+    private static string SafeName(string id) => new(id.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-').ToArray());
+
+    /// <summary>
+    /// No console lifetime: SIGINT/SIGTERM must pause the search (the search command handles them), not stop the
+    /// host under the running controller.
+    /// </summary>
+    private sealed class ManualLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,121 @@
+namespace MnasNet.Actors.Protocol;
+
+/// <summary>Every message and event of the search; bound to <see cref="Serialization.SearchSerializer"/>.</summary>
+public interface ISearchMessage;
+
+/// <summary>Journaled by the SearchController; the journal is the product's record, so fields are never removed.</summary>
+public interface ISearchEvent : ISearchMessage;
+
+public enum WorkKind
+{
+    Train,
+    Measure,
+}
+
+/// <summary>One sampled trial: the 42 tokens, their log-probability under the policy that drew them.</summary>
+public sealed record SampledTrial(long TrialId, IReadOnlyList<int> Tokens, double LogProb, string ArchitectureId, ulong Seed);
+
+/// <summary>What proxy training produced (real or simulated); <see cref="Backend"/> says which.</summary>
+public sealed record TrainingRecord(
+    string Backend,
+    double Accuracy,
+    double? ValidationLoss,
+    IReadOnlyList<double> LossCurve,
+    int Epochs,
+    double Seconds,
+    double ImagesPerSecond,
+    long Parameters,
+    long Macs,
+    string? WeightsPath,
+    ulong Seed);
+
+/// <summary>The full latency measurement: platform, protocol, every sample and its statistics.</summary>
+public sealed record LatencyRecord(
+    string Backend,
+    string Source,
+    string DeviceId,
+    string Platform,
+    int Threads,
+    int Resolution,
+    int Warmup,
+    int Runs,
+    string StopReason,
+    double MedianMs,
+    double MeanMs,
+    double P90Ms,
+    double MinMs,
+    double MaxMs,
+    double StdMs,
+    double Cv,
+    int OutlierCount,
+    IReadOnlyList<double> SamplesMs,
+    double WallSeconds,
+    ulong Seed);
+
+/// <summary>The reward with every input it came from: reward = ACC · (LAT/T)^w, w = α if LAT ≤ T else β.</summary>
+public sealed record RewardInputs(
+    string FormulaId,
+    double Accuracy,
+    double LatencyMs,
+    double TargetMs,
+    double Alpha,
+    double Beta,
+    double Exponent,
+    bool Failed,
+    double Reward);
+
+public sealed record SearchStarted(
+    string SearchId,
+    string SettingsJson,
+    ulong Seed,
+    string Strategy,
+    string PolicyVersion,
+    string CodeVersion,
+    string SpaceVersion,
+    string FormulaId,
+    DateTimeOffset At) : ISearchEvent;
+
+public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : ISearchEvent;
+
+/// <summary>Persisted before the work is sent; on recovery an undelivered or unfinished dispatch is sent again.</summary>
+public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker) : ISearchEvent;
+
+/// <summary>A lease ran out (worker vanished or too slow): the work is dispatched again.</summary>
+public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason) : ISearchEvent;
+
+public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : ISearchEvent;
+
+public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record) : ISearchEvent;
+
+public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason) : ISearchEvent;
+
+public sealed record RewardComputed(long TrialId, RewardInputs Inputs) : ISearchEvent;
+
+/// <summary>
+/// One policy update on a complete batch, fed in trial-id order. Inputs (trial ids, rewards, failed flags) and
+/// outputs (losses, advantages, parameter hash) are both journaled so the update can be re-run and checked.
+/// </summary>
+public sealed record PolicyUpdated(
+    int Batch,
+    long Step,
+    string PolicyVersionBefore,
+    string ParameterHash,
+    IReadOnlyList<long> TrialIds,
+    IReadOnlyList<double> Rewards,
+    IReadOnlyList<bool> Failed,
+    IReadOnlyList<double> Advantages,
+    double PolicyLoss,
+    double Entropy,
+    double ApproxKl,
+    double ClipFraction,
+    double BaselineBefore,
+    double BaselineAfter) : ISearchEvent;
+
+public sealed record SearchPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : ISearchEvent;
+
+public sealed record SearchResumed(int RequeuedInFlight, DateTimeOffset At) : ISearchEvent;
+
+public sealed record SearchCompleted(long Trials, string FinalPolicyHash, DateTimeOffset At) : ISearchEvent;
+
+/// <summary>The controller's snapshot: the pure state plus the policy's saved state (base64).</summary>
+public sealed record SearchSnapshot(State.SearchState State, string PolicyState) : ISearchMessage;

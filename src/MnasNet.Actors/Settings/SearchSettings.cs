@@ -1,0 +1,131 @@
+using System.Text.Json.Serialization;
+
+namespace MnasNet.Actors.Settings;
+
+/// <summary>
+/// Everything a search needs, resolved from a JSON file, environment variables and <c>--set key=value</c>
+/// (<see cref="SettingsLoader"/>). The resolved settings are journaled in the search-started event, so a resumed or
+/// replayed search uses exactly these values. Keys are camelCase paths, e.g. <c>reward.targetMs</c>.
+/// </summary>
+public sealed record SearchSettings
+{
+    /// <summary>Search id (file name of the journal); generated when empty.</summary>
+    public string Id { get; init; } = "";
+
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Threads for libtorch and ONNX Runtime (part of determinism: same seed + same threads → same results).</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>"ppo" (LSTM controller + PPO), "random", "evolution" or "ppo-tabular" (fast factorised policy).</summary>
+    public string Strategy { get; init; } = "ppo";
+
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Number of batches; the trial budget is BatchSize × Batches.</summary>
+    public int Batches { get; init; } = 4;
+
+    /// <summary>"real" (TorchSharp proxy training + a real latency backend) or "simulated" (surrogate, fast, deterministic).</summary>
+    public string Mode { get; init; } = "real";
+
+    public RewardSettings Reward { get; init; } = new();
+    public PolicySettings Policy { get; init; } = new();
+    public DatasetSettings Dataset { get; init; } = new();
+    public TrainingSettings Training { get; init; } = new();
+    public LatencySettings Latency { get; init; } = new();
+    public SimulationSettings Simulation { get; init; } = new();
+    public JournalSettings Journal { get; init; } = new();
+    public WorkerSettings Workers { get; init; } = new();
+    public LoggingSettings Logging { get; init; } = new();
+
+    [JsonIgnore]
+    public bool Simulated => Mode == "simulated";
+
+    [JsonIgnore]
+    public long TrialBudget => (long)BatchSize * Batches;
+}
+
+/// <summary>Reward ACC·(LAT/T)^w: preset soft (α = β = −0.07), hard (α = 0, β = −1) or custom (α, β given).</summary>
+public sealed record RewardSettings
+{
+    public string Preset { get; init; } = "soft";
+    public double? Alpha { get; init; }
+    public double? Beta { get; init; }
+    public double TargetMs { get; init; } = 1.0;
+}
+
+/// <summary>PPO settings of the controller policy (defaults: MnasNet.Controller's measured defaults).</summary>
+public sealed record PolicySettings
+{
+    public double LearningRate { get; init; } = 0.01;
+    public double Clip { get; init; } = 0.2;
+    public int Epochs { get; init; } = 4;
+    public double EntropyWeight { get; init; } = 0.005;
+    public double BaselineDecay { get; init; } = 0.25;
+}
+
+public sealed record DatasetSettings
+{
+    /// <summary>fashion-mnist[:DIR] | mnist:DIR | cifar10:DIR | folder:DIR (MnasNet.Training's syntax).</summary>
+    public string Spec { get; init; } = "fashion-mnist";
+    public int? TrainSize { get; init; } = 2000;
+    public int? ValidationSize { get; init; } = 500;
+    public int? Resolution { get; init; }
+}
+
+public sealed record TrainingSettings
+{
+    public int Epochs { get; init; } = 1;
+    public int BatchSize { get; init; } = 32;
+    /// <summary>SGD (MnasNet.Training's default optimizer) learning rate.</summary>
+    public double LearningRate { get; init; } = 0.1;
+    public double Width { get; init; } = 0.5;
+    /// <summary>Keep each trial's trained weights under the journal directory (for export).</summary>
+    public bool KeepWeights { get; init; } = true;
+}
+
+public sealed record LatencySettings
+{
+    /// <summary>"onnxruntime" in real mode; the simulated backend is chosen by mode = simulated.</summary>
+    public string Backend { get; init; } = "onnxruntime";
+    public int Resolution { get; init; } = 224;
+    public int Warmup { get; init; } = 3;
+    public int Runs { get; init; } = 10;
+}
+
+/// <summary>Simulated backends: surrogate accuracy and analytic latency with seeded noise; optional virtual durations.</summary>
+public sealed record SimulationSettings
+{
+    public double TrainSeconds { get; init; }
+    public double MeasureSeconds { get; init; }
+    public double AccuracyNoise { get; init; } = 0.005;
+    public double LatencyNoise { get; init; } = 0.02;
+    /// <summary>Fraction of trials whose training fails (deterministic per trial) to exercise failure handling.</summary>
+    public double FailureRate { get; init; }
+}
+
+public sealed record JournalSettings
+{
+    /// <summary>Directory of the journals: one SQLite file per search, &lt;directory&gt;/&lt;id&gt;.db.</summary>
+    public string Directory { get; init; } = "searches";
+    /// <summary>Snapshot of the controller (state + policy) every K policy updates.</summary>
+    public int SnapshotEvery { get; init; } = 10;
+}
+
+public sealed record WorkerSettings
+{
+    public int Trainers { get; init; } = 1;
+    public int Devices { get; init; } = 1;
+    public double LeaseTimeoutSeconds { get; init; } = 600;
+    /// <summary>On pause, how long in-flight trials may run before they are abandoned (re-run on resume).</summary>
+    public double PauseGraceSeconds { get; init; } = 30;
+}
+
+public sealed record LoggingSettings
+{
+    public string Level { get; init; } = "Information";
+    /// <summary>Rolling CLEF file; empty → &lt;journal directory&gt;/&lt;id&gt;-&lt;date&gt;.clef.</summary>
+    public string File { get; init; } = "";
+    public string SeqUrl { get; init; } = "";
+    public bool Console { get; init; } = true;
+}

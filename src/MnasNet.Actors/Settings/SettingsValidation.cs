@@ -1,0 +1,110 @@
+using System.Text.RegularExpressions;
+
+namespace MnasNet.Actors.Settings;
+
+/// <summary>Rejects values that are out of range or contradict each other, naming the keys involved.</summary>
+public static partial class SettingsValidation
+{
+    public static IReadOnlyList<string> Strategies => Policy.SearchPolicies.Strategies;
+    public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
+    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime"];
+    public static readonly IReadOnlyList<string> Presets = ["soft", "hard", "custom"];
+    public static readonly IReadOnlyList<string> Levels = ["Verbose", "Debug", "Information", "Warning", "Error", "Fatal"];
+
+    public static SearchSettings Validate(SearchSettings s)
+    {
+        if (s.Id.Length > 0 && !IdPattern().IsMatch(s.Id))
+        {
+            throw new SettingsException($"id '{s.Id}': use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit");
+        }
+        Require(s.Threads is >= 1 and <= 256, $"threads must be between 1 and 256, got {s.Threads}");
+        Require(Strategies.Contains(s.Strategy), $"strategy '{s.Strategy}': expected one of {string.Join(", ", Strategies)}");
+        Require(Modes.Contains(s.Mode), $"mode '{s.Mode}': expected one of {string.Join(", ", Modes)}");
+        Require(s.BatchSize >= 1, $"batchSize must be at least 1, got {s.BatchSize}");
+        Require(s.Batches >= 1, $"batches must be at least 1, got {s.Batches}");
+        Require(s.TrialBudget <= 10_000_000, $"batchSize × batches = {s.TrialBudget} trials is more than 10,000,000");
+
+        var r = s.Reward;
+        Require(Presets.Contains(r.Preset), $"reward.preset '{r.Preset}': expected one of {string.Join(", ", Presets)}");
+        Require(r.TargetMs > 0 && double.IsFinite(r.TargetMs), $"reward.targetMs must be a positive number of milliseconds, got {r.TargetMs}");
+        if (r.Preset == "custom")
+        {
+            Require(r.Alpha is not null && r.Beta is not null, "reward.preset 'custom' needs both reward.alpha and reward.beta");
+        }
+        else
+        {
+            var (alpha, beta) = r.Preset == "soft" ? (-0.07, -0.07) : (0.0, -1.0);
+            Require(r.Alpha is null || r.Alpha == alpha, $"reward.alpha = {r.Alpha} contradicts reward.preset '{r.Preset}' (α = {alpha}); use preset 'custom' for other exponents");
+            Require(r.Beta is null || r.Beta == beta, $"reward.beta = {r.Beta} contradicts reward.preset '{r.Preset}' (β = {beta}); use preset 'custom' for other exponents");
+        }
+        Require(r.Alpha is null || (r.Alpha <= 0 && r.Alpha >= -10), $"reward.alpha must be in [-10, 0], got {r.Alpha}");
+        Require(r.Beta is null || (r.Beta <= 0 && r.Beta >= -10), $"reward.beta must be in [-10, 0], got {r.Beta}");
+
+        var p = s.Policy;
+        Require(p.LearningRate > 0 && p.LearningRate <= 10, $"policy.learningRate must be in (0, 10], got {p.LearningRate}");
+        Require(p.Clip > 0 && p.Clip < 1, $"policy.clip must be in (0, 1), got {p.Clip}");
+        Require(p.Epochs is >= 1 and <= 100, $"policy.epochs must be between 1 and 100, got {p.Epochs}");
+        Require(p.EntropyWeight >= 0, $"policy.entropyWeight must be 0 or more, got {p.EntropyWeight}");
+        Require(p.BaselineDecay >= 0 && p.BaselineDecay < 1, $"policy.baselineDecay must be in [0, 1), got {p.BaselineDecay}");
+
+        Require(s.Dataset.TrainSize is null or >= 10, $"dataset.trainSize must be at least 10, got {s.Dataset.TrainSize}");
+        Require(s.Dataset.ValidationSize is null or >= 10, $"dataset.validationSize must be at least 10, got {s.Dataset.ValidationSize}");
+        Require(s.Dataset.Resolution is null or (>= 8 and <= 1024), $"dataset.resolution must be between 8 and 1024, got {s.Dataset.Resolution}");
+        Require(s.Training.Epochs >= 1, $"training.epochs must be at least 1, got {s.Training.Epochs}");
+        Require(s.Training.BatchSize >= 1, $"training.batchSize must be at least 1, got {s.Training.BatchSize}");
+        Require(s.Training.LearningRate > 0, $"training.learningRate must be positive, got {s.Training.LearningRate}");
+        Require(s.Training.Width > 0 && s.Training.Width <= 4, $"training.width must be in (0, 4], got {s.Training.Width}");
+
+        if (s.Simulated)
+        {
+            Require(s.Latency.Backend is "simulated" or "onnxruntime", $"latency.backend '{s.Latency.Backend}': expected simulated or onnxruntime");
+        }
+        else
+        {
+            Require(s.Latency.Backend != "simulated", "latency.backend 'simulated' contradicts mode 'real'; set mode to 'simulated' (both backends simulated) or pick a real latency backend");
+            Require(RealLatencyBackends.Contains(s.Latency.Backend), $"latency.backend '{s.Latency.Backend}': expected one of {string.Join(", ", RealLatencyBackends)}");
+            Require(s.Simulation.TrainSeconds == 0 && s.Simulation.MeasureSeconds == 0, "simulation.trainSeconds/measureSeconds are set but mode is 'real'; virtual durations only apply to mode 'simulated'");
+        }
+        Require(s.Latency.Resolution is >= 8 and <= 1024, $"latency.resolution must be between 8 and 1024, got {s.Latency.Resolution}");
+        Require(s.Latency.Warmup >= 0, $"latency.warmup must be 0 or more, got {s.Latency.Warmup}");
+        Require(s.Latency.Runs >= 1, $"latency.runs must be at least 1, got {s.Latency.Runs}");
+
+        var sim = s.Simulation;
+        Require(sim.TrainSeconds >= 0 && sim.MeasureSeconds >= 0, "simulation.trainSeconds and simulation.measureSeconds must be 0 or more");
+        Require(sim.AccuracyNoise >= 0 && sim.LatencyNoise >= 0, "simulation noise must be 0 or more");
+        Require(sim.FailureRate >= 0 && sim.FailureRate < 1, $"simulation.failureRate must be in [0, 1), got {sim.FailureRate}");
+
+        Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
+        Require(s.Journal.SnapshotEvery >= 1, $"journal.snapshotEvery must be at least 1, got {s.Journal.SnapshotEvery}");
+
+        var w = s.Workers;
+        Require(w.Trainers is >= 1 and <= 64, $"workers.trainers must be between 1 and 64, got {w.Trainers}");
+        Require(w.Devices is >= 1 and <= 64, $"workers.devices must be between 1 and 64, got {w.Devices}");
+        Require(w.LeaseTimeoutSeconds > 0, $"workers.leaseTimeoutSeconds must be positive, got {w.LeaseTimeoutSeconds}");
+        Require(w.PauseGraceSeconds >= 0, $"workers.pauseGraceSeconds must be 0 or more, got {w.PauseGraceSeconds}");
+        Require(!s.Simulated || w.LeaseTimeoutSeconds > Math.Max(sim.TrainSeconds, sim.MeasureSeconds),
+            $"workers.leaseTimeoutSeconds ({w.LeaseTimeoutSeconds}) must exceed the simulated trial durations ({Math.Max(sim.TrainSeconds, sim.MeasureSeconds)} s), or every lease would expire");
+        Require(Levels.Contains(s.Logging.Level), $"logging.level '{s.Logging.Level}': expected one of {string.Join(", ", Levels)}");
+        Require(s.Logging.SeqUrl.Length == 0 || Uri.TryCreate(s.Logging.SeqUrl, UriKind.Absolute, out _), $"logging.seqUrl '{s.Logging.SeqUrl}' is not an absolute URL");
+        return s;
+    }
+
+    /// <summary>Reward exponents after the preset is applied.</summary>
+    public static (double Alpha, double Beta) Exponents(RewardSettings r) => r.Preset switch
+    {
+        "soft" => (-0.07, -0.07),
+        "hard" => (0.0, -1.0),
+        _ => (r.Alpha!.Value, r.Beta!.Value),
+    };
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new SettingsException(message);
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex IdPattern();
+}

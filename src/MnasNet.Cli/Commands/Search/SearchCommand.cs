@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Logging;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using Serilog;
+using Spectre.Console;
+
+namespace MnasNet.Cli.Commands.Search;
+
+/// <summary><c>mnasnet search [--config FILE] [--id ID] [--set key=value …]</c>: start a new search.</summary>
+public sealed class SearchCommand : SearchCliCommand
+{
+    private readonly Option<string?> _config = new("--config") { Description = "JSON settings file (e.g. config/quick.json)." };
+    private readonly Option<string?> _id = new("--id") { Description = "Search id (default: generated from the time)." };
+    private readonly Option<string[]> _set = new("--set") { Description = "Override one setting: key=value (e.g. reward.targetMs=80); repeatable.", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<bool> _plain = new("--plain") { Description = "Plain log lines even on a terminal." };
+
+    public SearchCommand() : base("search", "Run a new architecture search; Ctrl-C or SIGTERM pauses it (resume with 'mnasnet resume ID').")
+    {
+        Options.Add(_config);
+        Options.Add(_id);
+        Options.Add(_set);
+        Options.Add(_plain);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    {
+        var settings = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []);
+        if (parseResult.GetValue(_id) is { } id)
+        {
+            settings = SettingsValidation.Validate(settings with { Id = id });
+        }
+        if (settings.Id.Length == 0)
+        {
+            settings = settings with { Id = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Random.Shared.Next(0x10000):x4}" };
+        }
+        return await SearchExecution.RunAsync(settings, resume: false, output, parseResult.GetValue(_plain), cancellationToken);
+    }
+}
+
+/// <summary><c>mnasnet resume ID</c>: continue a paused or crashed search with the settings it started with.</summary>
+public sealed class ResumeCommand : SearchCliCommand
+{
+    private readonly Argument<string> _id = IdArgument();
+    private readonly Option<string> _dir = JournalDirectoryOption();
+    private readonly Option<bool> _plain = new("--plain") { Description = "Plain log lines even on a terminal." };
+
+    public ResumeCommand() : base("resume", "Continue a paused or crashed search from its journal.")
+    {
+        Arguments.Add(_id);
+        Options.Add(_dir);
+        Options.Add(_plain);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    {
+        var settings = SearchRunner.SettingsOf(parseResult.GetValue(_dir)!, parseResult.GetValue(_id)!);
+        return await SearchExecution.RunAsync(settings, resume: true, output, parseResult.GetValue(_plain), cancellationToken);
+    }
+}
+
+/// <summary>Runs a search with signal handling, logging and live progress; shared by search and resume.</summary>
+internal static class SearchExecution
+{
+    public static async Task<int> RunAsync(SearchSettings settings, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
+    {
+        Actors.Journal.JournalFiles.EnsureWritableDirectory(settings.Journal.Directory);
+        var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        using var pause = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // SIGINT and SIGTERM pause the search (graceful); a second signal is left to the default handler.
+        var signals = new List<PosixSignalRegistration>();
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        {
+            signals.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                if (!pause.IsCancellationRequested)
+                {
+                    context.Cancel = true;
+                    pause.Cancel();
+                }
+            }));
+        }
+        Log.Logger = SearchLogging.Create(settings, console: !interactive);
+        try
+        {
+            await output.WriteLineAsync($"search {settings.Id}: {(resume ? "resuming" : "starting")}, journal {Path.GetFullPath(Actors.Journal.JournalFiles.Database(settings.Journal.Directory, settings.Id))}");
+            SearchOutcome outcome;
+            if (interactive)
+            {
+                outcome = await LiveView.RunAsync(settings, resume, pause.Token);
+            }
+            else
+            {
+                long lastPrinted = -1;
+                var step = Math.Max(1, settings.BatchSize);
+                outcome = await SearchRunner.RunAsync(settings, resume, p =>
+                {
+                    if (p.TrialsDone / step != lastPrinted / step)
+                    {
+                        lastPrinted = p.TrialsDone;
+                        Log.Information("progress {TrialsDone}/{TrialBudget} trials, best reward {BestReward} (trial {BestTrial})", p.TrialsDone, p.TrialBudget, p.BestReward, p.BestTrial);
+                    }
+                }, pauseToken: pause.Token);
+            }
+            var done = outcome.LastProgress?.TrialsDone ?? 0;
+            await output.WriteLineAsync(outcome.Status switch
+            {
+                "completed" => $"search {settings.Id} completed: {done} trials; 'mnasnet report {settings.Id}' for results",
+                "paused" => $"search {settings.Id} paused after {done} trials ({outcome.Reason}); continue with 'mnasnet resume {settings.Id}'",
+                _ => throw new CliInputException($"search {settings.Id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure),
+            });
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            foreach (var s in signals)
+            {
+                s.Dispose();
+            }
+            await Log.CloseAndFlushAsync();
+        }
+    }
+}
+
+/// <summary>The interactive view: a progress line and the current Pareto front (read from the journal every second).</summary>
+internal static class LiveView
+{
+    public static async Task<SearchOutcome> RunAsync(SearchSettings settings, bool resume, CancellationToken pause)
+    {
+        SearchProgress? last = null;
+        var table = new Table().Title($"search {settings.Id}").AddColumns("trial", "accuracy", "latency (ms)", "reward");
+        var started = DateTime.UtcNow;
+        return await AnsiConsole.Live(table).StartAsync(async ctx =>
+        {
+            var run = SearchRunner.RunAsync(settings, resume, p => last = p, pauseToken: pause);
+            while (!run.IsCompleted)
+            {
+                await Task.WhenAny(run, Task.Delay(1000, CancellationToken.None));
+                Render(table, settings, last, started);
+                ctx.Refresh();
+            }
+            return await run;
+        });
+    }
+
+    private static void Render(Table table, SearchSettings settings, SearchProgress? p, DateTime started)
+    {
+        var c = CultureInfo.InvariantCulture;
+        table.Rows.Clear();
+        try
+        {
+            var summary = Actors.State.SearchSummary.From(settings.Id, Actors.Journal.JournalReader.ReadEvents(settings.Journal.Directory, settings.Id));
+            foreach (var trial in summary.ParetoFront().Take(12))
+            {
+                table.AddRow(trial.TrialId.ToString(c), trial.Accuracy!.Value.ToString("F4", c), trial.LatencyMs!.Value.ToString("F2", c), (trial.Reward ?? 0).ToString("F4", c));
+            }
+        }
+        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+        }
+        table.Caption(string.Create(c,
+            $"{p?.TrialsDone ?? 0}/{settings.TrialBudget} trials · batch {(p?.Batch ?? -1) + 1}/{settings.Batches} · best {(p?.BestReward is { } b ? b.ToString("F4", c) : "-")}{(p?.BestTrial is { } t ? $" (#{t})" : "")} · in flight {p?.InFlight ?? 0} · {DateTime.UtcNow - started:hh\\:mm\\:ss} · Pareto front (accuracy vs latency) above"));
+    }
+}

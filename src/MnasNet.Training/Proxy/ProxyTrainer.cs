@@ -1,0 +1,329 @@
+using System.Diagnostics;
+using MnasNet.SearchSpace;
+using MnasNet.Torch;
+using MnasNet.Training.Data;
+using MnasNet.Training.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MnasNet.Training.Proxy;
+
+/// <summary>The held-out split of a dataset as one run trains and validates on it.</summary>
+public sealed record ProxyData(ImageSet Train, ImageSet Validation, Augmentation TrainAugmentation, Augmentation Evaluation)
+{
+    public int Resolution => Train.Height;
+}
+
+/// <summary>
+/// Trains an architecture briefly on a proxy task and reports its validation accuracy (the ACC of the reward).
+/// Call it off any actor's mailbox thread: it blocks for the whole run. Runs in one process are serialized,
+/// because libtorch's random generator and thread pool are process-wide and determinism depends on both.
+/// </summary>
+public static class ProxyTrainer
+{
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+
+    /// <summary>
+    /// Trains <paramref name="architecture"/> on <paramref name="dataset"/>. Returns a failed result (with its reason)
+    /// when the loss diverges, memory runs out or libtorch rejects an operation; throws <see cref="OperationCanceledException"/> when cancelled
+    /// (checked before every batch), <see cref="TrainingConfigurationException"/> for bad options and
+    /// <see cref="DatasetException"/> for a split the dataset cannot give.
+    /// </summary>
+    public static TrainingResult Train(
+        Architecture architecture,
+        Dataset dataset,
+        ProxyTrainingOptions options,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        return Train(architecture, PrepareData(dataset, options), dataset.Classes, options, progress, cancellation);
+    }
+
+    /// <summary>The validation split, subset, resize and augmentation of <paramref name="options"/> applied to a dataset.</summary>
+    public static ProxyData PrepareData(Dataset dataset, ProxyTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        options.Validate();
+        var validation = options.ValidationCountFor(dataset.Train.Count);
+        var (train, val) = Batches.Split(dataset.Train, validation, options.TrainSize, options.SplitSeed);
+        if (options.Resolution is { } r)
+        {
+            (train, val) = (train.Resize(r), val.Resize(r));
+        }
+        var padding = options.CropPadding ?? dataset.CropPaddingByDefault;
+        var flip = options.HorizontalFlip ?? dataset.FlipByDefault;
+        return new ProxyData(train, val, new Augmentation(dataset.Mean, dataset.Std, padding, flip), Augmentation.None(dataset.Mean, dataset.Std));
+    }
+
+    public static TrainingResult Train(
+        Architecture architecture,
+        ProxyData data,
+        int classes,
+        ProxyTrainingOptions options,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(data);
+        options.Validate();
+        architecture.Validate();
+        cancellation.ThrowIfCancellationRequested();
+        Gate.Wait(cancellation);
+        try
+        {
+            TorchRuntime.EnsureLoaded(options.Threads);
+            return new Run(architecture, data, classes, options, progress, cancellation).Execute();
+        }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    /// <summary>Whether an exception from libtorch or the runtime means memory ran out.</summary>
+    public static bool IsOutOfMemory(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is OutOfMemoryException)
+            {
+                return true;
+            }
+            var m = e.Message;
+            if (m.Contains("not enough memory", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("out of memory", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("can't allocate memory", StringComparison.OrdinalIgnoreCase)
+                || m.Contains("DefaultCPUAllocator", StringComparison.Ordinal)
+                || m.Contains("std::bad_alloc", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private sealed class Run(
+        Architecture architecture,
+        ProxyData data,
+        int classes,
+        ProxyTrainingOptions options,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellation)
+    {
+        private readonly Stopwatch _wall = Stopwatch.StartNew();
+        private readonly List<double> _stepLosses = [];
+        private readonly List<EpochMetrics> _epochs = [];
+        private readonly NetworkOptions _network = options.NetworkFor(data.Resolution, data.Train.Channels, classes);
+        private long _imagesSeen;
+        private double _trainSeconds;
+        private long _parameters;
+        private long _macs;
+
+        public TrainingResult Execute()
+        {
+            _macs = CostModel.Compute(architecture, _network).Macs;
+            try
+            {
+                return TrainAndValidate();
+            }
+            catch (Exception e) when (e is not OperationCanceledException && IsOutOfMemory(e))
+            {
+                return Failed(TrainingOutcome.OutOfMemory, $"out of memory: {FirstLine(e.GetBaseException().Message)}");
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // libtorch rejected an operation (e.g. a shape it cannot compute): a failed trial, not a crashed worker.
+                return Failed(TrainingOutcome.TorchError, $"libtorch error: {FirstLine(e.Message)}");
+            }
+        }
+
+        private TrainingResult TrainAndValidate()
+        {
+            TorchRuntime.Seed((long)(SeededRandom.Derive(options.Seed, "weights") >> 1));
+            using var model = MnasNetModel.Build(architecture, _network);
+            _parameters = model.ParameterCount();
+            PrepareForShortTraining(model);
+            using var optimizer = CreateOptimizer(model);
+            var parameters = model.parameters().ToArray();
+            var n = data.Train.Count;
+            var stepsPerEpoch = n / options.BatchSize + (n % options.BatchSize >= 2 ? 1 : 0);
+            var totalSteps = stepsPerEpoch * options.Epochs;
+            var step = 0;
+            for (var epoch = 1; epoch <= options.Epochs; epoch++)
+            {
+                var epochClock = Stopwatch.StartNew();
+                model.train();
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                var lr = 0.0;
+                var random = new SeededRandom(SeededRandom.Derive(options.Seed, $"epoch-{epoch}"));
+                using (var prefetch = new Prefetcher(Batches.Epoch(data.Train, options.BatchSize, data.TrainAugmentation, random), options.PrefetchBatches, cancellation))
+                {
+                    var stepInEpoch = 0;
+                    foreach (var batch in prefetch.Batches())
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        lr = LearningRates.At(options, step, stepsPerEpoch, totalSteps);
+                        foreach (var group in optimizer.ParamGroups)
+                        {
+                            group.LearningRate = lr;
+                        }
+                        using var scope = NewDisposeScope();
+                        var x = tensor(batch.Images, batch.Shape);
+                        var y = tensor(batch.Labels);
+                        optimizer.zero_grad();
+                        var logits = model.call(x);
+                        var loss = nn.functional.cross_entropy(logits, y, label_smoothing: options.LabelSmoothing);
+                        var value = loss.item<float>();
+                        if (!float.IsFinite(value))
+                        {
+                            _trainSeconds += epochClock.Elapsed.TotalSeconds;
+                            return Failed(TrainingOutcome.Diverged,
+                                $"training loss became {value} at epoch {epoch}, step {stepInEpoch + 1} (learning rate {lr:G4})");
+                        }
+                        loss.backward();
+                        if (options.GradientClipNorm is { } clip)
+                        {
+                            nn.utils.clip_grad_norm_(parameters, clip);
+                        }
+                        optimizer.step();
+                        correct += logits.argmax(1).eq(y).sum().item<long>();
+                        lossSum += value * (double)batch.Count;
+                        seen += batch.Count;
+                        _imagesSeen += batch.Count;
+                        _stepLosses.Add(value);
+                        step++;
+                        stepInEpoch++;
+                        progress?.Report(new TrainingProgress(TrainingPhase.Step, epoch, options.Epochs, stepInEpoch, stepsPerEpoch,
+                            value, lr, (_imagesSeen) / Math.Max(1e-9, _trainSeconds + epochClock.Elapsed.TotalSeconds), null));
+                    }
+                }
+                var trainSeconds = epochClock.Elapsed.TotalSeconds;
+                _trainSeconds += trainSeconds;
+                RecalibrateBatchNorm(model);
+                var (valLoss, valAccuracy) = Evaluate(model, data.Validation);
+                if (!double.IsFinite(valLoss))
+                {
+                    return Failed(TrainingOutcome.Diverged, $"validation loss became {valLoss} after epoch {epoch} (the last steps produced non-finite weights)");
+                }
+                var metrics = new EpochMetrics(epoch, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
+                    lr, epochClock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+                _epochs.Add(metrics);
+                progress?.Report(new TrainingProgress(TrainingPhase.Epoch, epoch, options.Epochs, stepsPerEpoch, stepsPerEpoch,
+                    metrics.TrainLoss, lr, metrics.ImagesPerSecond, metrics));
+            }
+            if (options.WeightsPath is { } path)
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (dir is not null)
+                {
+                    Directory.CreateDirectory(dir);
+                }
+                model.save(path);
+            }
+            var last = _epochs[^1];
+            return Result(TrainingOutcome.Succeeded, null, last.ValidationAccuracy, last.ValidationLoss, options.WeightsPath);
+        }
+
+        // TorchVision's classifier init (uniform, fan-out of the class count) is scaled for 1000 classes; with 10 it
+        // starts at a loss of ~10 and a short run never recovers. A small normal init (as TorchVision's MobileNetV2)
+        // starts at ln(classes). Residual layers start as the identity (last BatchNorm scale 0, Goyal et al. 2017),
+        // which lets a deep net learn from the first steps. BatchNorm statistics get the proxy run's momentum.
+        private void PrepareForShortTraining(MnasNetModel model)
+        {
+            using (no_grad())
+            {
+                nn.init.normal_(model.classifier.weight, 0, 0.01);
+                foreach (var layer in model.layers.Where(l => l.HasResidual))
+                {
+                    nn.init.zeros_(layer.convs[^1].bn.weight!);
+                }
+            }
+            foreach (var bn in model.modules().OfType<BatchNorm2d>())
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
+        }
+
+        // Running BatchNorm statistics lag far behind the weights in a run of a few hundred steps; validation then
+        // measures the lag rather than the architecture. Re-estimating them as exact averages over a fixed set of
+        // un-augmented training batches (as one-shot NAS does) costs a few forward passes.
+        private void RecalibrateBatchNorm(MnasNetModel model)
+        {
+            if (options.BatchNormCalibrationBatches == 0)
+            {
+                return;
+            }
+            var norms = model.modules().OfType<BatchNorm2d>().ToArray();
+            foreach (var bn in norms)
+            {
+                bn.reset_running_stats();
+                bn.momentum = null;
+            }
+            model.train();
+            using (no_grad())
+            {
+                foreach (var batch in Batches.Epoch(data.Train, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    model.call(tensor(batch.Images, batch.Shape));
+                }
+            }
+            foreach (var bn in norms)
+            {
+                bn.momentum = options.BatchNormMomentum;
+            }
+        }
+
+        private (double Loss, double Accuracy) Evaluate(MnasNetModel model, ImageSet validation)
+        {
+            model.eval();
+            using var inference = inference_mode();
+            double lossSum = 0;
+            long correct = 0;
+            using var prefetch = new Prefetcher(Batches.Epoch(validation, options.BatchSize, data.Evaluation, null), options.PrefetchBatches, cancellation);
+            foreach (var batch in prefetch.Batches())
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var y = tensor(batch.Labels);
+                var logits = model.call(tensor(batch.Images, batch.Shape));
+                lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+            }
+            return (lossSum / validation.Count, (double)correct / validation.Count);
+        }
+
+        // Weight decay on convolution and classifier weights only, as is usual for BatchNorm networks.
+        private optim.Optimizer CreateOptimizer(MnasNetModel model)
+        {
+            var decay = model.parameters().Where(p => p.dim() > 1).ToArray();
+            var noDecay = model.parameters().Where(p => p.dim() <= 1).ToArray();
+            return options.Optimizer switch
+            {
+                OptimizerKind.Sgd => optim.SGD(
+                    [
+                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = options.WeightDecay }),
+                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = 0 }),
+                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov && options.Momentum > 0),
+                _ => optim.RMSProp(
+                    [
+                        new RMSProp.ParamGroup(decay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = options.WeightDecay }),
+                        new RMSProp.ParamGroup(noDecay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = 0 }),
+                    ], options.LearningRate, options.RmsDecay, options.RmsEpsilon, momentum: options.Momentum),
+            };
+        }
+
+        private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+        private TrainingResult Failed(TrainingOutcome outcome, string reason) => Result(outcome, reason, 0, null, null);
+
+        private TrainingResult Result(TrainingOutcome outcome, string? reason, double accuracy, double? loss, string? weights) => new(
+            outcome, reason, accuracy, loss, _epochs.ToArray(), _stepLosses.ToArray(), _epochs.Count, _imagesSeen,
+            _imagesSeen / Math.Max(1e-9, _trainSeconds), _wall.Elapsed.TotalSeconds, weights, _parameters, _macs,
+            data.Train.Count, data.Validation.Count, data.Resolution, architecture.Id);
+    }
+}

@@ -1,0 +1,159 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.TestKit;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Actors.Tests;
+
+/// <summary>
+/// The SearchController with test probes as workers, on a real SQLite journal, serialize-messages on. Built with
+/// the same AddMnasNetSearch the product uses (workers off: the probes are the workers).
+/// </summary>
+public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassFixture<TempDir>
+{
+    private readonly string _dir;
+    private readonly SearchSettings _settings;
+    private readonly List<ISearchCommand> _received = [];
+
+    public ControllerActorTests(TempDir root) : base("controller-tests")
+    {
+        _dir = Directory.CreateDirectory(root.File(Guid.NewGuid().ToString("N"))).FullName;
+        _settings = Simulated.Settings(_dir, "actor", batchSize: 2, batches: 1) with
+        {
+            Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 2, PauseGraceSeconds = 1 },
+        };
+        JournalFiles.EnableWal(JournalFiles.Database(_dir, _settings.Id));
+    }
+
+    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider)
+    {
+        var options = new SearchHostOptions(JournalFiles.Database(_dir, _settings.Id), new SimulatedBackendFactory(_settings, MnasNetSearchSpace.Default),
+            m => { lock (_received) { _received.Add(m); } }, SerializeMessages: true, StartWorkers: false);
+        builder.AddMnasNetSearch(_settings, options);
+    }
+
+    private IActorRef Controller => ActorRegistry.Get<SearchControllerKey>();
+
+    private static TrainingRecord Trained(double acc) => new("probe", acc, null, [1.0], 1, 0, 0, 0, 0, null, 0);
+
+    private static LatencyRecord Measured(double ms) => new("probe", "test", "p", "p", 1, 224, 0, 1, "Runs", ms, ms, ms, ms, ms, 0, 0, 0, [ms], 0, 0);
+
+    [Fact]
+    public async Task Workers_pull_work_and_duplicate_results_are_journaled_once()
+    {
+        var trainer1 = CreateTestProbe();
+        var trainer2 = CreateTestProbe();
+        var device = CreateTestProbe();
+        trainer1.Send(Controller, new RequestWork(WorkKind.Train, "t1"));
+        var offer0 = await trainer1.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        trainer2.Send(Controller, new RequestWork(WorkKind.Train, "t2"));
+        var offer1 = await trainer2.ExpectMsgAsync<WorkOffer>();
+        Assert.Equal((0L, 1L), (offer0.TrialId, offer1.TrialId));
+        Assert.Equal(SearchController_TrialSeed(offer0.TrialId), offer0.Seed);
+
+        // Trial 0 trained twice (a retried worker): only the first result counts.
+        Controller.Tell(new TrainingDone("actor", 0, 1, "t1", Trained(0.6)));
+        Controller.Tell(new TrainingDone("actor", 0, 1, "t2", Trained(0.1)));
+        Controller.Tell(new TrainingDone("actor", 1, 1, "t2", Trained(0.7)));
+        device.Send(Controller, new RequestWork(WorkKind.Measure, "d"));
+        var m0 = await device.ExpectMsgAsync<WorkOffer>();
+        Controller.Tell(new MeasurementDone("actor", m0.TrialId, 1, "d", Measured(50)));
+        Controller.Tell(new MeasurementDone("actor", m0.TrialId, 1, "d", Measured(5)));
+        device.Send(Controller, new RequestWork(WorkKind.Measure, "d"));
+        var m1 = await device.ExpectMsgAsync<WorkOffer>();
+        Controller.Tell(new MeasurementDone("actor", m1.TrialId, 1, "d", Measured(100)));
+
+        await AwaitConditionAsync(() => Task.FromResult(Stopped() is not null), TimeSpan.FromSeconds(10));
+        Assert.Equal("completed", Stopped()!.Status);
+        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        Assert.Equal(2, events.OfType<TrialTrained>().Count());
+        Assert.Equal(0.6, events.OfType<TrialTrained>().Single(t => t.TrialId == 0).Record.Accuracy);
+        Assert.Equal(2, events.OfType<LatencyMeasured>().Count());
+        var rewards = events.OfType<RewardComputed>().OrderBy(r => r.TrialId).ToList();
+        Assert.Equal(2, rewards.Count);
+        Assert.Equal(MnasNetReward.Compute(0.6, 50, 80, -0.07, -0.07, false), rewards[0].Inputs);
+        Assert.Equal(MnasNetReward.Compute(0.7, 100, 80, -0.07, -0.07, false), rewards[1].Inputs);
+        var update = Assert.Single(events.OfType<PolicyUpdated>());
+        Assert.Equal([0L, 1L], update.TrialIds);
+        Assert.IsType<SearchCompleted>(events[^1]);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_dispatches_the_trial_again_and_the_late_result_is_ignored_after_the_first()
+    {
+        var slow = CreateTestProbe();
+        slow.Send(Controller, new RequestWork(WorkKind.Train, "slow"));
+        var first = await slow.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        var other = CreateTestProbe();
+        other.Send(Controller, new RequestWork(WorkKind.Train, "other"));
+        Assert.Equal(1, (await other.ExpectMsgAsync<WorkOffer>()).TrialId);
+        other.Send(Controller, new TrainingDone("actor", 1, 1, "other", Trained(0.5)));
+        other.Send(Controller, new RequestWork(WorkKind.Train, "other"));
+        // The slow worker never answers: after its lease (2 s) trial 0 goes to the other worker, attempt 2.
+        var again = await other.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        Assert.Equal((first.TrialId, 2), (again.TrialId, again.Attempt));
+        var probe = CreateTestProbe();
+        probe.Send(Controller, new TrainingDone("actor", 0, 2, "other", Trained(0.4)));
+        probe.Send(Controller, new TrainingDone("actor", 0, 1, "slow", Trained(0.9)));
+        probe.Send(Controller, GetSearchStatus.Instance);
+        // Same sender, so both results were handled before the status; wait until everything emitted so far is durable.
+        var status = await probe.ExpectMsgAsync<SearchProgress>();
+        await AwaitConditionAsync(() => Task.FromResult(JournalReader.ReadEvents(_dir, "actor").Count == status.Events), TimeSpan.FromSeconds(5));
+        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        var expired = Assert.Single(events.OfType<TrialLeaseExpired>());
+        Assert.Equal(("slow", 0L), (expired.Worker, expired.TrialId));
+        var trained = events.OfType<TrialTrained>().Where(t => t.TrialId == 0).ToList();
+        Assert.Equal(0.4, Assert.Single(trained).Record.Accuracy);
+    }
+
+    [Fact]
+    public async Task A_terminated_worker_gives_its_trial_back_at_once()
+    {
+        var doomed = CreateTestProbe();
+        doomed.Send(Controller, new RequestWork(WorkKind.Measure, "doomed"));
+        var offer = await doomed.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        var other = CreateTestProbe();
+        other.Send(Controller, new RequestWork(WorkKind.Measure, "other"));
+        await other.ExpectMsgAsync<WorkOffer>();
+        other.Send(Controller, new MeasurementDone("actor", 1, 1, "other", Measured(10)));
+        other.Send(Controller, new RequestWork(WorkKind.Measure, "other"));
+        await doomed.Ref.GracefulStop(TimeSpan.FromSeconds(3));
+        var again = await other.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(5));
+        Assert.Equal((offer.TrialId, 2), (again.TrialId, again.Attempt));
+    }
+
+    [Fact]
+    public async Task Pause_waits_for_in_flight_work_then_journals_the_pause()
+    {
+        var worker = CreateTestProbe();
+        worker.Send(Controller, new RequestWork(WorkKind.Train, "w"));
+        var offer = await worker.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        Controller.Tell(new PauseSearch("test", 5));
+        worker.Send(Controller, new TrainingDone("actor", offer.TrialId, 1, "w", Trained(0.5)));
+        worker.Send(Controller, new RequestWork(WorkKind.Train, "w"));
+        await AwaitConditionAsync(() => Task.FromResult(Stopped() is not null), TimeSpan.FromSeconds(10));
+        Assert.Equal("paused", Stopped()!.Status);
+        await worker.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        var paused = Assert.IsType<SearchPaused>(events[^1]);
+        Assert.Equal(0, paused.AbandonedInFlight);
+        Assert.Single(events.OfType<TrialTrained>());
+    }
+
+    private SearchStopped? Stopped()
+    {
+        lock (_received)
+        {
+            return _received.OfType<SearchStopped>().FirstOrDefault();
+        }
+    }
+
+    private ulong SearchController_TrialSeed(long trialId) => Actors.SearchController.TrialSeed(_settings.Seed, trialId);
+
+
+}

@@ -1,0 +1,119 @@
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Cli;
+
+namespace MnasNet.Actors.Tests;
+
+/// <summary>
+/// The built mnasnet binary as child processes on real SQLite journals: SIGKILL at random points, pause from another
+/// process, SIGTERM. Synchronisation is by observing the journal (event counts), never by fixed sleeps.
+/// </summary>
+public sealed class ProcessTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Sigkill_at_random_points_then_resume_gives_the_same_journal_as_an_uninterrupted_run()
+    {
+        using var dir = new TempDir();
+        var settings = Simulated.Settings(dir.Path, "crash", batchSize: 10, batches: 12, trainSeconds: 0.004);
+        var reference = settings with { Id = "reference" };
+        var outcome = await SearchRunner.RunAsync(reference, resume: false);
+        Assert.Equal("completed", outcome.Status);
+        var referenceEvents = JournalReader.ReadEvents(dir.Path, "reference").Count;
+
+        var config = Simulated.WriteConfig(dir, settings);
+        var database = JournalFiles.Database(dir.Path, "crash");
+        var random = new Random(Environment.TickCount);
+        var killPoints = Enumerable.Range(0, 3).Select(_ => random.Next(1, referenceEvents - 20)).Order().ToList();
+        var kills = 0;
+        foreach (var point in killPoints)
+        {
+            using var child = kills == 0 && !File.Exists(database)
+                ? MnasNetProcess.Start(dir.Path, "search", "--config", config, "--plain")
+                : MnasNetProcess.Start(dir.Path, "resume", "crash", "--journal-dir", dir.Path, "--plain");
+            var seen = await child.WaitForEventsAsync(database, point, Timeout);
+            if (child.HasExited)
+            {
+                Assert.True(await child.WaitAsync(Timeout) == 0, child.Output);
+                continue;
+            }
+            child.KillHard();
+            await child.WaitAsync(Timeout);
+            kills++;
+            Assert.True(seen >= point);
+        }
+        Assert.True(kills >= 1, $"no kill landed (points {string.Join(",", killPoints)})");
+        var status = SearchSummary(dir.Path, "crash");
+        if (status.Status != "completed")
+        {
+            using var final = MnasNetProcess.Start(dir.Path, "resume", "crash", "--journal-dir", dir.Path, "--plain");
+            Assert.True(await final.WaitAsync(Timeout) == 0, final.Output);
+        }
+        Assert.Equal(Simulated.Fingerprint(dir.Path, "reference"), Simulated.Fingerprint(dir.Path, "crash"));
+        var events = JournalReader.ReadEvents(dir.Path, "crash").Select(e => e.Event).ToList();
+        Assert.Equal(120, events.OfType<RewardComputed>().Count());
+        Assert.Equal(120, events.OfType<RewardComputed>().Select(r => r.TrialId).Distinct().Count());
+        Assert.Equal(120, events.OfType<TrialTrained>().Select(r => r.TrialId).Distinct().Count());
+        Assert.Equal(events.OfType<TrialTrained>().Count(), events.OfType<TrialTrained>().Select(r => r.TrialId).Distinct().Count());
+        Assert.True(events.OfType<SearchResumed>().Count() >= kills);
+    }
+
+    [Fact]
+    public async Task Pause_from_another_process_then_resume_completes_like_an_uninterrupted_run()
+    {
+        using var dir = new TempDir();
+        var settings = Simulated.Settings(dir.Path, "paused", batchSize: 8, batches: 10, trainSeconds: 0.02);
+        var database = JournalFiles.Database(dir.Path, "paused");
+        using (var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain"))
+        {
+            await child.WaitForEventsAsync(database, 60, Timeout);
+            Assert.False(child.HasExited, child.Output);
+            var pause = await Cli.RunAsync("pause", "paused", "--journal-dir", dir.Path);
+            Assert.True(pause.ExitCode == 0, pause.Error);
+            Assert.Equal(0, await child.WaitAsync(Timeout));
+            Assert.Contains("paused after", child.Output);
+        }
+        var summary = SearchSummary(dir.Path, "paused");
+        Assert.Equal("paused", summary.Status);
+        Assert.True(summary.Rewarded.Count() < 80);
+        Assert.False(JournalFiles.IsRunning(dir.Path, "paused"));
+        var resumed = await Cli.RunAsync("resume", "paused", "--journal-dir", dir.Path, "--plain");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Equal("completed", SearchSummary(dir.Path, "paused").Status);
+
+        Assert.Equal("completed", (await SearchRunner.RunAsync(settings with { Id = "straight" }, resume: false)).Status);
+        Assert.Equal(Simulated.Fingerprint(dir.Path, "straight"), Simulated.Fingerprint(dir.Path, "paused"));
+    }
+
+    [Fact]
+    public async Task Sigterm_pauses_gracefully_and_a_second_search_on_the_same_journal_is_refused_while_it_runs()
+    {
+        using var dir = new TempDir();
+        var settings = Simulated.Settings(dir.Path, "term", batchSize: 8, batches: 50, trainSeconds: 0.05);
+        var database = JournalFiles.Database(dir.Path, "term");
+        using var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain");
+        await child.WaitForEventsAsync(database, 20, Timeout);
+        Assert.False(child.HasExited, child.Output);
+
+        var busy = await Cli.RunAsync("resume", "term", "--journal-dir", dir.Path, "--plain");
+        Assert.Equal(ExitCodes.Busy, busy.ExitCode);
+        var running = await Cli.RunAsync("status", "term", "--journal-dir", dir.Path);
+        Assert.Contains("(running)", running.Output);
+
+        child.Terminate();
+        Assert.Equal(0, await child.WaitAsync(Timeout));
+        var events = JournalReader.ReadEvents(dir.Path, "term").Select(e => e.Event).ToList();
+        var paused = Assert.IsType<SearchPaused>(events[^1]);
+        Assert.Contains("SIGTERM", paused.Reason);
+        // In-flight trials finished within the grace period: every dispatched piece of work has its result.
+        var dispatched = events.OfType<TrialDispatched>().Select(d => (d.TrialId, d.Kind)).ToHashSet();
+        var finished = events.OfType<TrialTrained>().Select(t => (t.TrialId, WorkKind.Train))
+            .Concat(events.OfType<LatencyMeasured>().Select(m => (m.TrialId, WorkKind.Measure)))
+            .Concat(events.OfType<TrialFailed>().Select(f => (f.TrialId, f.Kind))).ToHashSet();
+        Assert.Subset(finished, dispatched);
+    }
+
+    private static State.SearchSummary SearchSummary(string dir, string id) => State.SearchSummary.From(id, JournalReader.ReadEvents(dir, id));
+}

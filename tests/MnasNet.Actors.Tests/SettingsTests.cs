@@ -1,0 +1,89 @@
+using MnasNet.Actors.Settings;
+
+namespace MnasNet.Actors.Tests;
+
+public sealed class SettingsTests
+{
+    private static readonly Dictionary<string, string> NoEnvironment = [];
+
+    private static string RepoFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException(relative);
+    }
+
+    [Theory]
+    [InlineData("config/quick.json", "real", 12)]
+    [InlineData("config/paper.json", "real", 8000)]
+    [InlineData("config/simulated.json", "simulated", 320)]
+    public void Shipped_configs_load(string file, string mode, long budget)
+    {
+        var s = SettingsLoader.Load(RepoFile(file), [], NoEnvironment);
+        Assert.Equal(mode, s.Mode);
+        Assert.Equal(budget, s.TrialBudget);
+    }
+
+    [Fact]
+    public void Set_and_environment_override_the_file_in_order()
+    {
+        using var dir = new TempDir();
+        var file = dir.File("c.json");
+        File.WriteAllText(file, """{ "batchSize": 3, "reward": { "targetMs": 5 } }""");
+        var env = new Dictionary<string, string> { ["MNASNET_SEARCH__reward__targetMs"] = "7", ["MNASNET_SEARCH__batches"] = "9", ["OTHER"] = "x" };
+        var s = SettingsLoader.Load(file, ["batches=2", "reward.preset=hard", "dataset.trainSize=null"], env);
+        Assert.Equal(3, s.BatchSize);
+        Assert.Equal(7, s.Reward.TargetMs);
+        Assert.Equal(2, s.Batches);
+        Assert.Equal("hard", s.Reward.Preset);
+        Assert.Null(s.Dataset.TrainSize);
+    }
+
+    [Theory]
+    [InlineData("""{ "batchsize": 3 }""", "unknown key 'batchsize'")]
+    [InlineData("""{ "reward": { "target": 3 } }""", "unknown key 'reward.target'")]
+    [InlineData("""{ "batchSize": "three" }""", "key 'batchSize' must be a number, got \"three\"")]
+    [InlineData("""{ "batchSize": 2.5 }""", "key 'batchSize' must be a whole number")]
+    [InlineData("""{ "reward": 3 }""", "key 'reward' must be an object")]
+    [InlineData("""{ "reward": { "preset": "hard", "alpha": -0.07 } }""", "contradicts reward.preset 'hard'")]
+    [InlineData("""{ "mode": "real", "latency": { "backend": "simulated" } }""", "contradicts mode 'real'")]
+    [InlineData("""{ "mode": "real", "simulation": { "trainSeconds": 1 } }""", "only apply to mode 'simulated'")]
+    [InlineData("""{ "mode": "simulated", "latency": { "backend": "simulated" }, "simulation": { "trainSeconds": 100 }, "workers": { "leaseTimeoutSeconds": 10 } }""", "must exceed the simulated trial durations")]
+    [InlineData("""{ "reward": { "preset": "custom", "alpha": -0.1 } }""", "needs both reward.alpha and reward.beta")]
+    [InlineData("""{ "batchSize": 0 }""", "batchSize must be at least 1")]
+    [InlineData("""{ "strategy": "bayes" }""", "strategy 'bayes'")]
+    [InlineData("""{ "id": "../etc" }""", "id '../etc'")]
+    [InlineData("""{ "batchSize": 3, }x""", "malformed JSON")]
+    public void Bad_config_names_the_problem(string json, string expected)
+    {
+        using var dir = new TempDir();
+        var file = dir.File("bad.json");
+        File.WriteAllText(file, json);
+        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, [], NoEnvironment));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("batches", "--set 'batches': expected key=value")]
+    [InlineData("reward=1", "'reward' is a section")]
+    [InlineData("workers.trainers=two", "key 'workers.trainers' must be a number")]
+    [InlineData("logging.nope=1", "unknown key 'logging.nope'")]
+    public void Bad_set_names_the_problem(string set, string expected)
+    {
+        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(null, [set], NoEnvironment));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Resolved_settings_round_trip_through_json()
+    {
+        var s = SettingsLoader.Load(null, ["seed=5", "reward.preset=custom", "reward.alpha=-0.1", "reward.beta=-0.5"], NoEnvironment);
+        Assert.Equal(s, SettingsLoader.FromJson(SettingsLoader.ToJson(s)));
+    }
+}

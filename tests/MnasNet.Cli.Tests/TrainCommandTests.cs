@@ -1,0 +1,127 @@
+using System.Text.Json;
+using MnasNet.Cli;
+
+namespace MnasNet.Cli.Tests;
+
+public sealed class TrainCommandTests
+{
+    private static string Cifar10Subset
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "MnasNet.Actors.sln")))
+                {
+                    return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data", "cifar10-subset"));
+                }
+            }
+            throw new InvalidOperationException("no MnasNet.Actors.sln above the test binaries");
+        }
+    }
+
+    private static string[] Tiny(params string[] extra) =>
+    [
+        "train", "--arch", "mnasnet-b1", "--width", "0.25", "--data", $"cifar10:{Cifar10Subset}", "--train-size", "64",
+        "--val-size", "32", "--resolution", "16", "--batch", "32", "--threads", "1", .. extra,
+    ];
+
+    [Fact]
+    public async Task Train_json_reports_accuracy_throughput_time_and_epochs()
+    {
+        var r = await CliRunner.RunAsync(Tiny("--epochs", "2", "--json"));
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        using var doc = JsonDocument.Parse(r.Output);
+        var root = doc.RootElement;
+        Assert.InRange(root.GetProperty("valAccuracy").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("trainImagesPerSecond").GetDouble() > 0);
+        Assert.True(root.GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal(2, root.GetProperty("epochs").GetInt32());
+        Assert.Equal(2, root.GetProperty("epochMetrics").GetArrayLength());
+        Assert.Equal(4, root.GetProperty("stepLosses").GetArrayLength());
+        Assert.Equal("Succeeded", root.GetProperty("outcome").GetString());
+        Assert.Equal(32, root.GetProperty("validationCount").GetInt32());
+    }
+
+    [Fact]
+    public async Task Train_is_bit_identical_in_another_process()
+    {
+        var args = Tiny("--epochs", "1", "--seed", "5", "--json");
+        var inProcess = await CliRunner.RunAsync(args);
+        Assert.True(inProcess.ExitCode == ExitCodes.Success, inProcess.Error);
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mnasnet.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var child = System.Diagnostics.Process.Start(start)!;
+        var stdout = child.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await child.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.True(child.ExitCode == 0, await stderr);
+
+        using var a1 = JsonDocument.Parse(inProcess.Output);
+        using var b1 = JsonDocument.Parse(await stdout);
+        foreach (var field in new[] { "stepLosses", "valAccuracy", "valLoss" })
+        {
+            Assert.Equal(a1.RootElement.GetProperty(field).GetRawText(), b1.RootElement.GetProperty(field).GetRawText());
+        }
+    }
+
+    [Fact]
+    public async Task Train_prints_a_line_per_epoch_then_the_result()
+    {
+        var r = await CliRunner.RunAsync(Tiny("--epochs", "2", "--seed", "3"));
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        Assert.Contains("epoch 1/2: train loss", r.Output);
+        Assert.Contains("epoch 2/2: train loss", r.Output);
+        Assert.Contains("val accuracy", r.Output);
+        Assert.Contains("training images/s", r.Output);
+    }
+
+    [Theory]
+    [InlineData(ExitCodes.NotFound, "CIFAR-10 directory '/no/such/dir' does not exist", "--arch", "mnasnet-b1", "--data", "cifar10:/no/such/dir")]
+    [InlineData(ExitCodes.NotFound, "apt-get install dataset-fashion-mnist", "--arch", "mnasnet-b1", "--data", "fashion-mnist:/no/such/dir")]
+    [InlineData(ExitCodes.InvalidInput, "unknown dataset 'imagenet'", "--arch", "mnasnet-b1", "--data", "imagenet:/x")]
+    [InlineData(ExitCodes.InvalidInput, "epochs must be between 1 and 1000, got 0", "--arch", "mnasnet-b1", "--data", "cifar10:/x", "--epochs", "0")]
+    [InlineData(ExitCodes.InvalidInput, "--optimizer must be rmsprop or sgd", "--arch", "mnasnet-b1", "--optimizer", "adam")]
+    [InlineData(ExitCodes.InvalidInput, "unknown architecture 'resnet'", "--arch", "resnet")]
+    [InlineData(ExitCodes.UsageError, "Option '--arch' is required", "--data", "cifar10:/x")]
+    public async Task Bad_train_input_gives_a_clear_error_and_exit_code(int code, string message, params string[] args)
+    {
+        var r = await CliRunner.RunAsync(["train", .. args]);
+        Assert.Equal(code, r.ExitCode);
+        Assert.StartsWith("error: ", r.Error);
+        Assert.Contains(message, r.Error);
+    }
+
+    [Fact]
+    public async Task A_diverging_run_exits_non_zero_with_its_reason()
+    {
+        var r = await CliRunner.RunAsync(Tiny("--optimizer", "sgd", "--lr", "1e12", "--json"));
+        Assert.Equal(ExitCodes.Failure, r.ExitCode);
+        Assert.Contains("training failed (Diverged)", r.Error);
+        using var doc = JsonDocument.Parse(r.Output);
+        Assert.Equal("Diverged", doc.RootElement.GetProperty("outcome").GetString());
+    }
+
+    [Fact]
+    public async Task Bench_train_prints_images_per_second_and_peak_memory_for_the_stated_setup()
+    {
+        var r = await CliRunner.RunAsync("bench", "train", "--width", "0.25", "--resolution", "16", "--batch", "16", "--images", "64", "--threads", "1", "--json");
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        using var doc = JsonDocument.Parse(r.Output);
+        var root = doc.RootElement;
+        Assert.Equal("mnasnet-b1", root.GetProperty("arch").GetString());
+        Assert.Equal(16, root.GetProperty("batch").GetInt32());
+        Assert.True(root.GetProperty("trainImagesPerSecond").GetDouble() > 0);
+        Assert.True(root.GetProperty("peakRssMiB").GetDouble() > 10);
+
+        var text = await CliRunner.RunAsync("bench", "train", "--images", "8", "--batch", "16");
+        Assert.Equal(ExitCodes.InvalidInput, text.ExitCode);
+        Assert.Contains("--images must be at least two batches", text.Error);
+    }
+}

@@ -1,0 +1,309 @@
+using MnasNet.SearchSpace;
+using MnasNet.Training.Data;
+using SkiaSharp;
+
+namespace MnasNet.Training.Tests;
+
+public sealed class DataLoaderTests : IDisposable
+{
+    private readonly string _dir = TestPaths.NewTempDirectory();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static byte[] Pattern(int length, int seed) => Enumerable.Range(0, length).Select(i => (byte)((i * 31 + seed * 7) % 256)).ToArray();
+
+    private (string Images, string Labels) WriteIdxPair(string prefix, int count, int rows, int cols, bool gzip, byte[]? labels = null)
+    {
+        var ext = gzip ? ".gz" : "";
+        var images = Path.Combine(_dir, $"{prefix}-images-idx3-ubyte{ext}");
+        var labelPath = Path.Combine(_dir, $"{prefix}-labels-idx1-ubyte{ext}");
+        IdxReader.Write(images, [count, rows, cols], Pattern(count * rows * cols, count));
+        IdxReader.Write(labelPath, [count], labels ?? Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray());
+        return (images, labelPath);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Idx_images_and_labels_load_raw_or_gzip(bool gzip)
+    {
+        var (images, labels) = WriteIdxPair("train", 12, 5, 4, gzip);
+        var set = IdxReader.LoadImages(images, labels);
+        Assert.Equal((12, 1, 5, 4), (set.Count, set.Channels, set.Height, set.Width));
+        Assert.Equal(Pattern(12 * 20, 12), set.Pixels);
+        Assert.Equal(7, set.Labels[7]);
+        Assert.Equal(set.Pixels.AsSpan(3 * 20, 20).ToArray(), set.Image(3).ToArray());
+    }
+
+    [Fact]
+    public void Idx_with_bad_magic_is_rejected_naming_the_file()
+    {
+        var path = Path.Combine(_dir, "bad-magic");
+        File.WriteAllBytes(path, [0x12, 0x34, 0x08, 0x01, 0, 0, 0, 1, 5]);
+        var e = Assert.Throws<DatasetException>(() => IdxReader.Read(path));
+        Assert.Contains("bad magic", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void Idx_with_an_unsupported_element_type_is_rejected()
+    {
+        var path = Path.Combine(_dir, "float");
+        File.WriteAllBytes(path, [0, 0, 0x0D, 0x01, 0, 0, 0, 1, 0, 0, 0, 0]);
+        Assert.Contains("element type 0x0D", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
+    }
+
+    [Fact]
+    public void Truncated_idx_data_is_reported_with_both_lengths()
+    {
+        var (images, _) = WriteIdxPair("train", 10, 4, 4, gzip: false);
+        var bytes = File.ReadAllBytes(images);
+        File.WriteAllBytes(images, bytes[..^7]);
+        var e = Assert.Throws<DatasetException>(() => IdxReader.Read(images));
+        Assert.Contains("truncated", e.Message);
+        Assert.Contains("need 160 data bytes, found 153", e.Message);
+    }
+
+    [Fact]
+    public void Truncated_idx_header_is_reported()
+    {
+        var path = Path.Combine(_dir, "short");
+        File.WriteAllBytes(path, [0, 0, 8, 3, 0, 0, 0, 9]);
+        Assert.Contains("truncated header", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
+    }
+
+    [Fact]
+    public void Trailing_bytes_after_idx_data_are_reported()
+    {
+        var path = Path.Combine(_dir, "long");
+        File.WriteAllBytes(path, [0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]);
+        Assert.Contains("1 unexpected bytes", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
+    }
+
+    [Fact]
+    public void Truncated_gzip_is_reported_as_corrupt()
+    {
+        var (images, _) = WriteIdxPair("train", 50, 8, 8, gzip: true);
+        var bytes = File.ReadAllBytes(images);
+        File.WriteAllBytes(images, bytes[..(bytes.Length / 2)]);
+        var e = Assert.Throws<DatasetException>(() => IdxReader.Read(images));
+        Assert.Contains(images, e.Message);
+        Assert.True(e.Message.Contains("gzip", StringComparison.Ordinal) || e.Message.Contains("truncated", StringComparison.Ordinal), e.Message);
+    }
+
+    [Fact]
+    public void Idx_label_outside_the_class_range_is_rejected()
+    {
+        var (images, labels) = WriteIdxPair("train", 4, 2, 2, gzip: false, labels: [0, 3, 10, 1]);
+        var e = Assert.Throws<DatasetException>(() => IdxReader.LoadImages(images, labels));
+        Assert.Contains("label 10 at index 2", e.Message);
+    }
+
+    [Fact]
+    public void Idx_image_and_label_counts_must_agree()
+    {
+        var (images, _) = WriteIdxPair("train", 6, 2, 2, gzip: false);
+        var labels = Path.Combine(_dir, "five-labels");
+        IdxReader.Write(labels, [5], new byte[5]);
+        Assert.Contains("6 images but", Assert.Throws<DatasetException>(() => IdxReader.LoadImages(images, labels)).Message);
+    }
+
+    [Fact]
+    public void Fashion_mnist_spec_loads_an_idx_directory_with_flip_on_and_mnist_with_flip_off()
+    {
+        WriteIdxPair("train", 20, 6, 6, gzip: true);
+        WriteIdxPair("t10k", 5, 6, 6, gzip: true);
+        var fashion = DatasetSpec.Parse($"fashion-mnist:{_dir}").Load();
+        Assert.Equal((20, 5, 6, 10), (fashion.Train.Count, fashion.Test!.Count, fashion.Resolution, fashion.Classes));
+        Assert.True(fashion.FlipByDefault);
+        Assert.False(DatasetSpec.Parse($"mnist:{_dir}").Load().FlipByDefault);
+    }
+
+    [Fact]
+    public void Missing_fashion_mnist_says_how_to_install_it()
+    {
+        Assert.Equal(DatasetSpec.DefaultFashionMnistDirectory, DatasetSpec.Parse("fashion-mnist").Directory);
+        var missing = Path.Combine(_dir, "nowhere");
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"fashion-mnist:{missing}").Load());
+        Assert.Contains($"'{missing}' does not exist", e.Message);
+        Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
+        var empty = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"fashion-mnist:{_dir}").Load());
+        Assert.Contains("train-images-idx3-ubyte", empty.Message);
+    }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("imagenet:/x", "unknown dataset 'imagenet'")]
+    [InlineData("cifar10", "needs a directory")]
+    [InlineData("folder:", "empty directory")]
+    public void Bad_dataset_specs_are_rejected_with_the_syntax(string text, string expected)
+    {
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse(text));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Cifar10_subset_loads_with_the_documented_first_pixels_and_class_counts()
+    {
+        var data = DatasetSpec.Parse($"cifar10:{TestPaths.Cifar10Subset}").Load();
+        Assert.Equal((4000, 1000, 3, 32), (data.Train.Count, data.Test!.Count, data.Channels, data.Resolution));
+        var first = data.Train.Image(0);
+        // Planar layout: red plane, then green, then blue (README of the subset: (59,62,63), (43,46,45), (50,48,43)).
+        Assert.Equal(new byte[] { 59, 43, 50 }, new[] { first[0], first[1], first[2] });
+        Assert.Equal(new byte[] { 62, 46, 48 }, new[] { first[1024], first[1025], first[1026] });
+        Assert.Equal(new[] { 396, 366, 420, 384, 422, 393, 414, 385, 407, 413 },
+            Enumerable.Range(0, 10).Select(c => data.Train.Labels.Count(l => l == c)).ToArray());
+        var (mean, _) = data.Train.ChannelStatistics();
+        Assert.Equal(0.4916, mean[0], 3);
+    }
+
+    [Fact]
+    public void Cifar10_file_whose_length_is_not_a_record_multiple_is_rejected()
+    {
+        var path = Path.Combine(_dir, "data_batch_1.bin");
+        File.WriteAllBytes(path, new byte[3073 * 2 + 100]);
+        var e = Assert.Throws<DatasetException>(() => Cifar10Reader.Load([path]));
+        Assert.Contains("not a positive multiple of the 3073-byte record", e.Message);
+    }
+
+    [Fact]
+    public void Cifar10_label_outside_0_to_9_is_rejected()
+    {
+        var bytes = new byte[3073 * 3];
+        bytes[3073 * 2] = 11;
+        var path = Path.Combine(_dir, "data_batch_1.bin");
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("record 2 has label 11", Assert.Throws<DatasetException>(() => Cifar10Reader.Load([path])).Message);
+    }
+
+    [Fact]
+    public void Cifar10_directory_without_batches_is_rejected()
+    {
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"cifar10:{_dir}").Load());
+        Assert.Contains("no data_batch*.bin", e.Message);
+    }
+
+    [Fact]
+    public void Image_folder_loads_classes_in_order_resized_to_the_resolution()
+    {
+        WritePng(Path.Combine(_dir, "cats", "a.png"), 12, 10, new SKColor(255, 0, 0));
+        WritePng(Path.Combine(_dir, "cats", "b.png"), 8, 8, new SKColor(250, 10, 0));
+        WritePng(Path.Combine(_dir, "dogs", "c.png"), 20, 16, new SKColor(0, 0, 255));
+        File.WriteAllText(Path.Combine(_dir, "dogs", "notes.txt"), "ignored");
+        var data = DatasetSpec.Parse($"folder:{_dir}").Load(folderResolution: 6);
+        Assert.Equal(["cats", "dogs"], data.ClassNames);
+        Assert.Equal((3, 3, 6, 6), (data.Train.Count, data.Channels, data.Train.Height, data.Train.Width));
+        Assert.Equal(new byte[] { 0, 0, 1 }, data.Train.Labels);
+        var dog = data.Train.Image(2);
+        Assert.Equal((0, 0, 255), (dog[0], dog[36], dog[72]));
+        var cat = data.Train.Image(0);
+        Assert.Equal((255, 0, 0), (cat[5], cat[36 + 5], cat[72 + 5]));
+        Assert.Null(data.Test);
+    }
+
+    [Fact]
+    public void Image_folder_with_an_undecodable_image_names_it()
+    {
+        WritePng(Path.Combine(_dir, "a", "ok.png"), 4, 4, SKColors.White);
+        Directory.CreateDirectory(Path.Combine(_dir, "b"));
+        var broken = Path.Combine(_dir, "b", "broken.jpg");
+        File.WriteAllBytes(broken, [1, 2, 3, 4, 5]);
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{_dir}").Load());
+        Assert.Contains(broken, e.Message);
+    }
+
+    [Fact]
+    public void Image_folder_needs_two_classes()
+    {
+        WritePng(Path.Combine(_dir, "only", "x.png"), 4, 4, SKColors.White);
+        Assert.Contains("at least 2 class", Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{_dir}").Load()).Message);
+    }
+
+    [Fact]
+    public void Split_is_deterministic_disjoint_and_sized()
+    {
+        var all = new ImageSet(Enumerable.Range(0, 100).Select(i => (byte)i).ToArray(), Enumerable.Range(0, 100).Select(i => (byte)(i % 10)).ToArray(), 1, 1, 1, 10);
+        var (train, val) = Batches.Split(all, 20, 50, seed: 3);
+        var (train2, val2) = Batches.Split(all, 20, 50, seed: 3);
+        Assert.Equal((50, 20), (train.Count, val.Count));
+        Assert.Equal(train.Pixels, train2.Pixels);
+        Assert.Equal(val.Pixels, val2.Pixels);
+        Assert.Empty(train.Pixels.Intersect(val.Pixels));
+        Assert.NotEqual(val.Pixels, Batches.Split(all, 20, 50, seed: 4).Validation.Pixels);
+        Assert.Contains("validation size 100", Assert.Throws<DatasetException>(() => Batches.Split(all, 100, null, 0)).Message);
+        Assert.Contains("train size 81", Assert.Throws<DatasetException>(() => Batches.Split(all, 20, 81, 0)).Message);
+    }
+
+    [Fact]
+    public void Batches_normalize_and_augment_deterministically()
+    {
+        var images = new ImageSet(Pattern(10 * 3 * 8 * 8, 1), Enumerable.Range(0, 10).Select(i => (byte)i).ToArray(), 3, 8, 8, 10);
+        var aug = new Augmentation([0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f], CropPadding: 2, Flip: true);
+        var a = Batches.Epoch(images, 4, aug, new SeededRandom(9)).ToList();
+        var b = Batches.Epoch(images, 4, aug, new SeededRandom(9)).ToList();
+        Assert.Equal([4, 4, 2], a.Select(x => x.Count));
+        Assert.Equal(a.SelectMany(x => x.Images), b.SelectMany(x => x.Images));
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), a.SelectMany(x => x.Labels).Order());
+
+        var plain = Batches.Epoch(images, 10, Augmentation.None([0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f]), null).Single();
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (long)i), plain.Labels);
+        Assert.Equal((images.Pixels[0] / 255f - 0.5f) / 0.25f, plain.Images[0], 5);
+    }
+
+    [Fact]
+    public void Crop_padding_and_flip_move_pixels_as_specified()
+    {
+        // One 1-channel 3×3 image 1..9; pad 1, crop offset (0, 0): shifted down-right, zeros enter top-left.
+        byte[] image = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        var target = new float[9];
+        ImageOps.WriteNormalized(image, 1, 3, 3, target, [0f], [1f / 255f], padding: 1, offsetY: 0, offsetX: 0, flip: false);
+        Assert.Equal([0, 0, 0, 0, 1, 2, 0, 4, 5], target.Select(v => (int)Math.Round(v)));
+        ImageOps.WriteNormalized(image, 1, 3, 3, target, [0f], [1f / 255f], padding: 0, offsetY: 0, offsetX: 0, flip: true);
+        Assert.Equal([3, 2, 1, 6, 5, 4, 9, 8, 7], target.Select(v => (int)Math.Round(v)));
+    }
+
+    [Fact]
+    public void Bilinear_resize_keeps_flat_images_flat_and_halves_a_ramp()
+    {
+        var flat = Enumerable.Repeat((byte)77, 16).ToArray();
+        var outFlat = new byte[4];
+        ImageOps.ResizeBilinear(flat, 1, 4, 4, outFlat, 2, 2);
+        Assert.All(outFlat, v => Assert.Equal(77, v));
+        byte[] ramp = [0, 100, 200, 255];
+        var outRamp = new byte[2];
+        ImageOps.ResizeBilinear(ramp, 1, 1, 4, outRamp, 1, 2);
+        Assert.Equal(new byte[] { 50, 228 }, outRamp);
+    }
+
+    [Fact]
+    public void Prefetcher_yields_the_same_batches_in_order_and_surfaces_producer_errors()
+    {
+        var images = new ImageSet(Pattern(40 * 4, 2), Enumerable.Range(0, 40).Select(i => (byte)(i % 10)).ToArray(), 1, 2, 2, 10);
+        var aug = new Augmentation([0.5f], [0.5f], 1, true);
+        var direct = Batches.Epoch(images, 3, aug, new SeededRandom(5)).SelectMany(b => b.Images).ToArray();
+        using (var prefetch = new Prefetcher(Batches.Epoch(images, 3, aug, new SeededRandom(5)), 2, TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(direct, prefetch.Batches().SelectMany(b => b.Images).ToArray());
+        }
+        using var failing = new Prefetcher(Failing(), 2, TestContext.Current.CancellationToken);
+        var e = Assert.Throws<DatasetException>(() => failing.Batches().ToList());
+        Assert.Contains("disk vanished", e.Message);
+
+        static IEnumerable<HostBatch> Failing()
+        {
+            yield return new HostBatch([0f], [0], 1, 1, 1, 1);
+            throw new IOException("disk vanished");
+        }
+    }
+
+    private static void WritePng(string path, int width, int height, SKColor color)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var bitmap = new SKBitmap(width, height);
+        bitmap.Erase(color);
+        using var image = SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        using var file = File.Create(path);
+        data.SaveTo(file);
+    }
+}
