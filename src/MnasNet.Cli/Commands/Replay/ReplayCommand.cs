@@ -49,6 +49,10 @@ public sealed class ReplayCommand : SearchCliCommand
         var verify = parseResult.GetValue(_verify);
         var whatIfPairs = parseResult.GetValue(_whatIf) ?? [];
         var change = whatIfPairs.Length > 0 ? WhatIfSettings.Parse(whatIfPairs) : null;
+        if (parseResult.GetValue(_fromSnapshot) && !verify)
+        {
+            throw new CliInputException("--from-snapshot starts learning verification: use it with --verify");
+        }
         if (parseResult.GetValue(_top) < 1)
         {
             throw new CliInputException($"--top must be at least 1, got {parseResult.GetValue(_top)}");
