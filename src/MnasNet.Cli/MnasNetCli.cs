@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MnasNet.Cli.Commands;
+using MnasNet.Cli.Commands.Replay;
 using MnasNet.Cli.Commands.Search;
 
 namespace MnasNet.Cli;
@@ -19,6 +20,8 @@ public static class MnasNetCli
         root.Subcommands.Add(new ListCommand());
         root.Subcommands.Add(new ReportCommand());
         root.Subcommands.Add(new ExportTrialCommand());
+        root.Subcommands.Add(new ReplayCommand());
+        root.Subcommands.Add(new JournalCommand());
         root.Subcommands.Add(new ControllerCommand());
         root.Subcommands.Add(new TrainCommand());
         root.Subcommands.Add(new LatencyCommand());

@@ -1,0 +1,458 @@
+using System.Globalization;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Policy;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.Controller;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Audit;
+
+/// <summary>What to verify: rewards always; learning (re-running the policy) unless rewards-only; from the start or the latest snapshot.</summary>
+public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false);
+
+/// <summary>A place where the journal disagrees with what its own inputs imply.</summary>
+public sealed record Divergence(long SequenceNr, string Kind, long? TrialId, int? Batch, string Expected, string Found)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"sequence {SequenceNr} ({Kind}{(TrialId is { } t ? $", trial {t}" : "")}{(Batch is { } b ? $", batch {b}" : "")}): expected {Expected}, found {Found}");
+}
+
+/// <summary>One decision of the search: a trial, its reward and what the controller learned from it.</summary>
+public sealed record DecisionRow(
+    long TrialId,
+    int Batch,
+    string ArchitectureId,
+    double? Accuracy,
+    double? LatencyMs,
+    double? TargetMs,
+    double? Exponent,
+    double? Reward,
+    double? Advantage,
+    int? RankInBatch,
+    bool Failed,
+    bool RewardVerified,
+    bool? LearningVerified)
+{
+    public bool Pending => Reward is null;
+
+    public bool Verified => RewardVerified && LearningVerified != false;
+}
+
+public sealed record AuditTotals(
+    long Events,
+    int Trials,
+    int Rewarded,
+    int Failed,
+    int Pending,
+    int RewardsVerified,
+    int RewardMismatches,
+    int Batches,
+    int BatchesSampleVerified,
+    int Updates,
+    int UpdatesVerified,
+    int UpdatesNotChecked,
+    int Gaps);
+
+/// <summary>The audit of one journal. <see cref="Verified"/> only when no divergence and no gap was found.</summary>
+public sealed record AuditReport(
+    string SearchId,
+    string Strategy,
+    string Status,
+    bool LearningChecked,
+    string LearningStart,
+    IReadOnlyList<DecisionRow> Rows,
+    AuditTotals Totals,
+    IReadOnlyList<Divergence> Divergences,
+    IReadOnlyList<SequenceGap> Gaps)
+{
+    public bool Verified => Divergences.Count == 0;
+
+    public Divergence? FirstDivergence => Divergences.MinBy(d => d.SequenceNr);
+}
+
+/// <summary>A journal that cannot be audited at all (no events, no search-started, unreadable settings).</summary>
+public sealed class AuditInputException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The journal folded into per-trial facts: the first pass of every audit and what-if, pure.
+/// </summary>
+public sealed record JournalFacts(
+    string SearchId,
+    long StartedAt,
+    SearchStarted Started,
+    SearchSettings Settings,
+    IReadOnlyDictionary<long, TrialFacts> Trials,
+    IReadOnlyList<(long Seq, BatchSampled Batch)> Batches,
+    IReadOnlyList<(long Seq, PolicyUpdated Update)> Updates,
+    string Status,
+    long Events)
+{
+    public static JournalFacts From(JournalRead read)
+    {
+        if (read.Records.Count == 0)
+        {
+            throw new AuditInputException($"search '{read.SearchId}': the journal holds no events");
+        }
+        var first = read.Records[0];
+        if (first.Event is not SearchStarted started)
+        {
+            throw new AuditInputException($"search '{read.SearchId}': the first event (sequence {first.SequenceNr}, {first.Manifest}) is not search-started; nothing to replay from");
+        }
+        SearchSettings settings;
+        try
+        {
+            settings = SettingsLoader.FromJson(started.SettingsJson);
+        }
+        catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
+        {
+            throw new AuditInputException($"search '{read.SearchId}': the settings journaled in search-started cannot be read: {e.Message}", e);
+        }
+        var trials = new SortedDictionary<long, TrialFacts>();
+        var batches = new List<(long, BatchSampled)>();
+        var updates = new List<(long, PolicyUpdated)>();
+        var status = "running";
+        foreach (var r in read.Records)
+        {
+            switch (r.Event)
+            {
+                case BatchSampled b:
+                    batches.Add((r.SequenceNr, b));
+                    foreach (var t in b.Trials)
+                    {
+                        trials[t.TrialId] = new TrialFacts(t, b.Batch, r.SequenceNr);
+                    }
+                    break;
+                case TrialTrained tt when trials.TryGetValue(tt.TrialId, out var t):
+                    t.Trained = (r.SequenceNr, tt.Record);
+                    break;
+                case LatencyMeasured m when trials.TryGetValue(m.TrialId, out var t):
+                    t.Latencies.Add((r.SequenceNr, m.Record));
+                    break;
+                case TrialFailed f when trials.TryGetValue(f.TrialId, out var t):
+                    t.Failures.Add((r.SequenceNr, f));
+                    break;
+                case RewardComputed rc when trials.TryGetValue(rc.TrialId, out var t):
+                    t.Rewards.Add((r.SequenceNr, rc.Inputs));
+                    break;
+                case PolicyUpdated p:
+                    updates.Add((r.SequenceNr, p));
+                    foreach (var (id, i) in p.TrialIds.Select((id, i) => (id, i)))
+                    {
+                        if (trials.TryGetValue(id, out var t) && i < p.Advantages.Count)
+                        {
+                            t.Advantage = p.Advantages[i];
+                        }
+                    }
+                    break;
+                case SearchPaused:
+                    status = "paused";
+                    break;
+                case SearchResumed:
+                    status = "running";
+                    break;
+                case SearchCompleted:
+                    status = "completed";
+                    break;
+            }
+        }
+        return new JournalFacts(read.SearchId, first.SequenceNr, started, settings, trials, batches, updates, status, read.Records.Count);
+    }
+
+    public (double Alpha, double Beta) Exponents => SettingsValidation.Exponents(Settings.Reward);
+}
+
+/// <summary>Everything the journal says about one trial (mutable only while <see cref="JournalFacts.From"/> folds).</summary>
+public sealed class TrialFacts(SampledTrial sampled, int batch, long sampledAt)
+{
+    public SampledTrial Sampled { get; } = sampled;
+    public int Batch { get; } = batch;
+    public long SampledAt { get; } = sampledAt;
+    public (long Seq, TrainingRecord Record)? Trained { get; set; }
+    public List<(long Seq, LatencyRecord Record)> Latencies { get; } = [];
+    public List<(long Seq, TrialFailed Event)> Failures { get; } = [];
+    public List<(long Seq, RewardInputs Inputs)> Rewards { get; } = [];
+    public double? Advantage { get; set; }
+
+    public RewardInputs? Reward => Rewards.Count > 0 ? Rewards[0].Inputs : null;
+}
+
+/// <summary>
+/// The auditor: recomputes every reward from its journaled inputs (bit for bit) and re-runs the policy from its
+/// journaled initial state (or the latest snapshot): each batch's samples and each update's parameter hash must
+/// come out as journaled. Deterministic; reads nothing but the events it is given.
+/// </summary>
+public static class Auditor
+{
+    public static AuditReport Audit(JournalRead read, AuditOptions options)
+    {
+        var facts = JournalFacts.From(read);
+        var divergences = new List<Divergence>();
+        divergences.AddRange(read.Gaps.Select(g => new Divergence(g.From, "gap", null, null,
+            g.Missing == 1 ? $"event {g.From}" : $"events {g.From}–{g.To}",
+            $"{g.Missing} event(s) missing: the journal goes from {g.From - 1} to {g.To + 1}")));
+
+        var rewardOk = VerifyRewards(facts, divergences);
+        var learning = options.Learning ? VerifyLearning(facts, read.Snapshot, options.FromSnapshot, divergences) : null;
+
+        var rows = Rows(facts, rewardOk, learning);
+        var totals = new AuditTotals(
+            facts.Events,
+            rows.Count,
+            rows.Count(r => !r.Pending),
+            rows.Count(r => r.Failed),
+            rows.Count(r => r.Pending),
+            rows.Count(r => !r.Pending && r.RewardVerified),
+            rows.Count(r => !r.Pending && !r.RewardVerified),
+            facts.Batches.Count,
+            learning?.SamplesVerified.Count ?? 0,
+            facts.Updates.Count,
+            learning?.UpdatesVerified.Count ?? 0,
+            learning is null ? facts.Updates.Count : facts.Updates.Count - learning.UpdatesChecked,
+            read.Gaps.Count);
+        return new AuditReport(facts.SearchId, facts.Started.Strategy, facts.Status, learning is not null, learning?.Start ?? "not checked (rewards only)",
+            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps);
+    }
+
+    // ------------------------------------------------------------------ rewards
+
+    /// <summary>Trial id → reward verified. Adds a divergence per mismatching reward event.</summary>
+    internal static Dictionary<long, bool> VerifyRewards(JournalFacts facts, List<Divergence> divergences)
+    {
+        var (alpha, beta) = facts.Exponents;
+        var target = facts.Settings.Reward.TargetMs;
+        var ok = new Dictionary<long, bool>();
+        foreach (var t in facts.Trials.Values)
+        {
+            if (t.Rewards.Count == 0)
+            {
+                continue;
+            }
+            var (seq, inputs) = t.Rewards[0];
+            var problem = RewardProblem(t, seq, inputs, target, alpha, beta);
+            if (t.Rewards.Count > 1)
+            {
+                problem ??= ($"one reward-computed event for trial {t.Sampled.TrialId}", $"{t.Rewards.Count} (sequence {string.Join(", ", t.Rewards.Select(r => r.Seq))})");
+            }
+            ok[t.Sampled.TrialId] = problem is null;
+            if (problem is { } p)
+            {
+                divergences.Add(new Divergence(seq, "reward-computed", t.Sampled.TrialId, t.Batch, p.Expected, p.Found));
+            }
+        }
+        return ok;
+    }
+
+    /// <summary>
+    /// First disagreement of a reward event with (1) the formula applied to its own inputs and (2) the inputs the
+    /// rest of the journal gives: accuracy from trial-trained, latency from latency-measured, failure from
+    /// trial-failed, T, α and β from the settings in search-started.
+    /// </summary>
+    internal static (string Expected, string Found)? RewardProblem(TrialFacts t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta)
+    {
+        if (inputs.FormulaId != RewardFormula.Id)
+        {
+            return ($"formula {RewardFormula.Id} (the one this build computes)", $"formula '{inputs.FormulaId}'");
+        }
+        var recomputed = MnasNetReward.Compute(inputs.Accuracy, inputs.LatencyMs, inputs.TargetMs, inputs.Alpha, inputs.Beta, inputs.Failed);
+        if (!SameBits(recomputed.Reward, inputs.Reward))
+        {
+            return ($"reward {F(recomputed.Reward)} (recomputed from its journaled inputs: ACC {F(inputs.Accuracy)}, LAT {F(inputs.LatencyMs)} ms, T {F(inputs.TargetMs)} ms, α {F(inputs.Alpha)}, β {F(inputs.Beta)}, failed {inputs.Failed})",
+                $"reward {F(inputs.Reward)}");
+        }
+        if (!SameBits(recomputed.Exponent, inputs.Exponent) || recomputed.Failed != inputs.Failed)
+        {
+            return ($"w {F(recomputed.Exponent)}, failed {recomputed.Failed}", $"w {F(inputs.Exponent)}, failed {inputs.Failed}");
+        }
+        var failure = t.Failures.FirstOrDefault(f => f.Seq < seq);
+        var trained = t.Trained is { } tr && tr.Seq < seq ? tr : ((long, TrainingRecord)?)null;
+        var latency = t.Latencies.LastOrDefault(l => l.Seq < seq);
+        var failed = failure.Event is not null;
+        var expected = MnasNetReward.Compute(trained?.Item2.Accuracy ?? 0, latency.Record?.MedianMs ?? 0, targetMs, alpha, beta, failed);
+        string Source(string what, long? at) => at is { } s ? $"{what} at sequence {s}" : $"no {what} before it";
+        if (!SameBits(expected.Accuracy, inputs.Accuracy))
+        {
+            return ($"ACC {F(expected.Accuracy)} ({Source("trial-trained", trained?.Item1)})", $"ACC {F(inputs.Accuracy)} in the reward inputs");
+        }
+        if (!SameBits(expected.LatencyMs, inputs.LatencyMs))
+        {
+            return ($"LAT {F(expected.LatencyMs)} ms ({Source("latency-measured", latency.Record is null ? null : latency.Seq)})", $"LAT {F(inputs.LatencyMs)} ms in the reward inputs");
+        }
+        if (!SameBits(expected.TargetMs, inputs.TargetMs) || !SameBits(expected.Alpha, inputs.Alpha) || !SameBits(expected.Beta, inputs.Beta))
+        {
+            return ($"T {F(targetMs)} ms, α {F(alpha)}, β {F(beta)} (settings in search-started)", $"T {F(inputs.TargetMs)} ms, α {F(inputs.Alpha)}, β {F(inputs.Beta)}");
+        }
+        if (expected.Failed != inputs.Failed || !SameBits(expected.Reward, inputs.Reward))
+        {
+            return ($"failed {expected.Failed}, reward {F(expected.Reward)} ({(failed ? Source("trial-failed", failure.Seq) : "no trial-failed")})", $"failed {inputs.Failed}, reward {F(inputs.Reward)}");
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------ learning
+
+    internal sealed record LearningResult(string Start, long StartSeq, HashSet<int> SamplesVerified, HashSet<int> UpdatesVerified, int UpdatesChecked, HashSet<int> BatchesChecked);
+
+    internal static LearningResult VerifyLearning(JournalFacts facts, SnapshotRecord? snapshot, bool fromSnapshot, List<Divergence> divergences)
+    {
+        var space = MnasNetSearchSpace.Default;
+        var samplesOk = new HashSet<int>();
+        var updatesOk = new HashSet<int>();
+        var checkedBatches = new HashSet<int>();
+        var updatesChecked = 0;
+        ISearchPolicy policy;
+        long startSeq;
+        string start;
+        if (fromSnapshot && snapshot is not null)
+        {
+            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState));
+            startSeq = snapshot.SequenceNr;
+            start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
+            if (policy.Version != snapshot.Snapshot.State.PolicyVersion)
+            {
+                divergences.Add(new Divergence(snapshot.SequenceNr, "snapshot", null, snapshot.Snapshot.State.Batch,
+                    $"policy {snapshot.Snapshot.State.PolicyVersion} (the snapshot's state)", $"policy {policy.Version} restored from its saved state"));
+                return new LearningResult(start, startSeq, samplesOk, updatesOk, 0, checkedBatches);
+            }
+        }
+        else
+        {
+            policy = SearchPolicies.Create(facts.Settings, space);
+            startSeq = 0;
+            start = $"initial policy rebuilt from the settings in search-started (policy {policy.Version})";
+            if (policy.Version != facts.Started.PolicyVersion)
+            {
+                divergences.Add(new Divergence(facts.StartedAt, "search-started", null, null,
+                    $"policy {policy.Version} (rebuilt from the journaled settings: strategy {facts.Settings.Strategy}, seed {facts.Settings.Seed})",
+                    $"policy {facts.Started.PolicyVersion}"));
+                (policy as IDisposable)?.Dispose();
+                return new LearningResult(start, startSeq, samplesOk, updatesOk, 0, checkedBatches);
+            }
+        }
+        try
+        {
+            var steps = facts.Batches.Select(b => (b.Seq, (ISearchEvent)b.Batch))
+                .Concat(facts.Updates.Select(u => (u.Seq, (ISearchEvent)u.Update)))
+                .Where(e => e.Seq > startSeq)
+                .OrderBy(e => e.Seq);
+            BatchSampled? current = null;
+            foreach (var (seq, e) in steps)
+            {
+                Divergence? problem = null;
+                switch (e)
+                {
+                    case BatchSampled b:
+                        current = b;
+                        checkedBatches.Add(b.Batch);
+                        problem = CheckSample(policy, seq, b);
+                        if (problem is null)
+                        {
+                            samplesOk.Add(b.Batch);
+                        }
+                        break;
+                    case PolicyUpdated p:
+                        updatesChecked++;
+                        problem = CheckUpdate(policy, seq, p, current, facts);
+                        if (problem is null)
+                        {
+                            updatesOk.Add(p.Batch);
+                        }
+                        break;
+                }
+                if (problem is not null)
+                {
+                    // The re-run policy no longer is the journaled one: later checks would only echo this divergence.
+                    divergences.Add(problem);
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            (policy as IDisposable)?.Dispose();
+        }
+        return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches);
+    }
+
+    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b)
+    {
+        if (b.PolicyVersion != policy.Version)
+        {
+            return new Divergence(seq, "batch-sampled", null, b.Batch, $"policy version {policy.Version}", $"policy version {b.PolicyVersion}");
+        }
+        var samples = policy.Sample(b.Trials.Count);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var (s, j) = (samples[i], b.Trials[i]);
+            if (!s.Tokens.SequenceEqual(j.Tokens))
+            {
+                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"tokens {string.Join(",", s.Tokens)} (policy {b.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
+            }
+            if (!SameBits(s.LogProb, j.LogProb))
+            {
+                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"log-probability {F(s.LogProb)} (policy {b.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
+            }
+        }
+        return null;
+    }
+
+    private static Divergence? CheckUpdate(ISearchPolicy policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts)
+    {
+        Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
+        if (batch is null || batch.Batch != p.Batch)
+        {
+            return Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}");
+        }
+        if (p.PolicyVersionBefore != policy.Version)
+        {
+            return Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}");
+        }
+        var ids = batch.Trials.Select(t => t.TrialId).Order().ToList();
+        if (!ids.SequenceEqual(p.TrialIds) || p.Rewards.Count != ids.Count || p.Failed.Count != ids.Count)
+        {
+            return Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards");
+        }
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var reward = facts.Trials[ids[i]].Reward;
+            if (reward is null || !SameBits(reward.Reward, p.Rewards[i]) || reward.Failed != p.Failed[i])
+            {
+                return Fail($"reward {(reward is null ? "(none journaled)" : F(reward.Reward))}, failed {reward?.Failed} (reward-computed of trial {ids[i]})", $"reward {F(p.Rewards[i])}, failed {p.Failed[i]}", ids[i]);
+            }
+        }
+        var byId = batch.Trials.ToDictionary(t => t.TrialId);
+        var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
+        var r = policy.Update(feedback);
+        for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
+        {
+            if (!SameBits(r.Advantages[i], p.Advantages[i]))
+            {
+                return Fail($"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(p.Advantages[i])} (baseline {F(p.BaselineBefore)})", ids[i]);
+            }
+        }
+        return r.ParameterHash == p.ParameterHash ? null : Fail($"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {p.ParameterHash}");
+    }
+
+    // ------------------------------------------------------------------ rows
+
+    private static List<DecisionRow> Rows(JournalFacts facts, Dictionary<long, bool> rewardOk, LearningResult? learning)
+    {
+        var ranks = facts.Trials.Values.Where(t => t.Reward is not null).GroupBy(t => t.Batch)
+            .SelectMany(g => g.OrderByDescending(t => t.Reward!.Reward).ThenBy(t => t.Sampled.TrialId).Select((t, i) => (t.Sampled.TrialId, Rank: i + 1)))
+            .ToDictionary(x => x.TrialId, x => x.Rank);
+        return facts.Trials.Values.Select(t =>
+        {
+            var r = t.Reward;
+            bool? learned = learning is null || t.SampledAt <= learning.StartSeq
+                ? null
+                : learning.SamplesVerified.Contains(t.Batch) && (learning.UpdatesVerified.Contains(t.Batch) || !facts.Updates.Any(u => u.Update.Batch == t.Batch));
+            return new DecisionRow(t.Sampled.TrialId, t.Batch, t.Sampled.ArchitectureId, r?.Accuracy, r?.LatencyMs, r?.TargetMs, r?.Exponent, r?.Reward,
+                t.Advantage, ranks.TryGetValue(t.Sampled.TrialId, out var rank) ? rank : null, r?.Failed ?? t.Failures.Count > 0,
+                rewardOk.GetValueOrDefault(t.Sampled.TrialId), learned);
+        }).ToList();
+    }
+
+    internal static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
+
+    internal static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

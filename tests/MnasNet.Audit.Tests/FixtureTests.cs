@@ -1,0 +1,73 @@
+using MnasNet.Actors.Journal;
+using MnasNet.Cli;
+
+namespace MnasNet.Audit.Tests;
+
+/// <summary>
+/// Compatibility: Fixtures/journal-v1.db was written by this version's own search (see Fixtures/README.md); every
+/// later version must keep replaying it with everything verified.
+/// </summary>
+public sealed class FixtureTests : IDisposable
+{
+    public const string FixtureId = "journal-v1";
+    public const string RegenerateVariable = "MNASNET_REGENERATE_AUDIT_FIXTURE";
+
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string Fixture => Path.Combine(AppContext.BaseDirectory, "Fixtures", $"{FixtureId}.db");
+
+    /// <summary>The settings the fixture is generated with: small (&lt; 200 KB, no snapshot), with failed trials.</summary>
+    internal static Actors.Settings.SearchSettings Settings(string dir) =>
+        Searches.Settings(dir, FixtureId, strategy: "ppo", batchSize: 4, batches: 3, snapshotEvery: 1000, failureRate: 0.25);
+
+    [Fact]
+    public async Task The_committed_fixture_replays_with_everything_verified()
+    {
+        File.Copy(Fixture, JournalFiles.Database(_dir.Path, FixtureId));
+
+        var r = await Cli.RunAsync("replay", FixtureId, "--journal-dir", _dir.Path, "--verify");
+
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Output + r.Error);
+        Assert.Contains("12/12 recomputed bit for bit", r.Output, StringComparison.Ordinal);
+        Assert.Contains("3/3 batches re-sampled, 3/3 updates reproduced", r.Output, StringComparison.Ordinal);
+        Assert.True(new FileInfo(Fixture).Length < 200_000);
+    }
+
+    /// <summary>
+    /// Opt-in (<c>MNASNET_REGENERATE_AUDIT_FIXTURE=1</c>): runs the fixture's search again with this version, checks it
+    /// writes the same trials, rewards and policy hashes as the committed file, and replaces the committed file.
+    /// </summary>
+    [Fact]
+    public async Task Regenerate_the_fixture_when_asked()
+    {
+        Assert.SkipUnless(Environment.GetEnvironmentVariable(RegenerateVariable) == "1", $"set {RegenerateVariable}=1 to regenerate Fixtures/{FixtureId}.db");
+        var database = await Searches.RunAsync(Settings(_dir.Path));
+        Sql.Execute(database, "PRAGMA journal_mode=DELETE;");
+        Sql.Execute(database, "VACUUM;");
+        var source = Path.Combine(RepositoryRoot(), "tests", "MnasNet.Audit.Tests", "Fixtures", $"{FixtureId}.db");
+        if (File.Exists(source))
+        {
+            Assert.Equal(Fingerprint(source), Fingerprint(database));
+        }
+        File.Copy(database, source, overwrite: true);
+    }
+
+    /// <summary>What a regenerated fixture must share with the committed one: the samples, rewards and updates (worker interleaving may reorder other events).</summary>
+    private static List<string> Fingerprint(string database) => Sql.Rows(database)
+        .Where(r => r.Manifest is "batch-sampled.v1" or "reward-computed.v1" or "policy-updated.v1")
+        .Select(r => $"{r.Manifest}:{r.Payload.ToJsonString()}").Order(StringComparer.Ordinal).ToList();
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MnasNet.Actors.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("MnasNet.Actors.sln not found above the test binaries");
+    }
+}
