@@ -18,9 +18,11 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
 
     private Dictionary<string, string> Environment => new() { [PostgresJournal.ConnectionEnvironmentVariable] = postgres.ConnectionString };
 
-    private SearchSettings Settings(string id, double trainSeconds) =>
-        Simulated.Settings(_dir.Path, id, batchSize: 6, batches: 3, trainSeconds: trainSeconds) with
+    private SearchSettings Settings(string id, double trainSeconds, int batches = 3) =>
+        Simulated.Settings(_dir.Path, id, batchSize: 6, batches: batches, trainSeconds: trainSeconds) with
         {
+            // The factorised policy keeps four processes from each loading libtorch on 2 shared cores.
+            Strategy = "ppo-tabular",
             Journal = new JournalSettings { Directory = _dir.Path, SnapshotEvery = 2, Provider = "postgresql" },
             Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = Math.Max(3, trainSeconds * 4), PauseGraceSeconds = 5 },
             Cluster = new ClusterSettings { StableAfterSeconds = 7, HeartbeatIntervalSeconds = 0.5, AcceptableHeartbeatPauseSeconds = 2.5, WorkRequestIntervalSeconds = 0.5 },
@@ -121,6 +123,51 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         Assert.DoesNotContain(results.Single(g => g.Key == killedTrial), t => t.Worker.Contains(marker, StringComparison.Ordinal));
         Assert.Equal(expected, Simulated.Fingerprint(settings.Id, PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id)));
         Assert.False(survivor.HasExited);
+    }
+
+    [Fact]
+    public async Task SearchContinuesOnTheStandbyControllerWhenTheControllerNodeIsKilled()
+    {
+        var settings = Settings("cluster-c", trainSeconds: 0.3, batches: 4);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
+        await WaitForJournalAsync(settings.Id, events => events.Count > 0, controller);
+        var standbyPort = PostgresServer.FreePort();
+        var standby = Start("search", "--cluster", "--resume", "--config", config, "--id", settings.Id, "--port", P(standbyPort), "--seed-nodes", seed);
+        await standby.WaitForOutputAsync("member up", Bound);
+        var worker = Start("node", "--roles", "trainer,device", "--config", config, "--seed-nodes", seed, "--port", P(PostgresServer.FreePort()), "--trainers", "2", "--devices", "1");
+
+        await WaitForJournalAsync(settings.Id, events => events.OfType<TrialTrained>().Count() >= 8, controller);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        controller.KillHard();
+        var before = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Count;
+        await WaitForJournalAsync(settings.Id, events => events.Skip(before).OfType<SearchResumed>().Any(), standby);
+        var resumedAfter = clock.Elapsed;
+        await WaitForJournalAsync(settings.Id, events => events.Skip(before).OfType<TrialTrained>().Any(), standby);
+        var trainingAgainAfter = clock.Elapsed;
+        TestContext.Current.TestOutputHelper?.WriteLine($"controller node killed: search resumed on the standby after {resumedAfter.TotalSeconds:F1} s, first new result after {trainingAgainAfter.TotalSeconds:F1} s");
+
+        Assert.Equal(0, await standby.WaitAsync(Bound));
+        Assert.Contains("completed: 24 trials", standby.Output);
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id);
+        var trained = all.Select(e => e.Event).OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+        Assert.Equal(24, trained.Count);
+        Assert.All(trained, g => Assert.Single(g));
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, all));
+        Assert.False(worker.HasExited);
+    }
+
+    private async Task WaitForJournalAsync(string id, Func<IReadOnlyList<ISearchEvent>, bool> condition, MnasNetProcess watched)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!condition(PostgresJournal.ReadEvents(postgres.ConnectionString, id).Select(e => e.Event).ToList()))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !watched.HasExited, $"journal of {id} did not reach the expected state; output:\n{watched.Output}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
     }
 
     public void Dispose()
