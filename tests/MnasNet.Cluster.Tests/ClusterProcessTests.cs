@@ -25,7 +25,9 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
             Strategy = "ppo-tabular",
             Journal = new JournalSettings { Directory = _dir.Path, SnapshotEvery = 2, Provider = "postgresql" },
             Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = Math.Max(3, trainSeconds * 4), PauseGraceSeconds = 5 },
-            Cluster = new ClusterSettings { StableAfterSeconds = 7, HeartbeatIntervalSeconds = 0.5, AcceptableHeartbeatPauseSeconds = 2.5, WorkRequestIntervalSeconds = 0.5 },
+            // Node logs in the process output, so a failure message shows the cluster's view.
+            Logging = new LoggingSettings { Level = "Information", Console = true },
+            Cluster = new ClusterSettings { StableAfterSeconds = 7, HeartbeatIntervalSeconds = 0.5, AcceptableHeartbeatPauseSeconds = 5, WorkRequestIntervalSeconds = 0.5 },
         };
 
     private MnasNetProcess Start(params string[] args)
