@@ -15,6 +15,7 @@ public static class MnasNetCli
         root.Subcommands.Add(new ArchCommand());
         root.Subcommands.Add(new SearchCommand());
         root.Subcommands.Add(new ResumeCommand());
+        root.Subcommands.Add(new NodeCommand());
         root.Subcommands.Add(new PauseCommand());
         root.Subcommands.Add(new StatusCommand());
         root.Subcommands.Add(new ListCommand());

@@ -9,7 +9,7 @@ namespace MnasNet.Actors.Actors;
 /// A worker that pulls: it asks the controller for work when free, runs one piece of work off the mailbox thread
 /// (PipeTo), reports the result, and asks again. A <see cref="CancelWork"/> for its trial cancels the run.
 /// </summary>
-public abstract class PullWorker : ReceiveActor
+public abstract class PullWorker : ReceiveActor, IWithTimers
 {
     private readonly IActorRef _controller;
     private readonly WorkKind _kind;
@@ -17,24 +17,43 @@ public abstract class PullWorker : ReceiveActor
     private CancellationTokenSource? _cancel;
     private long? _current;
 
-    protected PullWorker(IActorRef controller, WorkKind kind)
+    private readonly TimeSpan? _repeatRequest;
+
+    /// <param name="repeatRequest">
+    /// In a cluster the controller may move to another node and forget its idle workers: an idle worker then repeats
+    /// its request this often. Null (one process) = ask once.
+    /// </param>
+    protected PullWorker(IActorRef controller, WorkKind kind, TimeSpan? repeatRequest = null)
     {
         _controller = controller;
         _kind = kind;
+        _repeatRequest = repeatRequest;
         WorkerId = Self.Path.Name;
         Idle();
     }
 
     protected string WorkerId { get; }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     protected abstract Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken);
 
-    protected override void PreStart() => _controller.Tell(new RequestWork(_kind, WorkerId));
+    protected override void PreStart() => AskForWork();
+
+    private void AskForWork()
+    {
+        _controller.Tell(new RequestWork(_kind, WorkerId));
+        if (_repeatRequest is { } every)
+        {
+            Timers.StartPeriodicTimer("ask", RepeatRequest.Instance, every);
+        }
+    }
 
     private void Idle()
     {
         Receive<WorkOffer>(Start);
         Receive<CancelWork>(_ => { });
+        Receive<RepeatRequest>(_ => _controller.Tell(new RequestWork(_kind, WorkerId)));
     }
 
     private void Busy()
@@ -48,6 +67,7 @@ public abstract class PullWorker : ReceiveActor
                 _cancel?.Cancel();
             }
         });
+        Receive<RepeatRequest>(_ => { });
         Receive<Finished>(f =>
         {
             _cancel?.Dispose();
@@ -56,13 +76,14 @@ public abstract class PullWorker : ReceiveActor
             {
                 _controller.Tell(f.Result);
             }
-            _controller.Tell(new RequestWork(_kind, WorkerId));
+            AskForWork();
             Become(Idle);
         });
     }
 
     private void Start(WorkOffer work)
     {
+        Timers.Cancel("ask");
         _cancel = new CancellationTokenSource();
         _current = work.TrialId;
         _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt}", WorkerId, work.TrialId, work.Kind, work.Attempt);
@@ -93,26 +114,33 @@ public abstract class PullWorker : ReceiveActor
 
     /// <summary>Internal: the run ended; null result = cancelled (nothing to report).</summary>
     private sealed record Finished(ISearchCommand? Result) : INoSerializationVerificationNeeded;
+
+    private sealed record RepeatRequest : INoSerializationVerificationNeeded
+    {
+        public static RepeatRequest Instance { get; } = new();
+    }
 }
 
 /// <summary>Trains one trial at a time (several per node).</summary>
-public sealed class TrainerWorker(IActorRef controller, ITrainerBackend backend) : PullWorker(controller, WorkKind.Train)
+public sealed class TrainerWorker(IActorRef controller, ITrainerBackend backend, TimeSpan? repeatRequest = null) : PullWorker(controller, WorkKind.Train, repeatRequest)
 {
     protected override async Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken) =>
         new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
 
     protected override void PostStop() => backend.Dispose();
 
-    public static Props Props(IActorRef controller, ITrainerBackend backend) => Akka.Actor.Props.Create(() => new TrainerWorker(controller, backend));
+    public static Props Props(IActorRef controller, ITrainerBackend backend, TimeSpan? repeatRequest = null) =>
+        Akka.Actor.Props.Create(() => new TrainerWorker(controller, backend, repeatRequest));
 }
 
 /// <summary>Owns one device: measures one model at a time (devices are exclusive).</summary>
-public sealed class DeviceWorker(IActorRef controller, IDeviceBackend backend) : PullWorker(controller, WorkKind.Measure)
+public sealed class DeviceWorker(IActorRef controller, IDeviceBackend backend, TimeSpan? repeatRequest = null) : PullWorker(controller, WorkKind.Measure, repeatRequest)
 {
     protected override async Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken) =>
         new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken));
 
     protected override void PostStop() => backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    public static Props Props(IActorRef controller, IDeviceBackend backend) => Akka.Actor.Props.Create(() => new DeviceWorker(controller, backend));
+    public static Props Props(IActorRef controller, IDeviceBackend backend, TimeSpan? repeatRequest = null) =>
+        Akka.Actor.Props.Create(() => new DeviceWorker(controller, backend, repeatRequest));
 }

@@ -46,7 +46,7 @@ public static class SearchHostingExtensions
                 loggers.AddLogger<SerilogLogger>();
                 loggers.LogLevel = LogLevel.InfoLevel;
             })
-            .WithSqlPersistence(JournalFiles.ConnectionString(options.Database), ProviderName.SQLiteMS, autoInitialize: true)
+            .WithSqlPersistence(JournalConnection(settings, options), JournalProvider(settings), autoInitialize: true)
             .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system))
             // SIGTERM/Ctrl-C pause the search (SearchRunner) instead of shutting the actor system down under it. Akka.Hosting
             // has no API for this key nor for serialize-messages: these two one-key Configs are the only HOCON we use.
@@ -77,6 +77,13 @@ public static class SearchHostingExtensions
         });
         return builder;
     }
+
+    public static string JournalConnection(SearchSettings settings, SearchHostOptions options) => settings.Journal.Provider == "postgresql"
+        ? PostgresJournal.ConnectionString(settings.Journal)
+        : JournalFiles.ConnectionString(options.Database);
+
+    public static string JournalProvider(SearchSettings settings) =>
+        settings.Journal.Provider == "postgresql" ? ProviderName.PostgreSQL15 : ProviderName.SQLiteMS;
 
     public static IBackendFactory DefaultBackends(SearchSettings settings) => settings.Simulated
         ? new SimulatedBackendFactory(settings, MnasNetSearchSpace.Default)

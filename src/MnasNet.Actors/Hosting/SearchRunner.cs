@@ -41,11 +41,22 @@ public static class SearchRunner
         var directory = settings.Journal.Directory;
         JournalFiles.EnsureWritableDirectory(directory);
         var database = JournalFiles.Database(directory, settings.Id);
-        if (!resume && File.Exists(database) && JournalReader.ReadFirstEvent(directory, settings.Id) is not null)
+        var postgres = settings.Journal.Provider == "postgresql";
+        if (postgres)
+        {
+            var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
+            if (existing != resume)
+            {
+                throw resume
+                    ? new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal")
+                    : new SettingsException($"search '{settings.Id}' already exists in the PostgreSQL journal; continue it with 'mnasnet resume {settings.Id}' or choose another --id");
+            }
+        }
+        else if (!resume && File.Exists(database) && JournalReader.ReadFirstEvent(directory, settings.Id) is not null)
         {
             throw new SettingsException($"search '{settings.Id}' already exists in '{directory}'; continue it with 'mnasnet resume {settings.Id}' or choose another --id");
         }
-        if (resume && !File.Exists(database))
+        if (!postgres && resume && !File.Exists(database))
         {
             throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
         }
@@ -56,7 +67,10 @@ public static class SearchRunner
             real.Preload();
         }
         using var journalLock = JournalLock.Acquire(directory, settings.Id);
-        JournalFiles.EnableWal(database);
+        if (!postgres)
+        {
+            JournalFiles.EnableWal(database);
+        }
         var pauseFile = JournalFiles.PauseFile(directory, settings.Id);
         if (File.Exists(pauseFile))
         {

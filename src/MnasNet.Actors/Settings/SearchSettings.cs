@@ -37,6 +37,7 @@ public sealed record SearchSettings
     public JournalSettings Journal { get; init; } = new();
     public WorkerSettings Workers { get; init; } = new();
     public LoggingSettings Logging { get; init; } = new();
+    public ClusterSettings Cluster { get; init; } = new();
 
     [JsonIgnore]
     public bool Simulated => Mode == "simulated";
@@ -110,6 +111,13 @@ public sealed record JournalSettings
     public string Directory { get; init; } = "searches";
     /// <summary>Snapshot of the controller (state + policy) every K policy updates.</summary>
     public int SnapshotEvery { get; init; } = 10;
+    /// <summary>"sqlite" (single node, default) or "postgresql" (clusters: one database shared by every controller node).</summary>
+    public string Provider { get; init; } = "sqlite";
+    /// <summary>
+    /// PostgreSQL only: a file holding the connection string. Empty → the environment variable MNASNET_PG_CONNECTION.
+    /// The connection string itself (it has the password) is never part of the settings.
+    /// </summary>
+    public string ConnectionStringFile { get; init; } = "";
 }
 
 public sealed record WorkerSettings
@@ -128,4 +136,15 @@ public sealed record LoggingSettings
     public string File { get; init; } = "";
     public string SeqUrl { get; init; } = "";
     public bool Console { get; init; } = true;
+}
+
+/// <summary>Cluster timings (only used by cluster nodes): failure detection and the split-brain resolver.</summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Split-brain resolver (keep-majority): how long membership must be stable before unreachable nodes are downed.</summary>
+    public double StableAfterSeconds { get; init; } = 20;
+    public double HeartbeatIntervalSeconds { get; init; } = 1;
+    public double AcceptableHeartbeatPauseSeconds { get; init; } = 3;
+    /// <summary>An idle worker repeats its request for work this often (a restarted controller learns about it).</summary>
+    public double WorkRequestIntervalSeconds { get; init; } = 2;
 }

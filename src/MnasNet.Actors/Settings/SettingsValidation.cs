@@ -75,7 +75,12 @@ public static partial class SettingsValidation
         Require(sim.FailureRate >= 0 && sim.FailureRate < 1, $"simulation.failureRate must be in [0, 1), got {sim.FailureRate}");
 
         Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
+        Require(s.Journal.Provider is "sqlite" or "postgresql", $"journal.provider must be sqlite or postgresql, got '{s.Journal.Provider}'");
         Require(s.Journal.SnapshotEvery >= 1, $"journal.snapshotEvery must be at least 1, got {s.Journal.SnapshotEvery}");
+
+        var c = s.Cluster;
+        Require(c.StableAfterSeconds > 0 && c.HeartbeatIntervalSeconds > 0 && c.AcceptableHeartbeatPauseSeconds > 0 && c.WorkRequestIntervalSeconds > 0,
+            "cluster.stableAfterSeconds, heartbeatIntervalSeconds, acceptableHeartbeatPauseSeconds and workRequestIntervalSeconds must be positive");
 
         var w = s.Workers;
         Require(w.Trainers is >= 1 and <= 64, $"workers.trainers must be between 1 and 64, got {w.Trainers}");

@@ -17,6 +17,10 @@ public sealed class SearchCommand : SearchCliCommand
     private readonly Option<string?> _id = new("--id") { Description = "Search id (default: generated from the time)." };
     private readonly Option<string[]> _set = new("--set") { Description = "Override one setting: key=value (e.g. reward.targetMs=80); repeatable.", AllowMultipleArgumentsPerToken = false };
     private readonly Option<bool> _plain = new("--plain") { Description = "Plain log lines even on a terminal." };
+    private readonly Option<bool> _cluster = new("--cluster") { Description = "Run the search on an Akka.Cluster: this process is a controller-role node (see --seed-nodes)." };
+    private readonly Option<bool> _resume = new("--resume") { Description = "With --cluster: continue (or stand by for) a search already in the journal." };
+    private readonly Option<string> _roles = new("--roles") { Description = "With --cluster: extra roles of this node (trainer, device).", DefaultValueFactory = _ => "controller" };
+    private readonly ClusterNodeCliOptions _node = new();
 
     public SearchCommand() : base("search", "Run a new architecture search; Ctrl-C or SIGTERM pauses it (resume with 'mnasnet resume ID').")
     {
@@ -24,6 +28,10 @@ public sealed class SearchCommand : SearchCliCommand
         Options.Add(_id);
         Options.Add(_set);
         Options.Add(_plain);
+        Options.Add(_cluster);
+        Options.Add(_resume);
+        Options.Add(_roles);
+        _node.AddTo(this);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -36,6 +44,15 @@ public sealed class SearchCommand : SearchCliCommand
         if (settings.Id.Length == 0)
         {
             settings = settings with { Id = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Random.Shared.Next(0x10000):x4}" };
+        }
+        if (parseResult.GetValue(_cluster))
+        {
+            var node = _node.Resolve(parseResult, $"controller,{parseResult.GetValue(_roles)}");
+            return await ClusterSearchExecution.RunAsync(settings, node, parseResult.GetValue(_resume), output, cancellationToken);
+        }
+        if (parseResult.GetValue(_resume) || parseResult.GetValue(_node.SeedNodes) is { Length: > 0 })
+        {
+            throw new SettingsException("--resume and --seed-nodes need --cluster (a single-node search continues with 'mnasnet resume ID')");
         }
         return await SearchExecution.RunAsync(settings, resume: false, output, parseResult.GetValue(_plain), cancellationToken);
     }

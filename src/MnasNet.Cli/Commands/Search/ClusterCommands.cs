@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using MnasNet.Actors.Logging;
+using MnasNet.Actors.Settings;
+using MnasNet.Cluster;
+using Serilog;
+
+namespace MnasNet.Cli.Commands.Search;
+
+/// <summary>Options shared by the cluster commands: where the node listens and which seeds it joins.</summary>
+internal sealed class ClusterNodeCliOptions
+{
+    public Option<string[]> SeedNodes { get; } = new("--seed-nodes") { Description = "Seed node addresses, e.g. akka.tcp://mnasnet@127.0.0.1:4053 (repeatable or comma-separated)." };
+    public Option<int> Port { get; } = new("--port") { Description = "Port of this node (0 = any free port).", DefaultValueFactory = _ => 0 };
+    public Option<string> Hostname { get; } = new("--hostname") { Description = "Host name or IP other nodes reach this node at.", DefaultValueFactory = _ => "127.0.0.1" };
+    public Option<int?> Trainers { get; } = new("--trainers") { Description = "Trainer workers on this node (default: workers.trainers)." };
+    public Option<int?> Devices { get; } = new("--devices") { Description = "Device workers on this node (default: workers.devices)." };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(SeedNodes);
+        command.Options.Add(Port);
+        command.Options.Add(Hostname);
+        command.Options.Add(Trainers);
+        command.Options.Add(Devices);
+    }
+
+    public ClusterNodeOptions Resolve(ParseResult parseResult, string roles) => ClusterNodeOptions.Parse(
+        roles, parseResult.GetValue(SeedNodes) ?? [], parseResult.GetValue(Hostname)!, parseResult.GetValue(Port), parseResult.GetValue(Trainers), parseResult.GetValue(Devices));
+}
+
+/// <summary>
+/// <c>mnasnet node --roles trainer,device --seed-nodes … [--port P] [--trainers N] [--config FILE] [--set k=v …]</c>:
+/// a worker node (its backends come from the settings: mode simulated or real). SIGTERM leaves the cluster
+/// gracefully and hands running work back.
+/// </summary>
+public sealed class NodeCommand : SearchCliCommand
+{
+    private readonly Option<string> _roles = new("--roles") { Description = "Comma-separated roles: trainer, device, controller.", DefaultValueFactory = _ => "trainer,device" };
+    private readonly Option<string?> _config = new("--config") { Description = "JSON settings file (backends, simulation, cluster timings)." };
+    private readonly Option<string[]> _set = new("--set") { Description = "Override one setting: key=value; repeatable." };
+    private readonly ClusterNodeCliOptions _node = new();
+
+    public NodeCommand() : base("node", "Run a cluster node (trainer and/or device workers) until SIGTERM.")
+    {
+        Options.Add(_roles);
+        Options.Add(_config);
+        Options.Add(_set);
+        _node.AddTo(this);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    {
+        var settings = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []);
+        var node = _node.Resolve(parseResult, parseResult.GetValue(_roles)!);
+        if (node.Has(NodeRoles.Controller))
+        {
+            throw new SettingsException("a controller-role node runs a search: use 'mnasnet search --cluster' (add --resume to join a running search as a standby)");
+        }
+        using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var signals = ClusterSignals.LeaveOn(leave);
+        Log.Logger = SearchLogging.Create(settings with { Id = $"node-{node.Hostname}-{node.Port}" }, console: true);
+        try
+        {
+            await ClusterRunner.RunNodeAsync(settings, node, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+            await output.WriteLineAsync("node left the cluster");
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+}
+
+internal static class ClusterSearchExecution
+{
+    public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var signals = ClusterSignals.LeaveOn(leave);
+        Log.Logger = SearchLogging.Create(settings, console: true);
+        try
+        {
+            await output.WriteLineAsync($"search {settings.Id}: {(resume ? "resuming" : "starting")} on the cluster, journal {settings.Journal.Provider}");
+            var step = Math.Max(1, settings.BatchSize);
+            long lastPrinted = -1;
+            var outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, p =>
+            {
+                if (p.TrialsDone / step != lastPrinted / step)
+                {
+                    lastPrinted = p.TrialsDone;
+                    Log.Information("progress {TrialsDone}/{TrialBudget} trials, best reward {BestReward} (trial {BestTrial})", p.TrialsDone, p.TrialBudget, p.BestReward, p.BestTrial);
+                }
+            }, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+            var done = outcome.LastProgress?.TrialsDone ?? 0;
+            await output.WriteLineAsync(outcome.Status switch
+            {
+                "completed" => $"search {settings.Id} completed: {done} trials",
+                "paused" => $"search {settings.Id} paused after {done} trials ({outcome.Reason})",
+                "left" => $"search {settings.Id}: {outcome.Reason}",
+                _ => throw new CliInputException($"search {settings.Id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure),
+            });
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+}
+
+/// <summary>SIGINT/SIGTERM → leave the cluster gracefully (once; a second signal gets the default handling).</summary>
+internal sealed class ClusterSignals : IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    public static ClusterSignals LeaveOn(CancellationTokenSource leave)
+    {
+        var s = new ClusterSignals();
+        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+        {
+            s._registrations.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                if (!leave.IsCancellationRequested)
+                {
+                    context.Cancel = true;
+                    leave.Cancel();
+                }
+            }));
+        }
+        return s;
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations)
+        {
+            r.Dispose();
+        }
+    }
+}

@@ -1,0 +1,183 @@
+using System.Globalization;
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+
+namespace MnasNet.Cluster.Tests;
+
+/// <summary>
+/// Real `mnasnet` processes on 127.0.0.1: a controller node (search --cluster, the seed), trainer and device nodes,
+/// a real PostgreSQL journal. Synchronised on cluster membership lines and journal contents, never on sleeps.
+/// </summary>
+public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture<PostgresServer>, IDisposable
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+    private readonly TempDir _dir = new();
+    private readonly List<MnasNetProcess> _processes = [];
+
+    private Dictionary<string, string> Environment => new() { [PostgresJournal.ConnectionEnvironmentVariable] = postgres.ConnectionString };
+
+    private SearchSettings Settings(string id, double trainSeconds, int batches = 3) =>
+        Simulated.Settings(_dir.Path, id, batchSize: 6, batches: batches, trainSeconds: trainSeconds) with
+        {
+            // The factorised policy keeps four processes from each loading libtorch on 2 shared cores.
+            Strategy = "ppo-tabular",
+            Journal = new JournalSettings { Directory = _dir.Path, SnapshotEvery = 2, Provider = "postgresql" },
+            Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = Math.Max(3, trainSeconds * 4), PauseGraceSeconds = 5 },
+            // Node logs in the process output, so a failure message shows the cluster's view.
+            Logging = new LoggingSettings { Level = "Information", Console = true },
+            Cluster = new ClusterSettings { StableAfterSeconds = 7, HeartbeatIntervalSeconds = 0.5, AcceptableHeartbeatPauseSeconds = 5, WorkRequestIntervalSeconds = 0.5 },
+        };
+
+    private MnasNetProcess Start(params string[] args)
+    {
+        var p = MnasNetProcess.Start(_dir.Path, Environment, args);
+        _processes.Add(p);
+        return p;
+    }
+
+    private static string P(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private (MnasNetProcess Controller, string Seed) StartController(string config, string id)
+    {
+        var port = PostgresServer.FreePort();
+        var seed = $"akka.tcp://mnasnet@127.0.0.1:{P(port)}";
+        return (Start("search", "--cluster", "--config", config, "--id", id, "--port", P(port), "--seed-nodes", seed), seed);
+    }
+
+    private MnasNetProcess StartWorker(string config, string seed, string roles, out int port)
+    {
+        port = PostgresServer.FreePort();
+        return Start("node", "--roles", roles, "--config", config, "--seed-nodes", seed, "--port", P(port), "--trainers", "1", "--devices", "1");
+    }
+
+    private async Task<(string Trials, string Hash)> SingleNodeFingerprintAsync(SearchSettings settings)
+    {
+        var single = settings with { Id = settings.Id + "-single", Journal = settings.Journal with { Provider = "sqlite" }, Simulation = settings.Simulation with { TrainSeconds = 0 } };
+        var outcome = await SearchRunner.RunAsync(single, resume: false);
+        Assert.Equal("completed", outcome.Status);
+        return Simulated.Fingerprint(_dir.Path, single.Id);
+    }
+
+    [Fact]
+    public async Task ControllerTwoTrainersAndADeviceMatchTheSingleNodeSearch()
+    {
+        var settings = Settings("cluster-a", trainSeconds: 0);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        var trainers = new[] { StartWorker(config, seed, "trainer", out var p1), StartWorker(config, seed, "trainer", out var p2) };
+        var device = StartWorker(config, seed, "device", out _);
+        foreach (var node in trainers.Append(device))
+        {
+            await node.WaitForOutputAsync("member up", Bound);
+        }
+
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        Assert.Contains("completed: 18 trials", controller.Output);
+        var events = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id);
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, events));
+        // Work really was spread: both trainer nodes trained trials.
+        var trainedOn = events.Select(e => e.Event).OfType<TrialTrained>().Select(t => t.Worker).ToList();
+        Assert.Contains(trainedOn, w => w.Contains($"-{P(p1)}-", StringComparison.Ordinal));
+        Assert.Contains(trainedOn, w => w.Contains($"-{P(p2)}-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task KilledTrainerNodesTrialIsDispatchedAgainAndEveryTrialHasOneResult()
+    {
+        var settings = Settings("cluster-b", trainSeconds: 1.0);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        var victim = StartWorker(config, seed, "trainer", out var victimPort);
+        await victim.WaitForOutputAsync("member up", Bound);
+        var survivor = StartWorker(config, seed, "trainer,device", out _);
+
+        // Kill the victim while it holds a trial: a dispatch to it without a result yet.
+        var marker = $"-{P(victimPort)}-";
+        var deadline = DateTime.UtcNow + Bound;
+        long? killedTrial = null;
+        while (killedTrial is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no trial dispatched to the victim; controller output:\n{controller.Output}");
+            var events = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+            var trained = events.OfType<TrialTrained>().Select(t => t.TrialId).ToHashSet();
+            killedTrial = events.OfType<TrialDispatched>().Where(d => d.Kind == WorkKind.Train && d.Worker.Contains(marker, StringComparison.Ordinal) && !trained.Contains(d.TrialId))
+                .Select(d => (long?)d.TrialId).FirstOrDefault();
+            if (killedTrial is null)
+            {
+                await Task.Delay(25, TestContext.Current.CancellationToken);
+            }
+        }
+        victim.KillHard();
+
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        var results = all.OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+        Assert.Equal(18, results.Count);
+        Assert.All(results, g => Assert.Single(g));
+        Assert.Equal(18, all.OfType<LatencyMeasured>().Count());
+        Assert.Contains(all.OfType<TrialLeaseExpired>(), x => x.TrialId == killedTrial && x.Worker.Contains(marker, StringComparison.Ordinal));
+        Assert.DoesNotContain(results.Single(g => g.Key == killedTrial), t => t.Worker.Contains(marker, StringComparison.Ordinal));
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id)));
+        Assert.False(survivor.HasExited);
+    }
+
+    [Fact]
+    public async Task SearchContinuesOnTheStandbyControllerWhenTheControllerNodeIsKilled()
+    {
+        var settings = Settings("cluster-c", trainSeconds: 0.3, batches: 4);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
+        await WaitForJournalAsync(settings.Id, events => events.Count > 0, controller);
+        var standbyPort = PostgresServer.FreePort();
+        var standby = Start("search", "--cluster", "--resume", "--config", config, "--id", settings.Id, "--port", P(standbyPort), "--seed-nodes", seed);
+        await standby.WaitForOutputAsync("member up", Bound);
+        var worker = Start("node", "--roles", "trainer,device", "--config", config, "--seed-nodes", seed, "--port", P(PostgresServer.FreePort()), "--trainers", "2", "--devices", "1");
+
+        await WaitForJournalAsync(settings.Id, events => events.OfType<TrialTrained>().Count() >= 8, controller);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        controller.KillHard();
+        var before = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Count;
+        await WaitForJournalAsync(settings.Id, events => events.Skip(before).OfType<SearchResumed>().Any(), standby);
+        var resumedAfter = clock.Elapsed;
+        await WaitForJournalAsync(settings.Id, events => events.Skip(before).OfType<TrialTrained>().Any(), standby);
+        var trainingAgainAfter = clock.Elapsed;
+        TestContext.Current.TestOutputHelper?.WriteLine($"controller node killed: search resumed on the standby after {resumedAfter.TotalSeconds:F1} s, first new result after {trainingAgainAfter.TotalSeconds:F1} s");
+
+        Assert.Equal(0, await standby.WaitAsync(Bound));
+        Assert.Contains("completed: 24 trials", standby.Output);
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id);
+        var trained = all.Select(e => e.Event).OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+        Assert.Equal(24, trained.Count);
+        Assert.All(trained, g => Assert.Single(g));
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, all));
+        Assert.False(worker.HasExited);
+    }
+
+    private async Task WaitForJournalAsync(string id, Func<IReadOnlyList<ISearchEvent>, bool> condition, MnasNetProcess watched)
+    {
+        var deadline = DateTime.UtcNow + Bound;
+        while (!condition(PostgresJournal.ReadEvents(postgres.ConnectionString, id).Select(e => e.Event).ToList()))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !watched.HasExited, $"journal of {id} did not reach the expected state; output:\n{watched.Output}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            p.Dispose();
+        }
+        _dir.Dispose();
+    }
+}
