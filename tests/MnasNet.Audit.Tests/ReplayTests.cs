@@ -217,10 +217,17 @@ public sealed class ReplayTests(CleanJournal journal) : IClassFixture<CleanJourn
     }
 
     [Fact]
-    public async Task An_unknown_search_is_not_found()
+    public async Task Bad_journal_arguments_are_clear_errors()
     {
         var r = await Cli.RunAsync("replay", "nope", "--journal-dir", _dir.Path);
+        var snapshotWithoutVerify = await Cli.RunAsync("replay", "nope", "--journal-dir", _dir.Path, "--from-snapshot");
+        var badProvider = await Cli.RunAsync("replay", "nope", "--connection", "Host=127.0.0.1", "--provider", "oracle");
+
         Assert.Equal(ExitCodes.NotFound, r.ExitCode);
         Assert.Contains("no search 'nope'", r.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.InvalidInput, snapshotWithoutVerify.ExitCode);
+        Assert.Contains("use it with --verify", snapshotWithoutVerify.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.InvalidInput, badProvider.ExitCode);
+        Assert.Contains("journal provider 'oracle'", badProvider.Error, StringComparison.Ordinal);
     }
 }
