@@ -28,12 +28,16 @@ public sealed class ProcessTests
         var random = new Random(Environment.TickCount);
         var killPoints = Enumerable.Range(0, 3).Select(_ => random.Next(1, referenceEvents - 20)).Order().ToList();
         var kills = 0;
+        var eventsAfterLastKill = 0L;
         foreach (var point in killPoints)
         {
             using var child = kills == 0 && !File.Exists(database)
                 ? MnasNetProcess.Start(dir.Path, "search", "--config", config, "--plain")
                 : MnasNetProcess.Start(dir.Path, "resume", "crash", "--journal-dir", dir.Path, "--plain");
-            var seen = await child.WaitForEventsAsync(database, point, Timeout);
+            // A resumed process must write at least one event (its search-resumed) before it is killed again,
+            // even when the previous kill landed past this kill point.
+            var target = Math.Max(point, eventsAfterLastKill + 1);
+            var seen = await child.WaitForEventsAsync(database, target, Timeout);
             if (child.HasExited)
             {
                 Assert.True(await child.WaitAsync(Timeout) == 0, child.Output);
@@ -42,7 +46,8 @@ public sealed class ProcessTests
             child.KillHard();
             await child.WaitAsync(Timeout);
             kills++;
-            Assert.True(seen >= point);
+            Assert.True(seen >= target);
+            eventsAfterLastKill = JournalReader.CountEvents(database);
         }
         Assert.True(kills >= 1, $"no kill landed (points {string.Join(",", killPoints)})");
         var status = SearchSummary(dir.Path, "crash");

@@ -3,6 +3,7 @@ using MnasNet.Cli;
 
 namespace MnasNet.Cli.Tests;
 
+[Collection(TorchCollection.Name)]
 public sealed class TrainCommandTests
 {
     private static string Cifar10Subset
