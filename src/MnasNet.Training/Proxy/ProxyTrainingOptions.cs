@@ -32,7 +32,7 @@ public sealed record ProxyTrainingOptions
 
     public int BatchSize { get; init; } = 64;
 
-    /// <summary>SGD by default: it is the recipe verified to learn in one short epoch (see docs/training.md).</summary>
+    /// <summary>SGD by default: it is the recipe verified to learn in one short epoch (see src/MnasNet.Training/README.md).</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
     /// <summary>Peak learning rate (after warm-up).</summary>
