@@ -9,7 +9,7 @@ results="$(pwd)/TestResults/run-$(date +%s)"
 mkdir -p "$results"
 dotnet test MnasNet.Actors.sln -c Release --no-build \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" \
-  --blame-hang --blame-hang-timeout 15m
+  --blame-hang --blame-hang-timeout 10m
 rc=$?
 
 passed=0; failed=0; total=0

@@ -3,7 +3,6 @@ using MnasNet.Cli;
 
 namespace MnasNet.Cli.Tests;
 
-[Collection(TorchCollection.Name)]
 public sealed class TrainCommandTests
 {
     private static string Cifar10Subset
