@@ -16,7 +16,7 @@ fi
 packages=()
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || packages+=(dataset-fashion-mnist)
 if (( want_tests )); then
-  python3 -c "import onnx" 2>/dev/null || packages+=(python3-onnx)
+  dpkg -s python3-onnx >/dev/null 2>&1 || packages+=(python3-onnx)
   [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]] || packages+=(postgresql)
   command -v adb >/dev/null || packages+=(adb)
 fi

@@ -76,4 +76,15 @@ public sealed class CliEndToEndTests
         Assert.Equal(Simulated.Fingerprint(dir.Path, "a"), Simulated.Fingerprint(dir.Path, "b"));
         Assert.NotEqual(Simulated.Fingerprint(dir.Path, "a").Trials, Simulated.Fingerprint(dir.Path, "c").Trials);
     }
+
+    [Fact]
+    public async Task Bench_search_prints_throughput_and_resume_figures()
+    {
+        using var dir = new TempDir();
+        var r = await Cli.RunAsync("bench", "search", "--trials", "40", "--batch-size", "10", "--workers", "2", "--resume-trials", "30", "--dir", dir.Path);
+        Assert.True(r.ExitCode == 0, r.Error + r.Output);
+        Assert.Matches(@"40 trials, \d+ events in [\d.]+ s: \d+ trials/s end to end", r.Output);
+        Assert.Matches(@"resume to first new dispatch: \d+ ms", r.Output);
+        Assert.Equal("completed", SearchSummary.From("throughput", JournalReader.ReadEvents(dir.Path, "throughput")).Status);
+    }
 }

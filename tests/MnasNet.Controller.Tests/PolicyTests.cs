@@ -12,10 +12,12 @@ public sealed class PolicyTests
 
     public PolicyTests() => TorchRuntime.EnsureLoaded(threads: 1);
 
-    [Fact]
-    public void Sampled_log_prob_equals_the_recomputed_log_prob()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Sampled_log_prob_equals_the_recomputed_log_prob(int layers)
     {
-        using var controller = new PpoController(Small);
+        using var controller = new PpoController(Small with { LstmLayers = layers });
         var proposals = controller.Sample(16);
         var scores = controller.Score(proposals.Select(p => p.Tokens).ToArray());
         for (var j = 0; j < proposals.Count; j++)

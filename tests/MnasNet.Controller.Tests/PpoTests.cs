@@ -121,6 +121,19 @@ public sealed class PpoTests
     }
 
     [Fact]
+    public void A_failed_trial_with_the_failed_reward_pushes_its_architecture_down()
+    {
+        using var controller = new PpoController(Small);
+        var proposals = controller.Sample(8);
+        var batch = Score(proposals);
+        batch[3] = ScoredSample.From(proposals[3], RewardFormula.FailedReward, failed: true);
+        var update = controller.Update(batch);
+        Assert.True(update.Advantages[3] < 0);
+        Assert.True(update.Advantages[3] == update.Advantages.Min());
+        Assert.True(controller.LogProb(proposals[3].Tokens) < proposals[3].LogProb);
+    }
+
+    [Fact]
     public void Update_rejects_bad_batches_with_clear_errors()
     {
         using var controller = new PpoController(Small);

@@ -54,6 +54,16 @@ public sealed class MeasurementRunnerTests
     }
 
     [Fact]
+    public void The_untimed_action_runs_before_every_warmup_and_timed_run()
+    {
+        var log = new List<string>();
+        MeasurementRunner.Run(new MeasurementProtocol(Warmup: 1, Runs: 2), () => { log.Add("run"); return 1; }, CancellationToken.None, beforeEachRun: () => log.Add("evict"));
+        Assert.Equal(["evict", "run", "evict", "run", "evict", "run"], log);
+        Assert.Null(MeasurementRunner.CacheEvictor(0));
+        Assert.NotNull(MeasurementRunner.CacheEvictor(4096));
+    }
+
+    [Fact]
     public void Cancellation_stops_between_runs()
     {
         using var cts = new CancellationTokenSource();

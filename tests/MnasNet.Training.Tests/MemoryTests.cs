@@ -5,6 +5,11 @@ using MnasNet.Training.Proxy;
 
 namespace MnasNet.Training.Tests;
 
+/// <summary>Runs alone: resident memory of the process is only meaningful when no other test allocates meanwhile.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MemoryTestsCollection;
+
+[Collection(nameof(MemoryTests))]
 public sealed class MemoryTests(ITestOutputHelper output)
 {
     [Fact]
@@ -19,7 +24,7 @@ public sealed class MemoryTests(ITestOutputHelper output)
             var r = ProxyTrainer.Train(TrainerTests.Tiny, data, dataset.Classes, options, cancellation: TestContext.Current.CancellationToken);
             Assert.True(r.Succeeded, r.FailureReason);
         }
-        for (var i = 0; i < 15; i++)
+        for (var i = 0; i < 10; i++)
         {
             Trial(i);
         }

@@ -1,8 +1,8 @@
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.SearchSpace;
 using SurrogateObjective = MnasNet.Controller.SurrogateObjective;
 using SurrogateOptions = MnasNet.Controller.SurrogateOptions;
-using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Backends;
 

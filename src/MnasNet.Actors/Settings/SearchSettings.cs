@@ -77,9 +77,10 @@ public sealed record DatasetSettings
 public sealed record TrainingSettings
 {
     public int Epochs { get; init; } = 1;
-    public int BatchSize { get; init; } = 64;
-    public double LearningRate { get; init; } = 0.01;
-    public double Width { get; init; } = 0.25;
+    public int BatchSize { get; init; } = 32;
+    /// <summary>SGD (MnasNet.Training's default optimizer) learning rate.</summary>
+    public double LearningRate { get; init; } = 0.1;
+    public double Width { get; init; } = 0.5;
     /// <summary>Keep each trial's trained weights under the journal directory (for export).</summary>
     public bool KeepWeights { get; init; } = true;
 }

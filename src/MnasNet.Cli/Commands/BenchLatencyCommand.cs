@@ -17,6 +17,7 @@ public sealed class BenchLatencyCommand : CliCommand
     private readonly Option<int> _repeats = new("--repeats") { Description = "Measurements per architecture and backend.", DefaultValueFactory = _ => 5 };
     private readonly Option<int> _runs = LatencyOptions.Runs(50);
     private readonly Option<int> _warmup = LatencyOptions.Warmup(10);
+    private readonly Option<bool> _noReference = new("--no-reference") { Description = "Skip the reference architectures (table only)." };
     private readonly Option<bool> _noTable = new("--no-table") { Description = "Skip the lookup-table build and evaluation." };
     private readonly Option<int> _tableResolution = new("--table-resolution") { Description = "Resolution of the lookup table.", DefaultValueFactory = _ => 224 };
     private readonly Option<int> _tableSamples = new("--table-samples") { Description = "Random architectures to evaluate the table on.", DefaultValueFactory = _ => 50 };
@@ -27,7 +28,7 @@ public sealed class BenchLatencyCommand : CliCommand
 
     public BenchLatencyCommand() : base("latency", "Reference latencies, their repeatability, and the lookup table's MAPE and Kendall tau.")
     {
-        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json })
+        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json })
         {
             Options.Add(option);
         }
@@ -43,7 +44,7 @@ public sealed class BenchLatencyCommand : CliCommand
             throw new CliInputException($"--repeats must be at least 1, got {repeats}");
         }
         var settings = new LatencyBenchmarkSettings(
-            parseResult.GetValue(_archs)!, parseResult.GetValue(_backends)!, parseResult.GetValue(_resolution), parseResult.GetValue(_threads), repeats,
+            parseResult.GetValue(_noReference) ? [] : parseResult.GetValue(_archs)!, parseResult.GetValue(_backends)!, parseResult.GetValue(_resolution), parseResult.GetValue(_threads), repeats,
             LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs)),
             !parseResult.GetValue(_noTable), parseResult.GetValue(_tableResolution), parseResult.GetValue(_tableSamples),
             LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut));
@@ -59,11 +60,11 @@ public sealed class BenchLatencyCommand : CliCommand
         await output.WriteLineAsync();
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"batch 1, {settings.Threads} thread(s), {settings.Resolution}x{settings.Resolution}, {settings.Repeats} measurements of {settings.Protocol!.Warmup} warm-up + {settings.Protocol.Runs} runs each"));
-        await output.WriteLineAsync("  architecture   backend       median ms   CV(medians)  mean CV(runs)  s/measurement");
+        await output.WriteLineAsync("  architecture   backend       median ms   CV(medians)  mean CV(runs)  s/measurement  (timing)");
         foreach (var r in report.Measurements)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}"));
+                $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}  {r.TimingSecondsPerMeasurement,8:F2}"));
         }
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"load average (1 min): {report.LoadBefore?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} before, {report.LoadAfter?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} after, on {Environment.ProcessorCount} cores"));
         if (report.Table is { } t)

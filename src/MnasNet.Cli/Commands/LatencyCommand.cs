@@ -70,6 +70,7 @@ public sealed class LatencyCommand : CliCommand
                 deviceId = m.DeviceId,
                 platform = m.Platform,
                 wallSeconds = m.WallSeconds,
+                hostLoadAverage = m.HostLoadAverage,
                 samplesMs = m.SamplesMs,
             });
             return ExitCodes.Success;

@@ -7,8 +7,12 @@ using TorchSharp;
 
 namespace MnasNet.Latency.Backends;
 
-/// <summary>ONNX Runtime session settings. Defaults follow the paper's single big core: one intra-op thread.</summary>
-public sealed record OnnxRuntimeSettings(int IntraOpThreads = 1, int InterOpThreads = 1, bool GraphOptimizations = true, long Seed = 0)
+/// <summary>
+/// ONNX Runtime session settings. Defaults follow the paper's single big core: one intra-op thread.
+/// <paramref name="LayerCacheEvictionBytes"/>: written before each run when timing a single layer for a table
+/// (see <see cref="MeasurementRunner.CacheEvictor"/>); 0 turns it off.
+/// </summary>
+public sealed record OnnxRuntimeSettings(int IntraOpThreads = 1, int InterOpThreads = 1, bool GraphOptimizations = true, long Seed = 0, int LayerCacheEvictionBytes = 4 << 20)
 {
     public OnnxRuntimeSettings Validate()
     {
@@ -45,7 +49,8 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         DeviceId = deviceId ?? $"{Environment.MachineName}/{Name}/t{Settings.IntraOpThreads}";
         Platform = PlatformProbe.Host(Name, LatencySource.Measured, Settings.IntraOpThreads,
             new Dictionary<string, string> { ["onnxruntime"] = OrtEnv.Instance().GetVersionString() },
-            $"inter-op {Settings.InterOpThreads}, sequential, graph optimisations {(Settings.GraphOptimizations ? "all" : "off")}");
+            $"inter-op {Settings.InterOpThreads}, sequential, graph optimisations {(Settings.GraphOptimizations ? "all" : "off")}, " +
+            $"single-layer runs evict {Settings.LayerCacheEvictionBytes / 1024} KiB of cache first");
     }
 
     public Task<LatencyMeasurement> MeasureAsync(Architecture architecture, NetworkOptions options, MeasurementProtocol protocol, CancellationToken cancellationToken = default)
@@ -57,9 +62,10 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             var model = OnnxExporter.ToBytes(OnnxExporter.Export(architecture, options, Settings.Seed));
             var timed = Time(model, [1, options.InputChannels, options.Resolution, options.Resolution], protocol, cancellationToken);
-            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -70,9 +76,10 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             var model = OnnxExporter.ToBytes(ExportLayer(layer, Settings.Seed));
-            var timed = Time(model, layer.InputShape, protocol, cancellationToken);
-            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started);
+            var timed = Time(model, layer.InputShape, protocol, cancellationToken, MeasurementRunner.CacheEvictor(Settings.LayerCacheEvictionBytes));
+            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -105,7 +112,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         };
     }
 
-    private TimedRuns Time(byte[] model, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken)
+    private TimedRuns Time(byte[] model, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken, Action? beforeEachRun = null)
     {
         using var session = OnnxInference.OpenSession(model, Settings);
         var input = OnnxInference.RandomInput(inputShape, Settings.Seed);
@@ -121,7 +128,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         OrtValue[] outputs = [outputValue];
         try
         {
-            return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken);
+            return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken, beforeEachRun: beforeEachRun);
         }
         catch (OnnxRuntimeException e)
         {

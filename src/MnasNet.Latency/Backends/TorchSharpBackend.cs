@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MnasNet.Latency.Backends;
 
 /// <summary>TorchSharp eager settings. libtorch's intra-op thread count is process-wide: the backend sets it per measurement.</summary>
-public sealed record TorchSharpSettings(int Threads = 1, long Seed = 0)
+public sealed record TorchSharpSettings(int Threads = 1, long Seed = 0, int LayerCacheEvictionBytes = 4 << 20)
 {
     public TorchSharpSettings Validate()
     {
@@ -62,13 +62,14 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             TorchRuntime.EnsureLoaded(Settings.Threads);
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var model = MnasNetModel.Build(architecture, options);
             RandomWeights.CalibrateBatchNorm(model, RandomWeights.InputShape(options), Settings.Seed);
             var timed = Time(model, [1, options.InputChannels, options.Resolution, options.Resolution], protocol, cancellationToken);
-            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started);
+            return LatencyMeasurements.Create(architecture.Id, options.Resolution, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -79,13 +80,14 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         return _gate.RunAsync(() =>
         {
             var started = DateTimeOffset.UtcNow;
+            var load = PlatformProbe.LoadAverage();
             TorchRuntime.EnsureLoaded(Settings.Threads);
             using var scope = NewDisposeScope();
             TorchRuntime.Seed(Settings.Seed);
             using var module = layer.BuildModule();
             RandomWeights.CalibrateBatchNorm(module, layer.InputShape, Settings.Seed);
-            var timed = Time(module, layer.InputShape, protocol, cancellationToken);
-            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started);
+            var timed = Time(module, layer.InputShape, protocol, cancellationToken, MeasurementRunner.CacheEvictor(Settings.LayerCacheEvictionBytes));
+            return LatencyMeasurements.Create(layer.Key, layer.Cost.InputSize, DeviceId, Platform, protocol, timed, started, load);
         }, cancellationToken);
     }
 
@@ -101,7 +103,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         }, cancellationToken);
     }
 
-    private TimedRuns Time(nn.Module<Tensor, Tensor> module, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken)
+    private TimedRuns Time(nn.Module<Tensor, Tensor> module, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken, Action? beforeEachRun = null)
     {
         module.eval();
         using var generator = new Generator((ulong)Settings.Seed);
@@ -112,7 +114,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         {
             using var runScope = NewDisposeScope();
             module.call(input);
-        }), cancellationToken);
+        }), cancellationToken, beforeEachRun: beforeEachRun);
     }
 
     public ValueTask DisposeAsync()

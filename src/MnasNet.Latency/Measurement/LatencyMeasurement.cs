@@ -4,7 +4,9 @@ namespace MnasNet.Latency.Measurement;
 
 /// <summary>
 /// The full record of one latency measurement: every raw sample in run order, their statistics (outliers flagged,
-/// not dropped), the protocol that produced them and the platform they are valid for.
+/// not dropped), the protocol that produced them and the platform they are valid for. <see cref="HostLoadAverage"/>
+/// is the host's 1-minute load average when the measurement started (null where unknown or simulated): figures
+/// taken while other processes kept the cores busy are slower and noisier.
 /// </summary>
 public sealed record LatencyMeasurement(
     string ArchitectureId,
@@ -21,7 +23,8 @@ public sealed record LatencyMeasurement(
     SampleStatistics Statistics,
     IReadOnlyList<double> SamplesMs,
     double WallSeconds,
-    DateTimeOffset StartedAt)
+    DateTimeOffset StartedAt,
+    double? HostLoadAverage = null)
 {
     [JsonIgnore]
     public double MedianMs => Statistics.MedianMs;
@@ -42,7 +45,7 @@ public static class LatencyMeasurements
     /// <summary>The record of timed runs of one model (an architecture, or a single layer keyed by its table key).</summary>
     public static LatencyMeasurement Create(
         string modelId, int resolution, string deviceId, PlatformDescription platform, MeasurementProtocol protocol,
-        TimedRuns timed, DateTimeOffset startedAt) =>
+        TimedRuns timed, DateTimeOffset startedAt, double? hostLoadAverage = null) =>
         new(modelId, resolution, 1, deviceId, platform, protocol.Warmup, timed.SamplesMs.Count, timed.Rounds, platform.Threads,
-            timed.StopReason, protocol.CvTarget, SampleStatistics.Of(timed.SamplesMs), timed.SamplesMs, timed.WallSeconds, startedAt);
+            timed.StopReason, protocol.CvTarget, SampleStatistics.Of(timed.SamplesMs), timed.SamplesMs, timed.WallSeconds, startedAt, hostLoadAverage);
 }

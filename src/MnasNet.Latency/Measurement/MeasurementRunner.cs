@@ -13,13 +13,14 @@ public static class MeasurementRunner
     /// milliseconds. The time budget counts wall time, or with <paramref name="virtualTime"/> the sum of the samples
     /// (simulated devices, whose samples are not real time, stay deterministic that way).
     /// </summary>
-    public static TimedRuns Run(MeasurementProtocol protocol, Func<double> runOnceMs, CancellationToken cancellationToken, bool virtualTime = false)
+    public static TimedRuns Run(MeasurementProtocol protocol, Func<double> runOnceMs, CancellationToken cancellationToken, bool virtualTime = false, Action? beforeEachRun = null)
     {
         protocol.Validate();
         var wall = Stopwatch.StartNew();
         for (var i = 0; i < protocol.Warmup; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            beforeEachRun?.Invoke();
             runOnceMs();
         }
         var samples = new List<double>();
@@ -30,6 +31,7 @@ public static class MeasurementRunner
             for (var i = 0; i < protocol.Runs; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                beforeEachRun?.Invoke();
                 samples.Add(runOnceMs());
             }
             rounds++;
@@ -57,6 +59,27 @@ public static class MeasurementRunner
             return StopReason.TimeBudgetExhausted;
         }
         return rounds >= protocol.MaxRounds ? StopReason.MaxRoundsReached : null;
+    }
+
+    /// <summary>
+    /// An untimed action that evicts the core's private caches by writing <paramref name="bytes"/> (null for 0).
+    /// Timed alone in a loop, a layer keeps its weights in L2; inside a network the other layers' weights and
+    /// activations have evicted them. Table builds run this before each run of a single layer.
+    /// </summary>
+    public static Action? CacheEvictor(int bytes)
+    {
+        if (bytes <= 0)
+        {
+            return null;
+        }
+        var buffer = new byte[bytes];
+        return () =>
+        {
+            for (var i = 0; i < buffer.Length; i += 64)
+            {
+                buffer[i]++;
+            }
+        };
     }
 
     /// <summary>Milliseconds of one call, from the high-resolution timestamp.</summary>

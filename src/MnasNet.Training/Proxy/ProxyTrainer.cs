@@ -146,6 +146,7 @@ public static class ProxyTrainer
             _parameters = model.ParameterCount();
             PrepareForShortTraining(model);
             using var optimizer = CreateOptimizer(model);
+            var parameters = model.parameters().ToArray();
             var n = data.Train.Count;
             var stepsPerEpoch = n / options.BatchSize + (n % options.BatchSize >= 2 ? 1 : 0);
             var totalSteps = stepsPerEpoch * options.Epochs;
@@ -185,7 +186,7 @@ public static class ProxyTrainer
                         loss.backward();
                         if (options.GradientClipNorm is { } clip)
                         {
-                            nn.utils.clip_grad_norm_(model.parameters(), clip);
+                            nn.utils.clip_grad_norm_(parameters, clip);
                         }
                         optimizer.step();
                         correct += logits.argmax(1).eq(y).sum().item<long>();
@@ -203,6 +204,10 @@ public static class ProxyTrainer
                 _trainSeconds += trainSeconds;
                 RecalibrateBatchNorm(model);
                 var (valLoss, valAccuracy) = Evaluate(model, data.Validation);
+                if (!double.IsFinite(valLoss))
+                {
+                    return Failed(TrainingOutcome.Diverged, $"validation loss became {valLoss} after epoch {epoch} (the last steps produced non-finite weights)");
+                }
                 var metrics = new EpochMetrics(epoch, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
                     lr, epochClock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
                 _epochs.Add(metrics);

@@ -62,7 +62,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
 
             if (resumeTrials > 0)
             {
-                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 2, workers, strategy);
+                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 50, workers, strategy);
                 await output.WriteLineAsync(string.Create(c, $"resume: building a search of {resumeTrials}+ trials (snapshot every {big.Journal.SnapshotEvery} updates)..."));
                 using (var pauseAt = new CancellationTokenSource())
                 {
@@ -73,6 +73,10 @@ public sealed class BenchSearchCommand : SearchCliCommand
                             pauseAt.Cancel();
                         }
                     }, pauseToken: pauseAt.Token);
+                    if (built.Status != "paused")
+                    {
+                        throw new CliInputException($"the resume benchmark's search ended '{built.Status}' instead of pausing", ExitCodes.Failure);
+                    }
                     await output.WriteLineAsync(string.Create(c, $"  paused after {built.LastProgress?.TrialsDone} trials, {JournalReader.CountEvents(JournalFiles.Database(scratch, big.Id))} events"));
                 }
                 using var stopAfterFirst = new CancellationTokenSource();

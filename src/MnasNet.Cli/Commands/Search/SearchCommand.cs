@@ -107,18 +107,7 @@ internal static class SearchExecution
             SearchOutcome outcome;
             if (interactive)
             {
-                outcome = await AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                    .StartAsync(async ctx =>
-                    {
-                        var task = ctx.AddTask($"search {settings.Id}", maxValue: settings.TrialBudget);
-                        return await SearchRunner.RunAsync(settings, resume, p =>
-                        {
-                            task.Value = p.TrialsDone;
-                            task.Description = string.Create(CultureInfo.InvariantCulture,
-                                $"{p.TrialsDone}/{p.TrialBudget} trials, batch {p.Batch + 1}, best {(p.BestReward is { } b ? b.ToString("F4", CultureInfo.InvariantCulture) : "-")}{(p.BestTrial is { } t ? $" (#{t})" : "")}");
-                        }, pauseToken: pause.Token);
-                    });
+                outcome = await LiveView.RunAsync(settings, resume, pause.Token);
             }
             else
             {
@@ -150,5 +139,46 @@ internal static class SearchExecution
             }
             await Log.CloseAndFlushAsync();
         }
+    }
+}
+
+/// <summary>The interactive view: a progress line and the current Pareto front (read from the journal every second).</summary>
+internal static class LiveView
+{
+    public static async Task<SearchOutcome> RunAsync(SearchSettings settings, bool resume, CancellationToken pause)
+    {
+        SearchProgress? last = null;
+        var table = new Table().Title($"search {settings.Id}").AddColumns("trial", "accuracy", "latency (ms)", "reward");
+        var started = DateTime.UtcNow;
+        return await AnsiConsole.Live(table).StartAsync(async ctx =>
+        {
+            var run = SearchRunner.RunAsync(settings, resume, p => last = p, pauseToken: pause);
+            while (!run.IsCompleted)
+            {
+                await Task.WhenAny(run, Task.Delay(1000, CancellationToken.None));
+                Render(table, settings, last, started);
+                ctx.Refresh();
+            }
+            return await run;
+        });
+    }
+
+    private static void Render(Table table, SearchSettings settings, SearchProgress? p, DateTime started)
+    {
+        var c = CultureInfo.InvariantCulture;
+        table.Rows.Clear();
+        try
+        {
+            var summary = Actors.State.SearchSummary.From(settings.Id, Actors.Journal.JournalReader.ReadEvents(settings.Journal.Directory, settings.Id));
+            foreach (var trial in summary.ParetoFront().Take(12))
+            {
+                table.AddRow(trial.TrialId.ToString(c), trial.Accuracy!.Value.ToString("F4", c), trial.LatencyMs!.Value.ToString("F2", c), (trial.Reward ?? 0).ToString("F4", c));
+            }
+        }
+        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+        }
+        table.Caption(string.Create(c,
+            $"{p?.TrialsDone ?? 0}/{settings.TrialBudget} trials · batch {(p?.Batch ?? -1) + 1}/{settings.Batches} · best {(p?.BestReward is { } b ? b.ToString("F4", c) : "-")}{(p?.BestTrial is { } t ? $" (#{t})" : "")} · in flight {p?.InFlight ?? 0} · {DateTime.UtcNow - started:hh\\:mm\\:ss} · Pareto front (accuracy vs latency) above"));
     }
 }
