@@ -68,6 +68,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         var expected = await SingleNodeFingerprintAsync(settings);
 
         var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
         var trainers = new[] { StartWorker(config, seed, "trainer", out var p1), StartWorker(config, seed, "trainer", out var p2) };
         var device = StartWorker(config, seed, "device", out _);
         foreach (var node in trainers.Append(device))
