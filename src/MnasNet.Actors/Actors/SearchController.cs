@@ -257,12 +257,6 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void OnRequestWork(RequestWork request)
     {
-        // A worker holding a lease has an offer on its way (offers to a live worker are not lost): a repeated request
-        // (cluster workers repeat theirs while idle) crossed it and must not earn the worker a second offer.
-        if (_leases.Values.Any(l => l.Worker.Equals(Sender)))
-        {
-            return;
-        }
         var idle = _idle[request.Kind];
         if (!idle.Any(w => w.Worker.Equals(Sender)))
         {
