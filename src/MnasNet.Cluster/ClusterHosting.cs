@@ -5,14 +5,18 @@ using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Logger.Serilog;
+using Akka.Cluster.Sharding;
 using Akka.Persistence.Sql.Hosting;
+using LinqToDB;
 using Akka.Remote.Hosting;
 using MnasNet.Actors.Actors;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Serialization;
 using MnasNet.Actors.Settings;
+using MnasNet.SearchSpace;
 
 namespace MnasNet.Cluster;
 
@@ -32,14 +36,29 @@ public sealed record ClusterNodeOptions(
     string Hostname = "127.0.0.1",
     int Port = 0,
     int? Trainers = null,
-    int? Devices = null)
+    int? Devices = null,
+    IReadOnlyList<DevicePlatform>? DeviceSpecs = null)
 {
     public const string SystemName = "mnasnet";
-    public const string SingletonName = "search-controller";
+    public const string RegionName = "search";
 
     public bool Has(string role) => Roles.Contains(role);
 
-    public static ClusterNodeOptions Parse(string roles, IEnumerable<string> seedNodes, string hostname, int port, int? trainers, int? devices)
+    /// <summary>
+    /// The devices of a device-role node: one per <c>--device</c> spec, or else <c>--devices</c> (default
+    /// workers.devices) of the platform the node's settings name; each with the CPU model and threads of this host.
+    /// </summary>
+    public IReadOnlyList<DevicePlatform> DevicePlatforms(SearchSettings settings)
+    {
+        if (DeviceSpecs is { Count: > 0 } specs)
+        {
+            return [.. specs.Select(d => d.OnThisHost(settings.Threads))];
+        }
+        var platform = DevicePlatform.LocalDeviceOf(settings);
+        return [.. Enumerable.Repeat(platform, Devices ?? settings.Workers.Devices)];
+    }
+
+    public static ClusterNodeOptions Parse(string roles, IEnumerable<string> seedNodes, string hostname, int port, int? trainers, int? devices, IEnumerable<string>? deviceSpecs = null)
     {
         var list = roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
         if (list.Count == 0)
@@ -70,7 +89,16 @@ public sealed record ClusterNodeOptions(
         {
             throw new SettingsException("--trainers and --devices must be between 0 and 64");
         }
-        return new ClusterNodeOptions(list, seeds, hostname, port, trainers, devices);
+        var specs = (deviceSpecs ?? []).Select(d => DevicePlatform.Parse(d)).ToList();
+        if (specs.Count > 0 && devices is not null)
+        {
+            throw new SettingsException("give either --device SPEC (one device each) or --devices N, not both");
+        }
+        if (specs.Count > 0 && !list.Contains(NodeRoles.Device))
+        {
+            throw new SettingsException("--device needs the device role (--roles …,device)");
+        }
+        return new ClusterNodeOptions(list, seeds, hostname, port, trainers, devices, specs);
     }
 }
 
@@ -78,16 +106,11 @@ public static class ClusterHostingExtensions
 {
     /// <summary>
     /// One cluster node: remoting, clustering with the split-brain resolver (keep-majority, stable-after from the
-    /// settings), the search serializer, and by role: the search controller as a cluster singleton on controller-role
-    /// nodes (journal in the configured provider, PostgreSQL for real clusters), trainer and device workers that reach
-    /// it through the singleton proxy and pull work.
+    /// settings), distributed pub-sub (the work topic), the search serializer, and by role: on controller-role nodes
+    /// the shard region of searches (one <see cref="SearchHost"/> per search id, remembered, journal and sharding
+    /// state in PostgreSQL); trainer and device workers that pull work from every search through the work topic.
     /// </summary>
-    public static AkkaConfigurationBuilder AddMnasNetClusterNode(
-        this AkkaConfigurationBuilder builder,
-        SearchSettings settings,
-        ClusterNodeOptions node,
-        IBackendFactory backends,
-        Action<ISearchCommand>? onNotification = null)
+    public static AkkaConfigurationBuilder AddMnasNetClusterNode(this AkkaConfigurationBuilder builder, SearchSettings settings, ClusterNodeOptions node)
     {
         var c = settings.Cluster;
         builder
@@ -110,56 +133,103 @@ public static class ClusterHostingExtensions
                     AcceptableHeartbeatPause = TimeSpan.FromSeconds(c.AcceptableHeartbeatPauseSeconds),
                 },
             })
+            .WithDistributedPubSub("")
             // Akka.Cluster.Hosting's KeepMajorityOption has no stable-after: this one key is set as HOCON.
             .AddHocon(ConfigurationFactory.ParseString(
                 $"akka.cluster.split-brain-resolver.stable-after = {c.StableAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}s"), HoconAddMode.Prepend);
 
-        var singletonOptions = new ClusterSingletonOptions { Role = NodeRoles.Controller, BufferSize = 10000 };
         if (node.Has(NodeRoles.Controller))
         {
+            var connection = PostgresJournal.ConnectionString(settings.Journal);
             builder
-                .WithSqlPersistence(SearchHostingExtensions.JournalConnection(settings, new SearchHostOptions(Actors.Journal.JournalFiles.Database(settings.Journal.Directory, settings.Id), backends)),
-                    SearchHostingExtensions.JournalProvider(settings), autoInitialize: true)
-                .WithActors((system, registry) =>
-                {
-                    registry.Register<SearchSubscriberKey>(system.ActorOf(Props.Create(() => new NotificationForwarder(onNotification)), "subscriber"));
-                    registry.Register<RewardActorKey>(system.ActorOf(RewardActor.Props(), "reward"));
-                })
-                .WithSingleton<SearchControllerKey>(ClusterNodeOptions.SingletonName, (_, registry, _) =>
-                    SearchController.Props(settings, registry.Get<RewardActorKey>(), registry.Get<SearchSubscriberKey>()), singletonOptions, createProxyToo: true);
-        }
-        else
-        {
-            builder.WithSingletonProxy<SearchControllerKey>(ClusterNodeOptions.SingletonName, singletonOptions);
+                .WithSqlPersistence(connection, ProviderName.PostgreSQL15, autoInitialize: true)
+                .WithActors((system, registry) => registry.Register<RewardActorKey>(system.ActorOf(RewardActor.Props(), "reward")))
+                .WithShardRegion<SearchRegionKey>(ClusterNodeOptions.RegionName,
+                    (_, registry, _) => searchId => SearchHost.Props(searchId, connection, registry.Get<RewardActorKey>()),
+                    new SearchMessageExtractor(),
+                    new ShardOptions
+                    {
+                        Role = NodeRoles.Controller,
+                        RememberEntities = true,
+                        RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
+                        StateStoreMode = StateStoreMode.Persistence,
+                    });
         }
 
         var repeat = TimeSpan.FromSeconds(c.WorkRequestIntervalSeconds);
         // Worker ids name the node, so the journal says where each trial ran.
         var prefix = node.Port == 0 ? $"{node.Hostname}-pid{Environment.ProcessId}" : $"{node.Hostname}-{node.Port}";
-        builder.WithActors((system, registry) =>
+        var factories = new SearchBackendFactories();
+        var space = MnasNetSearchSpace.Default;
+        builder.WithActors((system, _) =>
         {
-            var controller = registry.Get<SearchControllerKey>();
+            if (!node.Has(NodeRoles.Trainer) && !node.Has(NodeRoles.Device))
+            {
+                return;
+            }
+            var work = system.ActorOf(WorkBroadcaster.Props(), "work");
             if (node.Has(NodeRoles.Trainer))
             {
                 for (var i = 0; i < (node.Trainers ?? settings.Workers.Trainers); i++)
                 {
-                    system.ActorOf(TrainerWorker.Props(controller, backends.CreateTrainer(i), repeat), $"trainer-{prefix}-{i}");
+                    var index = i;
+                    var backends = WorkerBackends<ITrainerBackend>.PerSearch(s => factories.For(s).CreateTrainer(index), b => b.Dispose());
+                    system.ActorOf(TrainerWorker.Props(work, backends, repeat), $"trainer-{prefix}-{i}");
                 }
             }
             if (node.Has(NodeRoles.Device))
             {
-                for (var i = 0; i < (node.Devices ?? settings.Workers.Devices); i++)
+                var platforms = node.DevicePlatforms(settings);
+                for (var i = 0; i < platforms.Count; i++)
                 {
-                    system.ActorOf(DeviceWorker.Props(controller, backends.CreateDevice(i), repeat), $"device-{prefix}-{i}");
+                    var (index, platform) = (i, platforms[i]);
+                    var backends = WorkerBackends<IDeviceBackend>.PerSearch(s => CreateDevice(platform, s, space, index), DeviceWorker.DisposeDevice);
+                    system.ActorOf(DeviceWorker.Props(work, backends, platform, repeat), $"device-{prefix}-{i}");
                 }
             }
         });
         return builder;
     }
+
+    /// <summary>A device of this platform measuring for one search (its resolution, warm-up, runs; the device's threads).</summary>
+    public static IDeviceBackend CreateDevice(DevicePlatform platform, SearchSettings search, MnasNetSearchSpace space, int index) => platform.Backend switch
+    {
+        "simulated" => new SimulatedBackendFactory(search, space).CreateDevice(index),
+        "onnxruntime" => new OnnxDeviceBackend(search with { Threads = platform.Threads ?? search.Threads }, space, index),
+        _ => throw new SettingsException($"device platform '{platform}' has no backend on this node"),
+    };
 }
 
-/// <summary>Hands controller notifications (progress, stopped) to a callback outside the actor system.</summary>
-internal sealed class NotificationForwarder : ReceiveActor
+public sealed class SearchRegionKey;
+
+/// <summary>
+/// One backend factory per search on a worker node (shared by its trainers, so a dataset loads once per search);
+/// the few most recently used searches are kept.
+/// </summary>
+internal sealed class SearchBackendFactories
 {
-    public NotificationForwarder(Action<ISearchCommand>? callback) => Receive<ISearchCommand>(m => callback?.Invoke(m));
+    private const int Kept = 4;
+    private readonly List<(string SearchId, IBackendFactory Factory)> _recent = [];
+
+    public IBackendFactory For(SearchSettings settings)
+    {
+        lock (_recent)
+        {
+            var index = _recent.FindIndex(f => f.SearchId == settings.Id);
+            if (index >= 0)
+            {
+                var found = _recent[index];
+                _recent.RemoveAt(index);
+                _recent.Add(found);
+                return found.Factory;
+            }
+            var factory = SearchHostingExtensions.DefaultBackends(settings);
+            _recent.Add((settings.Id, factory));
+            if (_recent.Count > Kept)
+            {
+                _recent.RemoveAt(0);
+            }
+            return factory;
+        }
+    }
 }

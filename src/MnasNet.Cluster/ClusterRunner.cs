@@ -1,8 +1,8 @@
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using MnasNet.Actors.Backends;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
@@ -10,13 +10,14 @@ using MnasNet.Actors.Settings;
 
 namespace MnasNet.Cluster;
 
-/// <summary>Runs a cluster node: a controller node until its search stops, a worker node until it is told to leave.</summary>
+/// <summary>Runs a cluster node: a controller node attached to one search until it stops, or a node until it is told to leave.</summary>
 public static class ClusterRunner
 {
     /// <summary>
-    /// Joins the cluster as a controller-role node (plus any worker roles given) and runs the search as the cluster
-    /// singleton until it completes. Cancelling <paramref name="leave"/> (SIGTERM) leaves the cluster gracefully: the
-    /// singleton moves to another controller-role node, which continues from the shared journal.
+    /// Joins the cluster as a controller-role node (plus any worker roles given), starts the search (or, with
+    /// <paramref name="resume"/>, continues it wherever it runs) and follows it until it completes, pauses or fails.
+    /// The search itself lives in the cluster, not in this process: cancelling <paramref name="leave"/> (SIGTERM)
+    /// leaves the cluster gracefully and the search moves to another controller-role node.
     /// </summary>
     public static async Task<SearchOutcome> RunSearchAsync(
         SearchSettings settings,
@@ -24,57 +25,65 @@ public static class ClusterRunner
         bool resume,
         Action<SearchProgress>? onProgress = null,
         Action<string>? onMemberUp = null,
-        IBackendFactory? backends = null,
         CancellationToken leave = default)
     {
         if (!node.Has(NodeRoles.Controller))
         {
             node = node with { Roles = [NodeRoles.Controller, .. node.Roles] };
         }
-        if (settings.Journal.Provider == "postgresql")
+        RequirePostgres(settings);
+        var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
+        if (existing != resume)
         {
-            var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
-            if (existing != resume)
-            {
-                throw resume
-                    ? new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal")
-                    : new SettingsException($"search '{settings.Id}' already exists in the PostgreSQL journal; continue it with --resume or choose another --id");
-            }
-        }
-        else
-        {
-            JournalFiles.EnsureWritableDirectory(settings.Journal.Directory);
+            throw resume
+                ? new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal")
+                : new SettingsException($"search '{settings.Id}' already exists in the PostgreSQL journal; continue it with --resume or choose another --id");
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        TimeSpan? firstDispatch = null;
-        SearchProgress? last = null;
-        var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
-        backends ??= SearchHostingExtensions.DefaultBackends(settings);
-        using var host = Build(settings, node, backends, m =>
+        using var host = Build(settings, node);
+        await host.StartAsync(CancellationToken.None);
+        try
         {
-            switch (m)
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var up = MemberUp(system, onMemberUp);
+            await Task.WhenAny(up, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
+            var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(CancellationToken.None);
+            var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.ToJson(settings)));
+            var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
+            SearchProgress? last = null;
+            while (!leave.IsCancellationRequested && !system.WhenTerminated.IsCompleted)
             {
-                case SearchProgress p:
-                    last = p;
-                    onProgress?.Invoke(p);
+                ISearchCommand? reply = null;
+                try
+                {
+                    // StartSearch is idempotent: it starts the search once, then only reports on it, wherever it runs.
+                    reply = await region.Ask<ISearchCommand>(start, TimeSpan.FromSeconds(Math.Max(10, 3 * poll.TotalSeconds)), leave);
+                }
+                catch (AskTimeoutException)
+                {
+                }
+                catch (OperationCanceledException) when (leave.IsCancellationRequested)
+                {
                     break;
-                case FirstDispatch:
-                    firstDispatch ??= clock.Elapsed;
-                    break;
-                case SearchStopped s:
-                    stopped.TrySetResult(s);
-                    break;
+                }
+                switch (reply)
+                {
+                    case SearchStopped stopped:
+                        return new SearchOutcome(settings.Id, stopped.Status, stopped.Reason, last, null, clock.Elapsed);
+                    case SearchProgress p:
+                        last = p;
+                        onProgress?.Invoke(p);
+                        if (p.Status is "completed" or "paused")
+                        {
+                            return new SearchOutcome(settings.Id, p.Status, null, last, null, clock.Elapsed);
+                        }
+                        break;
+                }
+                await Task.WhenAny(Task.Delay(poll, CancellationToken.None), Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             }
-        });
-        await host.StartAsync(CancellationToken.None);
-        try
-        {
-            var system = host.Services.GetRequiredService<ActorSystem>();
-            ReportMemberUp(system, onMemberUp);
-            _ = system.WhenTerminated.ContinueWith(_ => stopped.TrySetResult(new SearchStopped(settings.Id, "failed", "the actor system stopped before the search did")), TaskScheduler.Default);
-            using var registration = leave.Register(() => stopped.TrySetResult(new SearchStopped(settings.Id, "left", "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)")));
-            var result = await stopped.Task;
-            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, clock.Elapsed);
+            return leave.IsCancellationRequested
+                ? new SearchOutcome(settings.Id, "left", "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)", last, null, clock.Elapsed)
+                : new SearchOutcome(settings.Id, "failed", "the actor system stopped before the search did", last, null, clock.Elapsed);
         }
         finally
         {
@@ -82,40 +91,55 @@ public static class ClusterRunner
         }
     }
 
-    /// <summary>A worker (and/or standby controller) node: runs until <paramref name="leave"/> is cancelled, then leaves gracefully.</summary>
-    public static async Task RunNodeAsync(SearchSettings settings, ClusterNodeOptions node, Action<string>? onMemberUp = null, IBackendFactory? backends = null, CancellationToken leave = default)
+    /// <summary>A worker and/or controller-role node: runs until <paramref name="leave"/> is cancelled, then leaves gracefully.</summary>
+    public static async Task RunNodeAsync(SearchSettings settings, ClusterNodeOptions node, Action<string>? onMemberUp = null, CancellationToken leave = default)
     {
-        using var host = Build(settings, node, backends ?? SearchHostingExtensions.DefaultBackends(settings), null);
+        if (node.Has(NodeRoles.Controller))
+        {
+            RequirePostgres(settings);
+        }
+        using var host = Build(settings, node);
         await host.StartAsync(CancellationToken.None);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            ReportMemberUp(system, onMemberUp);
-            var terminated = system.WhenTerminated;
-            await Task.WhenAny(terminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
+            _ = MemberUp(system, onMemberUp);
+            await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
         }
         finally
         {
-            // Coordinated shutdown: leave the cluster (workers stop, their controller sees them go and re-dispatches at once).
+            // Coordinated shutdown: leave the cluster (workers stop, their controllers see them go and re-dispatch at
+            // once; searches hosted here are handed off to another controller-role node).
             await host.StopAsync(CancellationToken.None);
         }
     }
 
-    private static void ReportMemberUp(ActorSystem system, Action<string>? onMemberUp)
+    private static void RequirePostgres(SearchSettings settings)
     {
-        if (onMemberUp is null)
+        if (settings.Journal.Provider != "postgresql")
         {
-            return;
+            throw new SettingsException("a clustered search journals to PostgreSQL (every controller-role node must read the same journal): set journal.provider = postgresql and MNASNET_PG_CONNECTION or journal.connectionStringFile");
         }
+        _ = PostgresJournal.ConnectionString(settings.Journal);
+    }
+
+    private static Task MemberUp(ActorSystem system, Action<string>? onMemberUp)
+    {
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var cluster = Akka.Cluster.Cluster.Get(system);
-        cluster.RegisterOnMemberUp(() => onMemberUp($"{cluster.SelfAddress} roles {string.Join(",", cluster.SelfRoles)}"));
+        cluster.RegisterOnMemberUp(() =>
+        {
+            onMemberUp?.Invoke($"{cluster.SelfAddress} roles {string.Join(",", cluster.SelfRoles)}");
+            up.TrySetResult();
+        });
+        return up.Task;
     }
 
-    private static IHost Build(SearchSettings settings, ClusterNodeOptions node, IBackendFactory backends, Action<ISearchCommand>? onNotification) =>
+    private static IHost Build(SearchSettings settings, ClusterNodeOptions node) =>
         new HostBuilder()
             .ConfigureServices(services => services
                 .AddSingleton<IHostLifetime, ManualLifetime>()
-                .AddAkka(ClusterNodeOptions.SystemName, builder => builder.AddMnasNetClusterNode(settings, node, backends, onNotification)))
+                .AddAkka(ClusterNodeOptions.SystemName, builder => builder.AddMnasNetClusterNode(settings, node)))
             .Build();
 
     private sealed class ManualLifetime : IHostLifetime

@@ -63,7 +63,8 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     [Fact]
     public async Task ControllerTwoTrainersAndADeviceMatchTheSingleNodeSearch()
     {
-        var settings = Settings("cluster-a", trainSeconds: 0);
+        // Trials long enough (0.2 s) that one trainer cannot drain the batch before the other one asks.
+        var settings = Settings("cluster-a", trainSeconds: 0.2);
         var config = Simulated.WriteConfig(_dir, settings);
         var expected = await SingleNodeFingerprintAsync(settings);
 
@@ -171,6 +172,71 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         var trained = all.Select(e => e.Event).OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
         Assert.Equal(24, trained.Count);
         Assert.All(trained, g => Assert.Single(g));
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, all));
+        Assert.False(worker.HasExited);
+    }
+
+    [Fact]
+    public async Task TwoSearchesAtOnceShareTheWorkersAndStayIndependent()
+    {
+        // Different seeds: the simulated objective is seeded by the search, so a worker that used the other search's
+        // settings would produce other accuracies and break the fingerprint.
+        var first = Settings("cluster-d1", trainSeconds: 0.1);
+        var second = Settings("cluster-d2", trainSeconds: 0.1, batches: 2) with { Seed = 99, Reward = new RewardSettings { Preset = "hard", TargetMs = 1.0 } };
+        var firstConfig = Simulated.WriteConfig(_dir, first);
+        var secondConfig = Simulated.WriteConfig(_dir, second);
+        var expectedFirst = await SingleNodeFingerprintAsync(first);
+        var expectedSecond = await SingleNodeFingerprintAsync(second);
+
+        var (a, seed) = StartController(firstConfig, first.Id);
+        await a.WaitForOutputAsync("member up", Bound);
+        var b = Start("search", "--cluster", "--config", secondConfig, "--id", second.Id, "--port", P(PostgresServer.FreePort()), "--seed-nodes", seed);
+        // The worker node has the first search's config only: the second's settings reach it with its work.
+        var worker = Start("node", "--roles", "trainer,device", "--config", firstConfig, "--seed-nodes", seed, "--port", P(PostgresServer.FreePort()), "--trainers", "2", "--devices", "1");
+
+        Assert.Equal(0, await a.WaitAsync(Bound));
+        Assert.Equal(0, await b.WaitAsync(Bound));
+        Assert.Contains("completed: 18 trials", a.Output);
+        Assert.Contains("completed: 12 trials", b.Output);
+        var firstEvents = PostgresJournal.ReadEvents(postgres.ConnectionString, first.Id);
+        var secondEvents = PostgresJournal.ReadEvents(postgres.ConnectionString, second.Id);
+        Assert.Equal(expectedFirst, Simulated.Fingerprint(first.Id, firstEvents));
+        Assert.Equal(expectedSecond, Simulated.Fingerprint(second.Id, secondEvents));
+        foreach (var events in new[] { firstEvents, secondEvents })
+        {
+            var trained = events.Select(e => e.Event).OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+            Assert.All(trained, g => Assert.Single(g));
+            Assert.Contains(events.Select(e => e.Event).OfType<TrialTrained>(), t => t.Worker.StartsWith("trainer-127.0.0.1-", StringComparison.Ordinal));
+        }
+        Assert.False(worker.HasExited);
+    }
+
+    [Fact]
+    public async Task PostgresOutageMidSearchIsWaitedOutAndNothingIsLost()
+    {
+        var settings = Settings("cluster-e", trainSeconds: 0.2, batches: 4);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
+        var worker = StartWorker(config, seed, "trainer,device", out _);
+        await WaitForJournalAsync(settings.Id, events => events.OfType<TrialTrained>().Count() >= 6, controller);
+
+        await postgres.StopAsync();
+        // The outage is real: the controller failed to write (or, restarting, to read) its journal.
+        await controller.WaitForOutputAsync("journal write failed", Bound);
+        await postgres.StartAsync();
+        // This test process's own pooled connections died with the server.
+        Npgsql.NpgsqlConnection.ClearAllPools();
+
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        Assert.Contains("completed: 24 trials", controller.Output);
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id);
+        var trained = all.Select(e => e.Event).OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+        Assert.Equal(24, trained.Count);
+        Assert.All(trained, g => Assert.Single(g));
+        Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all.Select(e => e.SequenceNr));
         Assert.Equal(expected, Simulated.Fingerprint(settings.Id, all));
         Assert.False(worker.HasExited);
     }

@@ -56,10 +56,15 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>Stops and starts the server (same data, same port): a database outage mid-search.</summary>
     public async Task RestartAsync()
     {
-        var data = Path.Combine(_dir, "data");
-        await RunPgAsync("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop");
-        await RunPgAsync("pg_ctl", "-D", data, "-o", $"-h 127.0.0.1 -p {Port} -k {_dir} -c fsync=off", "-l", Path.Combine(_dir, "log"), "-w", "start");
+        await StopAsync();
+        await StartAsync();
     }
+
+    /// <summary>Stops the server at once (-m immediate: connections are cut, as in a crash).</summary>
+    public Task StopAsync() => RunPgAsync("pg_ctl", "-D", Path.Combine(_dir, "data"), "-m", "immediate", "-w", "stop");
+
+    public Task StartAsync() =>
+        RunPgAsync("pg_ctl", "-D", Path.Combine(_dir, "data"), "-o", $"-h 127.0.0.1 -p {Port} -k {_dir} -c fsync=off", "-l", Path.Combine(_dir, "log"), "-w", "start");
 
     public async ValueTask DisposeAsync()
     {

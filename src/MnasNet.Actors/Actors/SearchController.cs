@@ -31,6 +31,11 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<(long TrialId, WorkKind Kind), Lease> _leases = [];
     private readonly Dictionary<WorkKind, List<(IActorRef Worker, string Id)>> _idle = new() { [WorkKind.Train] = [], [WorkKind.Measure] = [] };
     private readonly HashSet<long> _rewardRequested = [];
+    // Workers that already have this search's settings (sent with their first offer).
+    private readonly HashSet<IActorRef> _briefed = [];
+    private readonly Dictionary<string, bool> _platformMatches = [];
+    private readonly DevicePlatform _target;
+    private readonly string _settingsJson;
     private readonly (double Alpha, double Beta) _exponents;
     private SearchState _state;
     private ISearchPolicy? _policy;
@@ -46,6 +51,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         _rewardActor = rewardActor;
         _subscriber = subscriber;
         _exponents = SettingsValidation.Exponents(settings.Reward);
+        _target = DevicePlatform.TargetOf(settings);
+        _settingsJson = SettingsLoader.ToJson(settings);
         _state = SearchState.Empty(settings.Id);
         PersistenceId = PersistenceIdFor(settings.Id);
 
@@ -54,7 +61,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
             var snapshot = (SearchSnapshot)offer.Snapshot;
             if (snapshot.State.EventCount != offer.Metadata.SequenceNr)
             {
-                throw new InvalidOperationException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
+                throw new JournalMismatchException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
             }
             _state = snapshot.State;
             _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState));
@@ -68,6 +75,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
         Command<Started>(_ => Start());
         Command<RequestWork>(OnRequestWork);
+        Command<WithdrawWorkRequest>(w => _idle[w.Kind].RemoveAll(i => i.Worker.Equals(Sender)));
+        Command<WorkDeclined>(OnDeclined);
         Command<TrainingDone>(m => OnResult(m.TrialId, WorkKind.Train, m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
         Command<MeasurementDone>(m => OnResult(m.TrialId, WorkKind.Measure, m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
         Command<WorkFailed>(m => OnResult(m.TrialId, m.Kind, m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason)));
@@ -112,7 +121,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 {
                     if (!samples[i].Tokens.SequenceEqual(b.Trials[i].Tokens) || BitConverter.DoubleToInt64Bits(samples[i].LogProb) != BitConverter.DoubleToInt64Bits(b.Trials[i].LogProb))
                     {
-                        throw new InvalidOperationException($"journal of search {_settings.Id}: batch {b.Batch} trial {b.Trials[i].TrialId} does not match what policy {b.PolicyVersion} samples; the journal or the code changed");
+                        throw new JournalMismatchException($"journal of search {_settings.Id}: batch {b.Batch} trial {b.Trials[i].TrialId} does not match what policy {b.PolicyVersion} samples; the journal or the code changed");
                     }
                 }
                 break;
@@ -120,7 +129,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 var result = Policy().Update(Feedback());
                 if (result.ParameterHash != p.ParameterHash)
                 {
-                    throw new InvalidOperationException($"journal of search {_settings.Id}: policy update {p.Step} gives hash {result.ParameterHash}, journal has {p.ParameterHash}");
+                    throw new JournalMismatchException($"journal of search {_settings.Id}: policy update {p.Step} gives hash {result.ParameterHash}, journal has {p.ParameterHash}");
                 }
                 break;
         }
@@ -134,14 +143,15 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
         _log.Error(reason, "search {SearchId}: recovery failed", _settings.Id);
-        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"recovery failed: {reason.Message}"));
+        // A journal that disagrees with the code is final; a database that cannot be read may come back.
+        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"recovery failed: {reason.Message}", Transient: reason is not JournalMismatchException));
         base.OnRecoveryFailure(reason, message);
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "search {SearchId}: journal write failed at {SequenceNr}", _settings.Id, sequenceNr);
-        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"journal write failed: {cause.Message}"));
+        _subscriber.Tell(new SearchStopped(_settings.Id, "failed", $"journal write failed: {cause.Message}", Transient: true));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
@@ -257,6 +267,10 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void OnRequestWork(RequestWork request)
     {
+        if (request.Platform is { } platform && !TargetsPlatform(platform))
+        {
+            return;
+        }
         var idle = _idle[request.Kind];
         if (!idle.Any(w => w.Worker.Equals(Sender)))
         {
@@ -264,6 +278,39 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
             idle.Add((Sender, request.WorkerId));
         }
         Dispatch();
+    }
+
+    private bool TargetsPlatform(string platform)
+    {
+        if (!_platformMatches.TryGetValue(platform, out var matches))
+        {
+            try
+            {
+                matches = DevicePlatform.Parse(platform).Satisfies(_target);
+            }
+            catch (SettingsException e)
+            {
+                _log.Warning("search {SearchId}: device platform {Platform} ignored: {Reason}", _settings.Id, platform, e.Message);
+                matches = false;
+            }
+            _platformMatches[platform] = matches;
+            if (!matches)
+            {
+                _log.Info("search {SearchId}: devices of platform {Platform} do not satisfy the target {Target}: not used", _settings.Id, platform, _target);
+            }
+        }
+        return matches;
+    }
+
+    private void OnDeclined(WorkDeclined declined)
+    {
+        _idle[declined.Kind].RemoveAll(i => i.Worker.Equals(Sender));
+        _briefed.Remove(Sender);
+        if (_leases.TryGetValue((declined.TrialId, declined.Kind), out var lease) && lease.Worker.Equals(Sender) && lease.Attempt == declined.Attempt)
+        {
+            Expire(declined.TrialId, declined.Kind, lease, $"declined by the worker ({declined.Reason})");
+            Dispatch();
+        }
     }
 
     private void Dispatch()
@@ -281,7 +328,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 idle.RemoveAt(0);
                 var attempt = trial.AttemptsOf(kind) + 1;
                 _leases[(trial.TrialId, kind)] = new Lease(worker, workerId, attempt, DateTime.UtcNow.AddSeconds(_settings.Workers.LeaseTimeoutSeconds));
-                var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed);
+                var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed, _briefed.Add(worker) ? _settingsJson : null);
                 var first = !_dispatchedSinceStart;
                 _dispatchedSinceStart = true;
                 Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId), () =>
@@ -336,6 +383,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void WorkerGone(IActorRef worker)
     {
+        _briefed.Remove(worker);
         foreach (var list in _idle.Values)
         {
             list.RemoveAll(w => w.Worker.Equals(worker));
@@ -425,3 +473,6 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private static readonly string CodeVersion =
         typeof(SearchController).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 }
+
+/// <summary>The journal does not match what this code computes from it (edited journal or changed code): not retried.</summary>
+public sealed class JournalMismatchException(string message) : Exception(message);

@@ -2,31 +2,39 @@ using Akka.Actor;
 using Akka.Event;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
 
 namespace MnasNet.Actors.Actors;
 
 /// <summary>
-/// A worker that pulls: it asks the controller for work when free, runs one piece of work off the mailbox thread
-/// (PipeTo), reports the result, and asks again. A <see cref="CancelWork"/> for its trial cancels the run.
+/// A worker that pulls: it asks for work when free, runs one piece of work off the mailbox thread (PipeTo), reports
+/// the result to the controller that offered it, and asks again. A <see cref="CancelWork"/> for its trial cancels the
+/// run. An offer it cannot take (busy, or the search's settings unknown) is declined, so the controller re-dispatches
+/// at once instead of waiting for the lease.
 /// </summary>
-public abstract class PullWorker : ReceiveActor, IWithTimers
+public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
+    where TBackend : class
 {
-    private readonly IActorRef _controller;
+    private readonly IActorRef _workSource;
     private readonly WorkKind _kind;
+    private readonly WorkerBackends<TBackend> _backends;
+    private readonly string? _platform;
+    private readonly TimeSpan? _repeatRequest;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CancellationTokenSource? _cancel;
-    private long? _current;
+    private (long TrialId, IActorRef Controller)? _current;
 
-    private readonly TimeSpan? _repeatRequest;
-
+    /// <param name="workSource">Where requests go: the controller (one process) or a cluster-wide broadcaster.</param>
     /// <param name="repeatRequest">
     /// In a cluster the controller may move to another node and forget its idle workers: an idle worker then repeats
     /// its request this often. Null (one process) = ask once.
     /// </param>
-    protected PullWorker(IActorRef controller, WorkKind kind, TimeSpan? repeatRequest = null)
+    protected PullWorker(IActorRef workSource, WorkKind kind, WorkerBackends<TBackend> backends, string? platform, TimeSpan? repeatRequest)
     {
-        _controller = controller;
+        _workSource = workSource;
         _kind = kind;
+        _backends = backends;
+        _platform = platform;
         _repeatRequest = repeatRequest;
         WorkerId = Self.Path.Name;
         Idle();
@@ -36,13 +44,17 @@ public abstract class PullWorker : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected abstract Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken);
+    protected abstract Task<ISearchCommand> RunAsync(TBackend backend, WorkOffer work, CancellationToken cancellationToken);
 
     protected override void PreStart() => AskForWork();
 
+    protected override void PostStop() => _backends.Dispose();
+
+    private RequestWork Request => new(_kind, WorkerId, _platform);
+
     private void AskForWork()
     {
-        _controller.Tell(new RequestWork(_kind, WorkerId));
+        _workSource.Tell(Request);
         if (_repeatRequest is { } every)
         {
             Timers.StartPeriodicTimer("ask", RepeatRequest.Instance, every);
@@ -53,15 +65,15 @@ public abstract class PullWorker : ReceiveActor, IWithTimers
     {
         Receive<WorkOffer>(Start);
         Receive<CancelWork>(_ => { });
-        Receive<RepeatRequest>(_ => _controller.Tell(new RequestWork(_kind, WorkerId)));
+        Receive<RepeatRequest>(_ => _workSource.Tell(Request));
     }
 
     private void Busy()
     {
-        Receive<WorkOffer>(o => _log.Warning("worker {Worker} busy with trial {Current}: offer of trial {TrialId} ignored", WorkerId, _current, o.TrialId));
+        Receive<WorkOffer>(o => Decline(o, $"busy with trial {_current?.TrialId}"));
         Receive<CancelWork>(c =>
         {
-            if (c.TrialId == _current)
+            if (c.TrialId == _current?.TrialId && _current?.Controller.Equals(Sender) == true)
             {
                 _log.Info("worker {Worker}: abandoning trial {TrialId}", WorkerId, c.TrialId);
                 _cancel?.Cancel();
@@ -71,27 +83,46 @@ public abstract class PullWorker : ReceiveActor, IWithTimers
         Receive<Finished>(f =>
         {
             _cancel?.Dispose();
+            var controller = _current!.Value.Controller;
             (_cancel, _current) = (null, null);
             if (f.Result is not null)
             {
-                _controller.Tell(f.Result);
+                controller.Tell(f.Result);
             }
             AskForWork();
             Become(Idle);
         });
     }
 
+    private void Decline(WorkOffer offer, string reason)
+    {
+        _log.Debug("worker {Worker}: declines trial {TrialId} of search {SearchId}: {Reason}", WorkerId, offer.TrialId, offer.SearchId, reason);
+        Sender.Tell(new WorkDeclined(offer.SearchId, offer.TrialId, offer.Kind, offer.Attempt, WorkerId, reason));
+    }
+
     private void Start(WorkOffer work)
     {
+        TBackend backend;
+        try
+        {
+            backend = _backends.For(work);
+        }
+        catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
+        {
+            Decline(work, e.Message);
+            return;
+        }
         Timers.Cancel("ask");
+        // Other controllers may hold this worker's request too (cluster): tell them it is taken.
+        _workSource.Tell(new WithdrawWorkRequest(_kind, WorkerId));
         _cancel = new CancellationTokenSource();
-        _current = work.TrialId;
-        _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt}", WorkerId, work.TrialId, work.Kind, work.Attempt);
+        _current = (work.TrialId, Sender);
+        _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt} of search {SearchId}", WorkerId, work.TrialId, work.Kind, work.Attempt, work.SearchId);
         var token = _cancel.Token;
         Task<ISearchCommand> run;
         try
         {
-            run = RunAsync(work, token);
+            run = RunAsync(backend, work, token);
         }
         catch (Exception e)
         {
@@ -121,26 +152,91 @@ public abstract class PullWorker : ReceiveActor, IWithTimers
     }
 }
 
-/// <summary>Trains one trial at a time (several per node).</summary>
-public sealed class TrainerWorker(IActorRef controller, ITrainerBackend backend, TimeSpan? repeatRequest = null) : PullWorker(controller, WorkKind.Train, repeatRequest)
+/// <summary>
+/// A worker's backend per search. A single-node search gives one fixed backend; a cluster worker node builds one
+/// from the settings that arrive with a search's first offer and keeps the few most recent searches' backends.
+/// </summary>
+public sealed class WorkerBackends<TBackend> : IDisposable
+    where TBackend : class
 {
-    protected override async Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken) =>
-        new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
+    private const int Kept = 4;
+    private readonly TBackend? _fixed;
+    private readonly Func<SearchSettings, TBackend>? _create;
+    private readonly Action<TBackend> _dispose;
+    private readonly List<(string SearchId, TBackend Backend)> _bySearch = [];
 
-    protected override void PostStop() => backend.Dispose();
+    private WorkerBackends(TBackend? @fixed, Func<SearchSettings, TBackend>? create, Action<TBackend> dispose) =>
+        (_fixed, _create, _dispose) = (@fixed, create, dispose);
 
-    public static Props Props(IActorRef controller, ITrainerBackend backend, TimeSpan? repeatRequest = null) =>
-        Akka.Actor.Props.Create(() => new TrainerWorker(controller, backend, repeatRequest));
+    public static WorkerBackends<TBackend> Fixed(TBackend backend, Action<TBackend> dispose) => new(backend, null, dispose);
+
+    public static WorkerBackends<TBackend> PerSearch(Func<SearchSettings, TBackend> create, Action<TBackend> dispose) => new(null, create, dispose);
+
+    /// <exception cref="SettingsException">The search is new to this worker and the offer carries no (valid) settings.</exception>
+    public TBackend For(WorkOffer offer)
+    {
+        if (_fixed is not null)
+        {
+            return _fixed;
+        }
+        var index = _bySearch.FindIndex(b => b.SearchId == offer.SearchId);
+        if (index >= 0)
+        {
+            var found = _bySearch[index];
+            _bySearch.RemoveAt(index);
+            _bySearch.Add(found);
+            return found.Backend;
+        }
+        if (offer.SettingsJson is null)
+        {
+            throw new SettingsException($"settings of search {offer.SearchId} unknown to this worker");
+        }
+        var backend = _create!(SettingsLoader.FromJson(offer.SettingsJson));
+        _bySearch.Add((offer.SearchId, backend));
+        if (_bySearch.Count > Kept)
+        {
+            _dispose(_bySearch[0].Backend);
+            _bySearch.RemoveAt(0);
+        }
+        return backend;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _bySearch.Select(b => b.Backend).Append(_fixed).OfType<TBackend>())
+        {
+            _dispose(b);
+        }
+        _bySearch.Clear();
+    }
 }
 
-/// <summary>Owns one device: measures one model at a time (devices are exclusive).</summary>
-public sealed class DeviceWorker(IActorRef controller, IDeviceBackend backend, TimeSpan? repeatRequest = null) : PullWorker(controller, WorkKind.Measure, repeatRequest)
+/// <summary>Trains one trial at a time (several per node).</summary>
+public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null)
+    : PullWorker<ITrainerBackend>(workSource, WorkKind.Train, backends, null, repeatRequest)
 {
-    protected override async Task<ISearchCommand> RunAsync(WorkOffer work, CancellationToken cancellationToken) =>
+    protected override async Task<ISearchCommand> RunAsync(ITrainerBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
+        new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
+
+    public static Props Props(IActorRef controller, ITrainerBackend backend) =>
+        Props(controller, WorkerBackends<ITrainerBackend>.Fixed(backend, b => b.Dispose()));
+
+    public static Props Props(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null) =>
+        Akka.Actor.Props.Create(() => new TrainerWorker(workSource, backends, repeatRequest));
+}
+
+/// <summary>Owns one device: measures one model at a time (devices are exclusive) and advertises its platform.</summary>
+public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null)
+    : PullWorker<IDeviceBackend>(workSource, WorkKind.Measure, backends, platform.ToString(), repeatRequest)
+{
+    protected override async Task<ISearchCommand> RunAsync(IDeviceBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
         new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken));
 
-    protected override void PostStop() => backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform) =>
+        Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform);
 
-    public static Props Props(IActorRef controller, IDeviceBackend backend, TimeSpan? repeatRequest = null) =>
-        Akka.Actor.Props.Create(() => new DeviceWorker(controller, backend, repeatRequest));
+    public static Props Props(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null) =>
+        Akka.Actor.Props.Create(() => new DeviceWorker(workSource, backends, platform, repeatRequest));
+
+    public static void DisposeDevice(IDeviceBackend backend) => backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

@@ -69,9 +69,10 @@ public static class SearchHostingExtensions
                 {
                     system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i)), $"trainer-{i}");
                 }
+                var platform = DevicePlatform.LocalDeviceOf(settings);
                 for (var i = 0; i < settings.Workers.Devices; i++)
                 {
-                    system.ActorOf(DeviceWorker.Props(controller, options.Backends.CreateDevice(i)), $"device-{i}");
+                    system.ActorOf(DeviceWorker.Props(controller, options.Backends.CreateDevice(i), platform), $"device-{i}");
                 }
             }
         });

@@ -38,6 +38,11 @@ public static class SearchRunner
         CancellationToken pauseToken = default,
         bool serializeMessages = false)
     {
+        var (local, target) = (DevicePlatform.LocalDeviceOf(settings), DevicePlatform.TargetOf(settings));
+        if (!local.Satisfies(target))
+        {
+            throw new SettingsException($"latency.target '{target}' is not this machine's device ({local}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
+        }
         var directory = settings.Journal.Directory;
         JournalFiles.EnsureWritableDirectory(directory);
         var database = JournalFiles.Database(directory, settings.Id);

@@ -3,10 +3,26 @@ namespace MnasNet.Actors.Protocol;
 /// <summary>Messages between actors (never journaled). All serializable, no actor refs inside: replies go to Sender.</summary>
 public interface ISearchCommand : ISearchMessage;
 
-/// <summary>A free worker asks for work (pull). The controller answers with <see cref="WorkOffer"/> when it has some.</summary>
-public sealed record RequestWork(WorkKind Kind, string WorkerId) : ISearchCommand;
+/// <summary>
+/// A free worker asks for work (pull). The controller answers with <see cref="WorkOffer"/> when it has some. A device
+/// worker names its platform (<see cref="Backends.DevicePlatform"/>): it is offered only searches that target it.
+/// </summary>
+public sealed record RequestWork(WorkKind Kind, string WorkerId, string? Platform = null) : ISearchCommand;
 
-public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed) : ISearchCommand;
+/// <summary>The worker took other work (in a cluster several controllers hear one request): forget its request.</summary>
+public sealed record WithdrawWorkRequest(WorkKind Kind, string WorkerId) : ISearchCommand;
+
+/// <summary>
+/// One trial's work. <paramref name="SettingsJson"/> (the search's settings) rides along on the first offer to each
+/// worker, so worker nodes serve any search without its config file.
+/// </summary>
+public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed, string? SettingsJson = null) : ISearchCommand;
+
+/// <summary>The worker cannot take the offer (busy with other work, or it lacks the search's settings): dispatch it again.</summary>
+public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason) : ISearchCommand;
+
+/// <summary>Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node.</summary>
+public sealed record StartSearch(string SearchId, string SettingsJson) : ISearchCommand;
 
 /// <summary>Abandon the running work (pause grace period over).</summary>
 public sealed record CancelWork(long TrialId) : ISearchCommand;
@@ -41,8 +57,11 @@ public sealed record SearchProgress(
     int InFlight,
     long Events) : ISearchCommand;
 
-/// <summary>The controller reached a stopping point: completed, paused, or failed (reason).</summary>
-public sealed record SearchStopped(string SearchId, string Status, string? Reason) : ISearchCommand;
+/// <summary>
+/// The controller reached a stopping point: completed, paused, or failed (reason). A transient failure (the journal
+/// database unreachable) is worth a restart with backoff; the controller then continues from the journal.
+/// </summary>
+public sealed record SearchStopped(string SearchId, string Status, string? Reason, bool Transient = false) : ISearchCommand;
 
 /// <summary>Sent to the subscriber once, when the first work offer after start (or resume) is durable and sent.</summary>
 public sealed record FirstDispatch(string SearchId, long TrialId, WorkKind Kind) : ISearchCommand;

@@ -92,6 +92,11 @@ public sealed record LatencySettings
     public int Resolution { get; init; } = 224;
     public int Warmup { get; init; } = 3;
     public int Runs { get; init; } = 10;
+    /// <summary>
+    /// The device platform measured on, as a selector (<c>onnxruntime:threads=1</c>, <c>simulated</c>); only devices
+    /// that satisfy it get this search's measurements. Empty → the backend and threads of these settings.
+    /// </summary>
+    public string Target { get; init; } = "";
 }
 
 /// <summary>Simulated backends: surrogate accuracy and analytic latency with seeded noise; optional virtual durations.</summary>
@@ -147,4 +152,6 @@ public sealed record ClusterSettings
     public double AcceptableHeartbeatPauseSeconds { get; init; } = 3;
     /// <summary>An idle worker repeats its request for work this often (a restarted controller learns about it).</summary>
     public double WorkRequestIntervalSeconds { get; init; } = 2;
+    /// <summary>How often a process attached to a clustered search asks it for its progress.</summary>
+    public double StatusPollSeconds { get; init; } = 1;
 }

@@ -68,6 +68,9 @@ public static partial class SettingsValidation
         Require(s.Latency.Resolution is >= 8 and <= 1024, $"latency.resolution must be between 8 and 1024, got {s.Latency.Resolution}");
         Require(s.Latency.Warmup >= 0, $"latency.warmup must be 0 or more, got {s.Latency.Warmup}");
         Require(s.Latency.Runs >= 1, $"latency.runs must be at least 1, got {s.Latency.Runs}");
+        var target = Backends.DevicePlatform.TargetOf(s);
+        Require(s.Simulated == (target.Backend == "simulated"),
+            $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device but mode is '{s.Mode}'");
 
         var sim = s.Simulation;
         Require(sim.TrainSeconds >= 0 && sim.MeasureSeconds >= 0, "simulation.trainSeconds and simulation.measureSeconds must be 0 or more");
@@ -79,8 +82,8 @@ public static partial class SettingsValidation
         Require(s.Journal.SnapshotEvery >= 1, $"journal.snapshotEvery must be at least 1, got {s.Journal.SnapshotEvery}");
 
         var c = s.Cluster;
-        Require(c.StableAfterSeconds > 0 && c.HeartbeatIntervalSeconds > 0 && c.AcceptableHeartbeatPauseSeconds > 0 && c.WorkRequestIntervalSeconds > 0,
-            "cluster.stableAfterSeconds, heartbeatIntervalSeconds, acceptableHeartbeatPauseSeconds and workRequestIntervalSeconds must be positive");
+        Require(c.StableAfterSeconds > 0 && c.HeartbeatIntervalSeconds > 0 && c.AcceptableHeartbeatPauseSeconds > 0 && c.WorkRequestIntervalSeconds > 0 && c.StatusPollSeconds > 0,
+            "cluster.stableAfterSeconds, heartbeatIntervalSeconds, acceptableHeartbeatPauseSeconds, workRequestIntervalSeconds and statusPollSeconds must be positive");
 
         var w = s.Workers;
         Require(w.Trainers is >= 1 and <= 64, $"workers.trainers must be between 1 and 64, got {w.Trainers}");

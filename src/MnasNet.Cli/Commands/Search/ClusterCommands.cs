@@ -14,7 +14,11 @@ internal sealed class ClusterNodeCliOptions
     public Option<int> Port { get; } = new("--port") { Description = "Port of this node (0 = any free port).", DefaultValueFactory = _ => 0 };
     public Option<string> Hostname { get; } = new("--hostname") { Description = "Host name or IP other nodes reach this node at.", DefaultValueFactory = _ => "127.0.0.1" };
     public Option<int?> Trainers { get; } = new("--trainers") { Description = "Trainer workers on this node (default: workers.trainers)." };
-    public Option<int?> Devices { get; } = new("--devices") { Description = "Device workers on this node (default: workers.devices)." };
+    public Option<int?> Devices { get; } = new("--devices") { Description = "Device workers on this node, of the platform the settings name (default: workers.devices)." };
+    public Option<string[]> Device { get; } = new("--device")
+    {
+        Description = "One device worker of this platform, e.g. onnxruntime:threads=1 or simulated (repeatable; instead of --devices). Searches measure only on devices that satisfy their latency.target.",
+    };
 
     public void AddTo(Command command)
     {
@@ -23,16 +27,19 @@ internal sealed class ClusterNodeCliOptions
         command.Options.Add(Hostname);
         command.Options.Add(Trainers);
         command.Options.Add(Devices);
+        command.Options.Add(Device);
     }
 
     public ClusterNodeOptions Resolve(ParseResult parseResult, string roles) => ClusterNodeOptions.Parse(
-        roles, parseResult.GetValue(SeedNodes) ?? [], parseResult.GetValue(Hostname)!, parseResult.GetValue(Port), parseResult.GetValue(Trainers), parseResult.GetValue(Devices));
+        roles, parseResult.GetValue(SeedNodes) ?? [], parseResult.GetValue(Hostname)!, parseResult.GetValue(Port), parseResult.GetValue(Trainers), parseResult.GetValue(Devices), parseResult.GetValue(Device));
 }
 
 /// <summary>
-/// <c>mnasnet node --roles trainer,device --seed-nodes … [--port P] [--trainers N] [--config FILE] [--set k=v …]</c>:
-/// a worker node (its backends come from the settings: mode simulated or real). SIGTERM leaves the cluster
-/// gracefully and hands running work back.
+/// <c>mnasnet node --roles trainer,device,controller --seed-nodes … [--port P] [--trainers N] [--device SPEC …]
+/// [--config FILE] [--set k=v …]</c>: a cluster node. Workers serve every search on the cluster (each search's
+/// settings arrive with its work); a controller-role node hosts searches whose node left or died. The config gives
+/// the node's own settings: cluster timings, journal (controller role), logging, default device platform. SIGTERM
+/// leaves the cluster gracefully and hands running work back.
 /// </summary>
 public sealed class NodeCommand : SearchCliCommand
 {
@@ -41,7 +48,7 @@ public sealed class NodeCommand : SearchCliCommand
     private readonly Option<string[]> _set = new("--set") { Description = "Override one setting: key=value; repeatable." };
     private readonly ClusterNodeCliOptions _node = new();
 
-    public NodeCommand() : base("node", "Run a cluster node (trainer and/or device workers) until SIGTERM.")
+    public NodeCommand() : base("node", "Run a cluster node (trainer and/or device workers, or a controller-role node hosting searches) until SIGTERM.")
     {
         Options.Add(_roles);
         Options.Add(_config);
@@ -53,10 +60,6 @@ public sealed class NodeCommand : SearchCliCommand
     {
         var settings = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []);
         var node = _node.Resolve(parseResult, parseResult.GetValue(_roles)!);
-        if (node.Has(NodeRoles.Controller))
-        {
-            throw new SettingsException("a controller-role node runs a search: use 'mnasnet search --cluster' (add --resume to join a running search as a standby)");
-        }
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var signals = ClusterSignals.LeaveOn(leave);
         Log.Logger = SearchLogging.Create(settings with { Id = $"node-{node.Hostname}-{node.Port}" }, console: true);

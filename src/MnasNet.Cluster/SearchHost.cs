@@ -1,0 +1,240 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using MnasNet.Actors.Actors;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
+
+namespace MnasNet.Cluster;
+
+/// <summary>
+/// The shard entity of one search (entity id = search id) on a controller-role node. It reads the journal first: a
+/// search that was running (its node died, or it was handed off) restarts its <see cref="SearchController"/> at once;
+/// a new, paused or completed one waits for <see cref="StartSearch"/>. It hears workers' requests on the cluster's
+/// work topic and forwards them, restarts the controller with backoff while the journal database is unreachable, and
+/// passivates when the search completes or pauses (remembered entities then forget it).
+/// </summary>
+public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
+{
+    public const string WorkTopic = "mnasnet-work";
+
+    private readonly string _searchId;
+    private readonly string _connectionString;
+    private readonly IActorRef _rewardActor;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private SearchSettings? _settings;
+    private IActorRef? _controller;
+    private SearchProgress? _last;
+    private SearchStopped? _failed;
+    private int _restarts;
+
+    public SearchHost(string searchId, string connectionString, IActorRef rewardActor)
+    {
+        _searchId = searchId;
+        _connectionString = connectionString;
+        _rewardActor = rewardActor;
+        Loading();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string searchId, string connectionString, IActorRef rewardActor) =>
+        Akka.Actor.Props.Create(() => new SearchHost(searchId, connectionString, rewardActor));
+
+    protected override void PreStart()
+    {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(WorkTopic, Self));
+        Load();
+    }
+
+    private void Load()
+    {
+        var (id, connection) = (_searchId, _connectionString);
+        Task.Run(() => JournaledSearch.Read(connection, id)).PipeTo(Self, failure: e => new LoadFailed(e.GetBaseException().Message));
+    }
+
+    // ---------------------------------------------------------------- behaviours
+
+    private void Loading()
+    {
+        Receive<JournaledSearch>(j =>
+        {
+            _restarts = 0;
+            _settings = j.Settings;
+            _last = j.Progress;
+            if (j.Settings is not null && j.Progress?.Status is "running")
+            {
+                _log.Info("search {SearchId}: was running, continuing it on this node", _searchId);
+                Spawn();
+            }
+            else
+            {
+                Become(Waiting);
+            }
+            Stash.UnstashAll();
+        });
+        Receive<LoadFailed>(f =>
+        {
+            var delay = Backoff();
+            _log.Warning("search {SearchId}: journal unreadable ({Reason}); retrying in {Delay} s", _searchId, f.Reason, delay.TotalSeconds);
+            Timers.StartSingleTimer("load", RetryLoad.Instance, delay);
+        });
+        Receive<RetryLoad>(_ => Load());
+        Receive<SubscribeAck>(_ => { });
+        Receive<RequestWork>(_ => { });
+        Receive<WithdrawWorkRequest>(_ => { });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    /// <summary>New, paused or completed: answers status from the journal until asked to run.</summary>
+    private void Waiting()
+    {
+        Receive<StartSearch>(s =>
+        {
+            _settings ??= SettingsLoader.FromJson(s.SettingsJson);
+            Spawn();
+            _controller!.Tell(GetSearchStatus.Instance, Sender);
+        });
+        Receive<GetSearchStatus>(_ => Sender.Tell(_last ?? new SearchProgress(_searchId, "new", 0, 0, 0, null, null, 0, 0)));
+        Receive<SubscribeAck>(_ => { });
+        ReceiveAny(_ => { });
+    }
+
+    private void Running()
+    {
+        Receive<StartSearch>(_ => Ask(Sender));
+        Receive<GetSearchStatus>(_ => Ask(Sender));
+        Receive<SearchProgress>(p =>
+        {
+            _last = p;
+            _restarts = 0;
+        });
+        Receive<FirstDispatch>(_ => { });
+        Receive<SearchStopped>(OnStopped);
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_controller))
+            {
+                return;
+            }
+            _controller = null;
+            if (_failed is null)
+            {
+                var delay = Backoff();
+                _log.Warning("search {SearchId}: controller stopped; restarting it from the journal in {Delay} s", _searchId, delay.TotalSeconds);
+                Timers.StartSingleTimer("restart", RetryLoad.Instance, delay);
+            }
+        });
+        Receive<RetryLoad>(_ => Spawn());
+        Receive<SubscribeAck>(_ => { });
+        ReceiveAny(m => _controller?.Forward(m));
+    }
+
+    private void Failed()
+    {
+        Receive<StartSearch>(_ => Sender.Tell(_failed));
+        Receive<GetSearchStatus>(_ => Sender.Tell(_failed));
+        ReceiveAny(_ => { });
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void Spawn()
+    {
+        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self), "controller"));
+        Become(Running);
+    }
+
+    private void Ask(IActorRef asker)
+    {
+        if (_controller is null)
+        {
+            asker.Tell(_last ?? new SearchProgress(_searchId, "starting", 0, 0, 0, null, null, 0, 0));
+            return;
+        }
+        _controller.Tell(GetSearchStatus.Instance, asker);
+    }
+
+    private void OnStopped(SearchStopped stopped)
+    {
+        if (stopped.Transient)
+        {
+            _log.Warning("search {SearchId}: {Reason}", _searchId, stopped.Reason);
+            return;
+        }
+        if (stopped.Status == "failed")
+        {
+            _failed = stopped;
+            _log.Error("search {SearchId} failed: {Reason}", _searchId, stopped.Reason);
+            if (_controller is not null)
+            {
+                Context.Stop(_controller);
+            }
+            Become(Failed);
+            return;
+        }
+        _log.Info("search {SearchId} {Status}; its controller stops on this node", _searchId, stopped.Status);
+        // A stopped search is no longer remembered: only StartSearch (resume) brings it back.
+        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+    }
+
+    private TimeSpan Backoff() => TimeSpan.FromSeconds(Math.Min(15, Math.Pow(2, _restarts++) * 0.5));
+
+    private sealed record LoadFailed(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record RetryLoad : INoSerializationVerificationNeeded
+    {
+        public static RetryLoad Instance { get; } = new();
+    }
+}
+
+/// <summary>What the journal says about a search: its settings (null if it never started) and its progress.</summary>
+public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? Progress) : INoSerializationVerificationNeeded
+{
+    public static JournaledSearch Read(string connectionString, string searchId)
+    {
+        var events = PostgresJournal.ReadEvents(connectionString, searchId).Select(e => e.Event).ToList();
+        if (events.FirstOrDefault() is not SearchStarted started)
+        {
+            return new JournaledSearch(null, null);
+        }
+        var settings = SettingsLoader.FromJson(started.SettingsJson);
+        var state = events.Aggregate(SearchState.Empty(searchId), (s, e) => s.Apply(e));
+        return new JournaledSearch(settings, new SearchProgress(searchId, state.Status.ToString().ToLowerInvariant(), state.TrialsRewarded, settings.TrialBudget,
+            state.Batch, state.BestReward, state.BestTrial, 0, state.EventCount));
+    }
+}
+
+/// <summary>
+/// Search entities are addressed with <see cref="ShardingEnvelope"/> (entity id = search id), which Akka.NET unwraps
+/// itself; every other message has no entity.
+/// </summary>
+public sealed class SearchMessageExtractor() : HashCodeMessageExtractor(MaxShards)
+{
+    public const int MaxShards = 32;
+
+    public override string? EntityId(object message) => null;
+
+    public override object EntityMessage(object message) => message;
+}
+
+/// <summary>
+/// A worker's door to every search on the cluster: work requests (and their withdrawal) go to the work topic that
+/// all search entities subscribe to; the sender stays the worker, so offers come straight back to it.
+/// </summary>
+public sealed class WorkBroadcaster : ReceiveActor
+{
+    public WorkBroadcaster()
+    {
+        var mediator = DistributedPubSub.Get(Context.System).Mediator;
+        Receive<RequestWork>(r => mediator.Tell(new Publish(SearchHost.WorkTopic, r), Sender));
+        Receive<WithdrawWorkRequest>(w => mediator.Tell(new Publish(SearchHost.WorkTopic, w), Sender));
+    }
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new WorkBroadcaster());
+}
