@@ -1,14 +1,14 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
+using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Logger.Serilog;
-using Akka.Cluster.Sharding;
 using Akka.Persistence.Sql.Hosting;
-using LinqToDB;
 using Akka.Remote.Hosting;
+using LinqToDB;
 using MnasNet.Actors.Actors;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Hosting;
