@@ -55,6 +55,14 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
     public Task Contradictory_config() => AssertFails(ExitCodes.InvalidInput, "contradicts mode 'real'", "search", "--set", "latency.backend=simulated", "--set", $"journal.directory={Dir}");
 
     [Fact]
+    public Task Target_platform_no_local_device_satisfies() => AssertFails(ExitCodes.InvalidInput, "latency.target 'onnxruntime:threads=8' is not this machine's device",
+        "search", "--id", "t8", "--set", "latency.target=onnxruntime:threads=8", "--set", $"journal.directory={Dir}", "--plain");
+
+    [Fact]
+    public Task Malformed_target_platform() => AssertFails(ExitCodes.InvalidInput, "unknown backend 'tflite'",
+        "search", "--id", "tf", "--set", "latency.target=tflite", "--set", $"journal.directory={Dir}", "--plain");
+
+    [Fact]
     public Task Missing_config_file() => AssertFails(ExitCodes.NotFound, "config file", "search", "--config", Path.Combine(Dir, "nope.json"));
 
     [Fact]

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.TestKit;
+using MnasNet.Actors.Actors;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
@@ -143,6 +144,100 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         var paused = Assert.IsType<SearchPaused>(events[^1]);
         Assert.Equal(0, paused.AbandonedInFlight);
         Assert.Single(events.OfType<TrialTrained>());
+    }
+
+    [Fact]
+    public async Task A_declined_offer_is_dispatched_again_at_once_and_the_settings_ride_only_on_a_workers_first_offer()
+    {
+        var busy = CreateTestProbe();
+        busy.Send(Controller, new RequestWork(WorkKind.Train, "busy"));
+        var declined = await busy.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        Assert.Equal(_settings, SettingsLoader.FromJson(declined.SettingsJson!));
+        var free = CreateTestProbe();
+        free.Send(Controller, new RequestWork(WorkKind.Train, "free"));
+        var next = await free.ExpectMsgAsync<WorkOffer>();
+        Assert.Equal(1, next.TrialId);
+        free.Send(Controller, new TrainingDone("actor", 1, 1, "free", Trained(0.5)));
+        free.Send(Controller, new RequestWork(WorkKind.Train, "free"));
+
+        // Declined well within the 2 s lease: trial 0 goes to the free worker now, attempt 2, without settings.
+        busy.Send(Controller, new WorkDeclined("actor", declined.TrialId, WorkKind.Train, declined.Attempt, "busy", "busy with trial 7"));
+        var again = await free.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(1));
+        Assert.Equal((declined.TrialId, 2, null), (again.TrialId, again.Attempt, again.SettingsJson));
+        await busy.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+        var expired = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).OfType<TrialLeaseExpired>().ToList();
+        var x = Assert.Single(expired);
+        Assert.Equal(("busy", 1), (x.Worker, x.Attempt));
+        Assert.Contains("declined by the worker (busy with trial 7)", x.Reason);
+    }
+
+    [Fact]
+    public async Task Only_devices_that_satisfy_the_target_platform_are_offered_measurements_and_a_withdrawn_request_gets_none()
+    {
+        var phone = CreateTestProbe();
+        phone.Send(Controller, new RequestWork(WorkKind.Measure, "phone", "onnxruntime:cpu=pixel,threads=1"));
+        var sim1 = CreateTestProbe();
+        sim1.Send(Controller, new RequestWork(WorkKind.Measure, "sim1", "simulated:name=rack-1"));
+        var first = await sim1.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
+        var sim2 = CreateTestProbe();
+        sim2.Send(Controller, new RequestWork(WorkKind.Measure, "sim2", "simulated"));
+        Assert.Equal(first.TrialId + 1, (await sim2.ExpectMsgAsync<WorkOffer>()).TrialId);
+        // Nothing pending now: this request waits in the idle list, then is withdrawn (the worker took other work).
+        var withdrawn = CreateTestProbe();
+        withdrawn.Send(Controller, new RequestWork(WorkKind.Measure, "withdrawn", "simulated"));
+        withdrawn.Send(Controller, new WithdrawWorkRequest(WorkKind.Measure, "withdrawn"));
+
+        sim1.Send(Controller, new WorkDeclined("actor", first.TrialId, WorkKind.Measure, first.Attempt, "sim1", "busy"));
+        sim2.Send(Controller, new RequestWork(WorkKind.Measure, "sim2", "simulated"));
+        var again = await sim2.ExpectMsgAsync<WorkOffer>();
+        Assert.Equal((first.TrialId, 2), (again.TrialId, again.Attempt));
+        await phone.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+        await withdrawn.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(10));
+    }
+
+    [Fact]
+    public async Task A_busy_worker_declines_a_second_offer_and_reports_its_result_to_the_controller_that_offered_the_work()
+    {
+        var source = CreateTestProbe();
+        var gate = new TaskCompletionSource();
+        var backend = new GatedTrainer(gate.Task);
+        var worker = Sys.ActorOf(TrainerWorker.Props(source.Ref, WorkerBackends<ITrainerBackend>.PerSearch(_ => backend, _ => { })), "gated");
+        Assert.Equal("gated", (await source.ExpectMsgAsync<RequestWork>(TimeSpan.FromSeconds(5))).WorkerId);
+
+        var searchA = CreateTestProbe();
+        var searchB = CreateTestProbe();
+        // No settings with the first offer of an unknown search: declined, not run.
+        searchB.Send(worker, new WorkOffer("b", 3, WorkKind.Train, 1, A1Tokens, 5));
+        Assert.Contains("settings of search b unknown", (await searchB.ExpectMsgAsync<WorkDeclined>()).Reason);
+        searchA.Send(worker, new WorkOffer("a", 1, WorkKind.Train, 1, A1Tokens, 5, SettingsLoader.ToJson(_settings)));
+        await source.ExpectMsgAsync<WithdrawWorkRequest>();
+        searchB.Send(worker, new WorkOffer("b", 4, WorkKind.Train, 2, A1Tokens, 5, SettingsLoader.ToJson(_settings)));
+        var declined = await searchB.ExpectMsgAsync<WorkDeclined>();
+        Assert.Equal((4L, 2), (declined.TrialId, declined.Attempt));
+        Assert.Contains("busy with trial 1", declined.Reason);
+
+        gate.SetResult();
+        var done = await searchA.ExpectMsgAsync<TrainingDone>(TimeSpan.FromSeconds(5));
+        Assert.Equal(("a", 1L), (done.SearchId, done.TrialId));
+        await source.ExpectMsgAsync<RequestWork>();
+        await searchB.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
+    }
+
+    private static readonly IReadOnlyList<int> A1Tokens = new int[42];
+
+    private sealed class GatedTrainer(Task gate) : ITrainerBackend
+    {
+        public string Name => "gated";
+
+        public async Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken)
+        {
+            await gate.WaitAsync(cancellationToken);
+            return Trained(0.5);
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     private SearchStopped? Stopped()
