@@ -66,14 +66,6 @@ public sealed record JournalSource(string ConnectionString, string Provider, str
         return new JournalSource(connection, Sqlite, Path.GetFullPath(database));
     }
 
-    /// <summary>Any connection string with provider "sqlite" or "postgresql".</summary>
-    public static JournalSource ForConnection(string connectionString, string provider) => provider.ToLowerInvariant() switch
-    {
-        Sqlite => new JournalSource(connectionString, Sqlite, "sqlite connection"),
-        PostgreSql or "postgres" => new JournalSource(connectionString, PostgreSql, "postgresql connection"),
-        _ => throw new ArgumentException($"journal provider '{provider}': expected {Sqlite} or {PostgreSql}"),
-    };
-
     internal string LinqToDbProvider => Provider == PostgreSql ? ProviderName.PostgreSQL15 : ProviderName.SQLiteMS;
 }
 

@@ -52,6 +52,36 @@ public static class JournalReader
         return result;
     }
 
+    /// <summary>One search's event count and newest write time; null when it has no journal file.</summary>
+    public static JournaledSearch? FindSearch(string directory, string id)
+    {
+        var database = JournalFiles.Database(directory, id);
+        if (!File.Exists(database))
+        {
+            return null;
+        }
+        var builder = new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 30 };
+        try
+        {
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*), MAX(created) FROM journal WHERE persistence_id = $id AND deleted = 0";
+            command.Parameters.AddWithValue("$id", SearchController.PersistenceIdFor(id));
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            return new JournaledSearch(id, reader.GetInt64(0), reader.IsDBNull(1) ? null : JournalTime.FromTicks(reader.GetInt64(1)));
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 1 && e.Message.Contains("no such table", StringComparison.Ordinal))
+        {
+            return new JournaledSearch(id, 0, null);
+        }
+        catch (SqliteException e)
+        {
+            throw new JournalException($"journal '{database}' cannot be read: {e.Message}", e);
+        }
+    }
+
     public static long CountEvents(string database)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly };

@@ -18,7 +18,7 @@ public sealed class JournalCommand : Command
 public sealed class JournalExportCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
-    private readonly JournalOptions _journal = new();
+    private readonly JournalOptions _journal = new(withSqliteFile: true);
     private readonly Option<string> _out = new("--out") { Description = "The NDJSON file to write (one event a line: sequenceNr, manifest, timestamp, event).", Required = true };
 
     public JournalExportCommand() : base("export", "Write every event of a search as one JSON line (sequence number, manifest, timestamp, fields).")
@@ -32,7 +32,7 @@ public sealed class JournalExportCommand : SearchCliCommand
     {
         var id = parseResult.GetValue(_id)!;
         var path = parseResult.GetValue(_out)!;
-        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult, id), id, cancellationToken: cancellationToken);
+        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult).Source(id), id, cancellationToken: cancellationToken);
         if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir)
         {
             Directory.CreateDirectory(dir);

@@ -17,7 +17,7 @@ public sealed class ReplayCommand : SearchCliCommand
     private static readonly JsonSerializerOptions ReportJson = new(Json) { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     private readonly Argument<string> _id = IdArgument();
-    private readonly JournalOptions _journal = new();
+    private readonly JournalOptions _journal = new(withSqliteFile: true);
     private readonly Option<bool> _verify = new("--verify") { Description = "Also verify learning: re-run the policy from its journaled initial state; every batch and parameter hash must match." };
     private readonly Option<bool> _fromSnapshot = new("--from-snapshot") { Description = "With --verify: start the policy from the latest snapshot instead of the beginning (faster, checks only later batches)." };
     private readonly Option<string[]> _whatIf = new("--what-if") { Description = "Re-score under other reward settings: reward=soft|hard, alpha=, beta=, target-ms=, device= (repeatable).", AllowMultipleArgumentsPerToken = true };
@@ -58,7 +58,7 @@ public sealed class ReplayCommand : SearchCliCommand
             throw new CliInputException($"--top must be at least 1, got {parseResult.GetValue(_top)}");
         }
         var clock = Stopwatch.StartNew();
-        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult, id), id, withSnapshot: verify && parseResult.GetValue(_fromSnapshot), cancellationToken);
+        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult).Source(id), id, withSnapshot: verify && parseResult.GetValue(_fromSnapshot), cancellationToken);
         var readSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var audit = Auditor.Audit(read, new AuditOptions(Learning: verify, FromSnapshot: parseResult.GetValue(_fromSnapshot)));

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using MnasNet.Actors.Journal;
 using MnasNet.Actors.State;
 using MnasNet.Latency.Onnx;
 using MnasNet.SearchSpace;
@@ -14,7 +13,7 @@ namespace MnasNet.Cli.Commands.Search;
 public sealed class ExportTrialCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
-    private readonly Option<string> _dir = JournalDirectoryOption();
+    private readonly JournalOptions _journal = new();
     private readonly Option<long> _trial = new("--trial") { Description = "Trial id.", Required = true };
     private readonly Option<string> _out = new("--out") { Description = "Output directory.", Required = true };
     private readonly Option<bool> _noOnnx = new("--no-onnx") { Description = "Skip the ONNX file." };
@@ -22,7 +21,7 @@ public sealed class ExportTrialCommand : SearchCliCommand
     public ExportTrialCommand() : base("export-trial", "Export one trial of a search: architecture JSON, ONNX, weights where kept.")
     {
         Arguments.Add(_id);
-        Options.Add(_dir);
+        _journal.AddTo(this);
         Options.Add(_trial);
         Options.Add(_out);
         Options.Add(_noOnnx);
@@ -30,10 +29,9 @@ public sealed class ExportTrialCommand : SearchCliCommand
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var dir = parseResult.GetValue(_dir)!;
         var id = parseResult.GetValue(_id)!;
         var trialId = parseResult.GetValue(_trial);
-        var summary = SearchSummary.From(id, JournalReader.ReadEvents(dir, id));
+        var summary = SearchSummary.From(id, _journal.Resolve(parseResult).Open().ReadEvents(id));
         var trial = summary.Trials.FirstOrDefault(t => t.TrialId == trialId)
             ?? throw new CliInputException($"search '{id}' has no trial {trialId} (trials 0..{summary.Trials.Count - 1})", ExitCodes.NotFound);
         var outDir = parseResult.GetValue(_out)!;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using MnasNet.Actors.Journal;
 using MnasNet.Actors.State;
 
 namespace MnasNet.Cli.Commands.Search;
@@ -9,7 +8,7 @@ namespace MnasNet.Cli.Commands.Search;
 public sealed class ReportCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
-    private readonly Option<string> _dir = JournalDirectoryOption();
+    private readonly JournalOptions _journal = new();
     private readonly Option<string?> _out = new("--out") { Description = "Directory for report.json, pareto.png and rewards.png (default: <journal-dir>/<id>.report)." };
     private readonly Option<int> _top = new("--top") { Description = "How many trials in the top-k table.", DefaultValueFactory = _ => 10 };
     private readonly Option<bool> _json = new("--json") { Description = "Print the report as JSON." };
@@ -17,7 +16,7 @@ public sealed class ReportCommand : SearchCliCommand
     public ReportCommand() : base("report", "Results of a search: top-k trials, Pareto front (accuracy vs latency), reward per batch, plots.")
     {
         Arguments.Add(_id);
-        Options.Add(_dir);
+        _journal.AddTo(this);
         Options.Add(_out);
         Options.Add(_top);
         Options.Add(_json);
@@ -25,16 +24,16 @@ public sealed class ReportCommand : SearchCliCommand
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var dir = parseResult.GetValue(_dir)!;
+        var journal = _journal.Resolve(parseResult);
         var id = parseResult.GetValue(_id)!;
         var top = parseResult.GetValue(_top);
         if (top < 1)
         {
             throw new CliInputException($"--top must be at least 1, got {top}");
         }
-        var summary = SearchSummary.From(id, JournalReader.ReadEvents(dir, id));
+        var summary = SearchSummary.From(id, journal.Open().ReadEvents(id));
         var report = SearchReport.From(summary, top);
-        var outDir = parseResult.GetValue(_out) ?? Path.Combine(dir, $"{id}.report");
+        var outDir = parseResult.GetValue(_out) ?? Path.Combine(journal.Directory, $"{id}.report");
         Directory.CreateDirectory(outDir);
         var json = System.Text.Json.JsonSerializer.Serialize(report, Json);
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), json, cancellationToken);

@@ -6,74 +6,90 @@ using MnasNet.Actors.State;
 
 namespace MnasNet.Cli.Commands.Search;
 
-/// <summary><c>mnasnet status ID</c>: from the journal, whether or not the search is running.</summary>
+/// <summary><c>mnasnet status ID</c>: from the journal (SQLite or PostgreSQL), whether or not the search is running.</summary>
 public sealed class StatusCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
-    private readonly Option<string> _dir = JournalDirectoryOption();
+    private readonly JournalOptions _journal = new();
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
 
     public StatusCommand() : base("status", "State of one search, read from its journal (works while it runs).")
     {
         Arguments.Add(_id);
-        Options.Add(_dir);
+        _journal.AddTo(this);
         Options.Add(_json);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var dir = parseResult.GetValue(_dir)!;
-        var id = parseResult.GetValue(_id)!;
-        var status = SearchStatusView.Of(dir, id);
+        var status = SearchStatusView.Of(_journal.Resolve(parseResult).Open(), parseResult.GetValue(_id)!);
         if (parseResult.GetValue(_json))
         {
             await WriteJsonAsync(output, status);
             return ExitCodes.Success;
         }
-        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"search {status.Id}: {status.Status}{(status.Running ? " (running)" : "")}\n" +
-            $"  trials      {status.TrialsDone}/{status.TrialBudget} done, {status.Failed} failed, batch {status.BatchesDone}/{status.Batches}\n" +
-            $"  best        {(status.BestReward is { } r ? $"reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {status.BestLatencyMs:F3} ms" : "-")}\n" +
-            $"  policy      {status.Strategy} {status.PolicyHash}\n" +
-            $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries\n" +
-            $"  file        {status.Journal}"));
+        var c = CultureInfo.InvariantCulture;
+        await output.WriteLineAsync($"search {status.Id}: {status.Status}{(status.Running == true ? " (running)" : "")}");
+        if (status.Running is null && status.Status == "running")
+        {
+            await output.WriteLineAsync($"  process     unknown: {SearchStatusView.NoLockNote}");
+        }
+        await output.WriteLineAsync(string.Create(c, $"  trials      {status.TrialsDone}/{status.TrialBudget} done, {status.Failed} failed, batch {status.BatchesDone}/{status.Batches}"));
+        await output.WriteLineAsync(status.BestReward is { } r
+            ? string.Create(c, $"  best        reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {status.BestLatencyMs:F3} ms")
+            : "  best        -");
+        await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
+        await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
+        await output.WriteLineAsync($"  last event  {SearchStatusView.Time(status.LastEventAt)}");
+        await output.WriteLineAsync($"  {(status.Provider == "sqlite" ? "file    " : "database")}    {status.Journal}");
         return ExitCodes.Success;
     }
 }
 
+/// <summary>
+/// One search as status and list show it. <see cref="Running"/>: true/false from the SQLite journal's process lock;
+/// null for PostgreSQL, where no lock can be probed (<see cref="Status"/> is what the journal says, and
+/// <see cref="LastEventAt"/> when it last said something).
+/// </summary>
 public sealed record SearchStatusView(
-    string Id, string Status, bool Running, long TrialsDone, long TrialBudget, int Failed, int BatchesDone, int Batches,
+    string Id, string Status, bool? Running, long TrialsDone, long TrialBudget, int Failed, int BatchesDone, int Batches,
     double? BestReward, long? BestTrial, double? BestAccuracy, double? BestLatencyMs, string? Strategy, string? PolicyHash,
-    long Events, int Pauses, int Resumes, int LeaseExpiries, string Journal)
+    long Events, int Pauses, int Resumes, int LeaseExpiries, DateTime? LastEventAt, string Provider, string Journal)
 {
-    public static SearchStatusView Of(string dir, string id)
+    public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
+
+    public static SearchStatusView Of(string dir, string id) => Of(new SqliteSearchJournals(dir), id);
+
+    public static SearchStatusView Of(ISearchJournals journals, string id)
     {
-        var summary = SearchSummary.From(id, JournalReader.ReadEvents(dir, id));
+        var summary = SearchSummary.From(id, journals.ReadEvents(id));
         var settings = summary.SettingsJson is null ? null : SettingsLoader.FromJson(summary.SettingsJson);
         var best = summary.Rewarded.Where(t => !t.Failed).MaxBy(t => t.Reward);
-        return new SearchStatusView(id, summary.Status, JournalFiles.IsRunning(dir, id), summary.Rewarded.Count(), settings?.TrialBudget ?? 0,
+        return new SearchStatusView(id, summary.Status, journals.IsRunning(id), summary.Rewarded.Count(), settings?.TrialBudget ?? 0,
             summary.Trials.Count(t => t.Failed), summary.Batches.Count, settings?.Batches ?? 0, best?.Reward, best?.TrialId, best?.Accuracy,
             best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
-            Path.GetFullPath(JournalFiles.Database(dir, id)));
+            journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id));
     }
+
+    public static string Time(DateTime? utc) => utc?.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "-";
 }
 
-/// <summary><c>mnasnet list</c>: every search in the journal directory.</summary>
+/// <summary><c>mnasnet list</c>: every search in the journal directory or the PostgreSQL journal.</summary>
 public sealed class ListCommand : SearchCliCommand
 {
-    private readonly Option<string> _dir = JournalDirectoryOption();
+    private readonly JournalOptions _journal = new();
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
 
-    public ListCommand() : base("list", "The searches in the journal directory with their status.")
+    public ListCommand() : base("list", "The searches in the journal (directory or PostgreSQL database) with their status.")
     {
-        Options.Add(_dir);
+        _journal.AddTo(this);
         Options.Add(_json);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var dir = parseResult.GetValue(_dir)!;
-        var views = JournalFiles.List(dir).Select(id => SearchStatusView.Of(dir, id)).ToList();
+        var journals = _journal.Resolve(parseResult).Open();
+        var views = journals.List().Select(s => SearchStatusView.Of(journals, s.Id)).ToList();
         if (parseResult.GetValue(_json))
         {
             await WriteJsonAsync(output, views);
@@ -81,18 +97,22 @@ public sealed class ListCommand : SearchCliCommand
         }
         if (views.Count == 0)
         {
-            await output.WriteLineAsync($"no searches in '{dir}'");
+            await output.WriteLineAsync($"no searches in '{journals.Location}'");
             return ExitCodes.Success;
         }
-        await output.WriteLineAsync($"{"id",-28} {"status",-10} {"trials",13} {"best reward",11}");
+        await output.WriteLineAsync($"{"id",-28} {"status",-10} {"trials",13} {"best reward",11}  {"last event",-20}");
         foreach (var v in views)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{v.Id,-28} {v.Status + (v.Running ? "*" : ""),-10} {$"{v.TrialsDone}/{v.TrialBudget}",13} {(v.BestReward is { } r ? r.ToString("F4", CultureInfo.InvariantCulture) : "-"),11}"));
+                $"{v.Id,-28} {v.Status + (v.Running == true ? "*" : ""),-10} {$"{v.TrialsDone}/{v.TrialBudget}",13} {(v.BestReward is { } r ? r.ToString("F4", CultureInfo.InvariantCulture) : "-"),11}  {SearchStatusView.Time(v.LastEventAt),-20}"));
         }
-        if (views.Any(v => v.Running))
+        if (views.Any(v => v.Running == true))
         {
             await output.WriteLineAsync("* running now");
+        }
+        if (views.Any(v => v.Running is null && v.Status == "running"))
+        {
+            await output.WriteLineAsync($"running: process unknown: {SearchStatusView.NoLockNote}");
         }
         return ExitCodes.Success;
     }
