@@ -86,8 +86,16 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         Command<CheckLeases>(_ => ExpireLeases());
         Command<Terminated>(t => WorkerGone(t.ActorRef));
         Command<GetSearchStatus>(_ => Sender.Tell(Progress()));
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning("search {SearchId}: snapshot failed: {Reason}", _settings.Id, f.Cause.Message));
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            SnapshotWritten();
+        });
+        Command<SaveSnapshotFailure>(f =>
+        {
+            _log.Warning("search {SearchId}: snapshot failed: {Reason}", _settings.Id, f.Cause.Message);
+            SnapshotWritten();
+        });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
     }
@@ -257,6 +265,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         Emit(e, snapshot is null ? null : () =>
         {
             var sequenceNr = snapshot.State.EventCount;
+            _snapshotsInFlight++;
             SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, sequenceNr, DateTime.UtcNow), snapshot), Self);
         });
         _log.Info("search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
@@ -458,7 +467,24 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         _stopped = true;
         Timers.CancelAll();
         _subscriber.Tell(Progress());
-        _subscriber.Tell(new SearchStopped(_settings.Id, status, reason));
+        // Whoever hears "stopped" may stop the actor system: a snapshot still being written would be rolled back.
+        _stopNotice = new SearchStopped(_settings.Id, status, reason);
+        if (_snapshotsInFlight == 0)
+        {
+            _subscriber.Tell(_stopNotice);
+        }
+    }
+
+    private int _snapshotsInFlight;
+    private SearchStopped? _stopNotice;
+
+    private void SnapshotWritten()
+    {
+        _snapshotsInFlight--;
+        if (_snapshotsInFlight == 0 && _stopNotice is not null)
+        {
+            _subscriber.Tell(_stopNotice);
+        }
     }
 
     private SearchProgress Progress() => new(_settings.Id, _state.Status.ToString().ToLowerInvariant(), _state.TrialsRewarded, _settings.TrialBudget,
