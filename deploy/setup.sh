@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
 #   deploy/setup.sh           runtime needs (the default dataset), then a Release build
-#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb)
+#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,7 @@ if (( want_tests )); then
   dpkg -s python3-onnx >/dev/null 2>&1 || packages+=(python3-onnx)
   [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]] || packages+=(postgresql)
   command -v adb >/dev/null || packages+=(adb)
+  command -v openssl >/dev/null || packages+=(openssl)
 fi
 
 if (( ${#packages[@]} )); then

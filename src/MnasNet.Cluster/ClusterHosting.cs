@@ -121,11 +121,11 @@ public static class ClusterHostingExtensions
                 loggers.LogLevel = LogLevel.InfoLevel;
             })
             .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system))
-            .WithRemoting(node.Hostname, node.Port)
+            .WithRemoting(ClusterTls.Remoting(node, c.Tls))
             .WithClustering(new ClusterOptions
             {
                 Roles = [.. node.Roles],
-                SeedNodes = [.. node.SeedNodes],
+                SeedNodes = [.. ClusterTls.SeedNodes(node.SeedNodes, c.Tls.Enabled)],
                 SplitBrainResolver = new KeepMajorityOption(),
                 FailureDetector = new PhiAccrualFailureDetectorOptions
                 {

@@ -46,7 +46,7 @@ public static class ClusterRunner
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
             var up = MemberUp(system, onMemberUp);
-            await Task.WhenAny(up, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
+            await Task.WhenAny(up, system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(CancellationToken.None);
             var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.ToJson(settings)));
             var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
@@ -83,7 +83,7 @@ public static class ClusterRunner
             }
             return leave.IsCancellationRequested
                 ? new SearchOutcome(settings.Id, "left", "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)", last, null, clock.Elapsed)
-                : new SearchOutcome(settings.Id, "failed", "the actor system stopped before the search did", last, null, clock.Elapsed);
+                : new SearchOutcome(settings.Id, "failed", "the actor system stopped before the search did" + (FailureReason(system) is { } why ? $": {why}" : ""), last, null, clock.Elapsed);
         }
         finally
         {
@@ -105,6 +105,11 @@ public static class ClusterRunner
             var system = host.Services.GetRequiredService<ActorSystem>();
             _ = MemberUp(system, onMemberUp);
             await Task.WhenAny(system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
+            if (!leave.IsCancellationRequested && FailureReason(system) is { } why)
+            {
+                // The only such reason is a refused TLS handshake: a configuration problem.
+                throw new SettingsException($"this node stopped: {why}");
+            }
         }
         finally
         {
@@ -122,6 +127,15 @@ public static class ClusterRunner
         }
         _ = PostgresJournal.ConnectionString(settings.Journal);
     }
+
+    /// <summary>
+    /// Why the actor system stopped by itself, when it was a failure: Akka.Remote stops a node whose outbound TLS
+    /// handshake failed (a peer's certificate is refused, or the peer refused this node's).
+    /// </summary>
+    private static string? FailureReason(ActorSystem system) =>
+        CoordinatedShutdown.Get(system).ShutdownReason is { ExitCode: not 0 } reason
+            ? $"{reason} (with cluster.tls.enabled every node needs the same certificate, cluster.tls.certificateFile)"
+            : null;
 
     private static Task MemberUp(ActorSystem system, Action<string>? onMemberUp)
     {

@@ -154,4 +154,20 @@ public sealed record ClusterSettings
     public double WorkRequestIntervalSeconds { get; init; } = 2;
     /// <summary>How often a process attached to a clustered search asks it for its progress.</summary>
     public double StatusPollSeconds { get; init; } = 1;
+    public ClusterTlsSettings Tls { get; init; } = new();
+}
+
+/// <summary>
+/// Optional TLS between cluster nodes (mutual: each side checks the other's certificate). Every node loads the same
+/// PKCS#12 certificate and accepts only peers presenting that very certificate. The password comes from
+/// <see cref="PasswordFile"/> or else the environment variable MNASNET_TLS_PASSWORD (none: an unprotected file),
+/// never from the settings themselves.
+/// </summary>
+public sealed record ClusterTlsSettings
+{
+    public bool Enabled { get; init; }
+    /// <summary>The node's certificate with its private key, a PKCS#12 (.pfx/.p12) file.</summary>
+    public string CertificateFile { get; init; } = "";
+    /// <summary>A file holding the certificate file's password (e.g. a Docker/Kubernetes secret).</summary>
+    public string PasswordFile { get; init; } = "";
 }

@@ -84,6 +84,8 @@ public static partial class SettingsValidation
         var c = s.Cluster;
         Require(c.StableAfterSeconds > 0 && c.HeartbeatIntervalSeconds > 0 && c.AcceptableHeartbeatPauseSeconds > 0 && c.WorkRequestIntervalSeconds > 0 && c.StatusPollSeconds > 0,
             "cluster.stableAfterSeconds, heartbeatIntervalSeconds, acceptableHeartbeatPauseSeconds, workRequestIntervalSeconds and statusPollSeconds must be positive");
+        // Only the shape here: these settings travel with a search to other nodes, so the files are opened where a node starts.
+        Require(!c.Tls.Enabled || c.Tls.CertificateFile.Length > 0, "cluster.tls.enabled is true but cluster.tls.certificateFile is empty: give the PKCS#12 (.pfx) file of the cluster's certificate");
 
         var w = s.Workers;
         Require(w.Trainers is >= 1 and <= 64, $"workers.trainers must be between 1 and 64, got {w.Trainers}");
