@@ -127,7 +127,7 @@ public sealed record JournalFacts(
                     t.Trained = (r.SequenceNr, tt.Record);
                     break;
                 case LatencyMeasured m when trials.TryGetValue(m.TrialId, out var t):
-                    t.Latencies.Add((r.SequenceNr, m.Record));
+                    t.Latencies.Add((r.SequenceNr, m.Record, m.Target));
                     break;
                 case TrialFailed f when trials.TryGetValue(f.TrialId, out var t):
                     t.Failures.Add((r.SequenceNr, f));
@@ -169,7 +169,8 @@ public sealed class TrialFacts(SampledTrial sampled, int batch, long sampledAt)
     public int Batch { get; } = batch;
     public long SampledAt { get; } = sampledAt;
     public (long Seq, TrainingRecord Record)? Trained { get; set; }
-    public List<(long Seq, LatencyRecord Record)> Latencies { get; } = [];
+    /// <summary>Latency records with the index of the target platform they measured for (0 in single-device searches).</summary>
+    public List<(long Seq, LatencyRecord Record, int Target)> Latencies { get; } = [];
     public List<(long Seq, TrialFailed Event)> Failures { get; } = [];
     public List<(long Seq, RewardInputs Inputs)> Rewards { get; } = [];
     public double? Advantage { get; set; }
@@ -220,7 +221,7 @@ public static class Auditor
     internal static Dictionary<long, bool> VerifyRewards(JournalFacts facts, List<Divergence> divergences)
     {
         var (alpha, beta) = facts.Exponents;
-        var target = facts.Settings.Reward.TargetMs;
+        var targets = DevicePlatform.TargetsOf(facts.Settings);
         var ok = new Dictionary<long, bool>();
         foreach (var t in facts.Trials.Values)
         {
@@ -229,7 +230,7 @@ public static class Auditor
                 continue;
             }
             var (seq, inputs) = t.Rewards[0];
-            var problem = RewardProblem(t, seq, inputs, target, alpha, beta);
+            var problem = RewardProblem(t, seq, inputs, targets[0].TargetMs, alpha, beta, targets);
             if (t.Rewards.Count > 1)
             {
                 problem ??= ($"one reward-computed event for trial {t.Sampled.TrialId}", $"{t.Rewards.Count} (sequence {string.Join(", ", t.Rewards.Select(r => r.Seq))})");
@@ -248,13 +249,14 @@ public static class Auditor
     /// rest of the journal gives: accuracy from trial-trained, latency from latency-measured, failure from
     /// trial-failed, T, α and β from the settings in search-started.
     /// </summary>
-    internal static (string Expected, string Found)? RewardProblem(TrialFacts t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta)
+    internal static (string Expected, string Found)? RewardProblem(TrialFacts t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta,
+        IReadOnlyList<MeasureTarget>? targets = null)
     {
         if (inputs.FormulaId != RewardFormula.Id)
         {
             return ($"formula {RewardFormula.Id} (the one this build computes)", $"formula '{inputs.FormulaId}'");
         }
-        var recomputed = MnasNetReward.Compute(inputs.Accuracy, inputs.LatencyMs, inputs.TargetMs, inputs.Alpha, inputs.Beta, inputs.Failed);
+        var recomputed = MnasNetReward.Recompute(inputs);
         if (!SameBits(recomputed.Reward, inputs.Reward))
         {
             return ($"reward {F(recomputed.Reward)} (recomputed from its journaled inputs: ACC {F(inputs.Accuracy)}, LAT {F(inputs.LatencyMs)} ms, T {F(inputs.TargetMs)} ms, α {F(inputs.Alpha)}, β {F(inputs.Beta)}, failed {inputs.Failed})",
@@ -266,9 +268,25 @@ public static class Auditor
         }
         var failure = t.Failures.FirstOrDefault(f => f.Seq < seq);
         var trained = t.Trained is { } tr && tr.Seq < seq ? tr : ((long, TrainingRecord)?)null;
-        var latency = t.Latencies.LastOrDefault(l => l.Seq < seq);
+        var latency = t.Latencies.LastOrDefault(l => l.Seq < seq && l.Target == 0);
         var failed = failure.Event is not null;
         var expected = MnasNetReward.Compute(trained?.Item2.Accuracy ?? 0, latency.Record?.MedianMs ?? 0, targetMs, alpha, beta, failed);
+        if (targets is { Count: > 1 })
+        {
+            var devices = targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.Latencies.LastOrDefault(l => l.Seq < seq && l.Target == i).Record?.MedianMs ?? 0, x.TargetMs, 0)).ToList();
+            expected = MnasNetReward.Compute(trained?.Item2.Accuracy ?? 0, devices, alpha, beta, failed);
+            for (var i = 0; i < devices.Count; i++)
+            {
+                var found = inputs.Devices is { } d && d.Count == devices.Count ? d[i] : null;
+                var journaled = expected.Devices![i];
+                if (found is null || found.Platform != journaled.Platform || !SameBits(found.LatencyMs, journaled.LatencyMs) || !SameBits(found.TargetMs, journaled.TargetMs))
+                {
+                    var at = t.Latencies.LastOrDefault(l => l.Seq < seq && l.Target == i);
+                    return ($"{journaled.Platform}: LAT {F(journaled.LatencyMs)} ms, T {F(journaled.TargetMs)} ms ({Source("latency-measured", at.Record is null ? null : at.Seq)}; targets in search-started)",
+                        found is null ? $"no latency for target {i} in the reward inputs" : $"{found.Platform}: LAT {F(found.LatencyMs)} ms, T {F(found.TargetMs)} ms in the reward inputs");
+                }
+            }
+        }
         string Source(string what, long? at) => at is { } s ? $"{what} at sequence {s}" : $"no {what} before it";
         if (!SameBits(expected.Accuracy, inputs.Accuracy))
         {

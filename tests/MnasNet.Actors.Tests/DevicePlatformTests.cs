@@ -49,7 +49,7 @@ public sealed class DevicePlatformTests
     public void A_target_that_contradicts_the_mode_is_refused()
     {
         var e = Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings { Mode = "simulated", Latency = new LatencySettings { Target = "onnxruntime:threads=1" } }));
-        Assert.Contains("latency.target 'onnxruntime:threads=1' names a real device but mode is 'simulated'", e.Message);
+        Assert.Contains("latency.target 'onnxruntime:threads=1' names a real device (onnxruntime:threads=1) but mode is 'simulated'", e.Message);
     }
 
     [Fact]

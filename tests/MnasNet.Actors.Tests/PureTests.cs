@@ -34,7 +34,7 @@ public sealed class SerializerTests
         new TrainingDone("s", 1, 1, "w", Training),
         new MeasurementDone("s", 1, 1, "w", Latency),
         new WorkFailed("s", 1, WorkKind.Measure, 1, "w", "too large"),
-        new ComputeReward(1, 0.7, 90, false, 80, -0.07, -0.07),
+        new ComputeReward(1, 0.7, [new DeviceLatency("simulated", 90, 80, 0)], false, -0.07, -0.07),
         new RewardReply(1, Reward),
         new PauseSearch("x", 3),
         new SearchProgress("s", "running", 1, 2, 0, 0.5, 1, 0, 10),

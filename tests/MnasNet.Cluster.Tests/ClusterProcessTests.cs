@@ -212,6 +212,33 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     }
 
     [Fact]
+    public async Task EveryTrialIsMeasuredOnADeviceOfEachTargetPlatformAndNowhereElse()
+    {
+        var settings = Settings("cluster-f", trainSeconds: 0.05, batches: 2) with
+        {
+            Latency = new LatencySettings { Target = "simulated:name=big@80;simulated:name=little@40" },
+        };
+        var config = Simulated.WriteConfig(_dir, settings);
+        var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
+        var port = PostgresServer.FreePort();
+        var node = Start("node", "--roles", "trainer,device", "--config", config, "--seed-nodes", seed, "--port", P(port), "--trainers", "1",
+            "--device", "simulated:name=little", "--device", "simulated:name=other", "--device", "simulated:name=big");
+
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        var events = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        var measured = events.OfType<LatencyMeasured>().ToList();
+        Assert.Equal(24, measured.Count);
+        Assert.All(measured.GroupBy(m => m.TrialId), g => Assert.Equal([0, 1], g.Select(m => m.Target).Order()));
+        // Device workers are numbered in --device order: little = 0, other = 1 (satisfies no target), big = 2.
+        Assert.All(measured, m => Assert.EndsWith(m.Target == 0 ? $"-{P(port)}-2" : $"-{P(port)}-0", m.Worker, StringComparison.Ordinal));
+        var rewards = events.OfType<RewardComputed>().ToList();
+        Assert.Equal(12, rewards.Count);
+        Assert.All(rewards, r => Assert.Equal(["simulated:name=big", "simulated:name=little"], r.Inputs.Devices!.Select(d => d.Platform)));
+        Assert.False(node.HasExited);
+    }
+
+    [Fact]
     public async Task PostgresOutageMidSearchIsWaitedOutAndNothingIsLost()
     {
         var settings = Settings("cluster-e", trainSeconds: 0.2, batches: 4);

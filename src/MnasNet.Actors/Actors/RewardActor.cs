@@ -9,8 +9,7 @@ public sealed class RewardActor : ReceiveActor
 {
     public RewardActor()
     {
-        Receive<ComputeReward>(c => Sender.Tell(new RewardReply(
-            c.TrialId, MnasNetReward.Compute(c.Accuracy, c.LatencyMs, c.TargetMs, c.Alpha, c.Beta, c.Failed))));
+        Receive<ComputeReward>(c => Sender.Tell(new RewardReply(c.TrialId, MnasNetReward.Compute(c.Accuracy, c.Devices, c.Alpha, c.Beta, c.Failed))));
     }
 
     public static Props Props() => Akka.Actor.Props.Create(() => new RewardActor());

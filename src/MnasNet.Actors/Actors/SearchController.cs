@@ -28,13 +28,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _subscriber;
     private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<(long TrialId, WorkKind Kind), Lease> _leases = [];
-    private readonly Dictionary<WorkKind, List<(IActorRef Worker, string Id)>> _idle = new() { [WorkKind.Train] = [], [WorkKind.Measure] = [] };
+    // Leases per (trial, kind, target platform index); targets other than 0 exist only for measurements.
+    private readonly Dictionary<(long TrialId, WorkKind Kind, int Target), Lease> _leases = [];
+    private readonly Dictionary<WorkKind, List<(IActorRef Worker, string Id, string? Platform)>> _idle = new() { [WorkKind.Train] = [], [WorkKind.Measure] = [] };
     private readonly HashSet<long> _rewardRequested = [];
     // Workers that already have this search's settings (sent with their first offer).
     private readonly HashSet<IActorRef> _briefed = [];
-    private readonly Dictionary<string, bool> _platformMatches = [];
-    private readonly DevicePlatform _target;
+    private readonly Dictionary<(string Platform, int Target), bool> _platformMatches = [];
+    private readonly IReadOnlyList<MeasureTarget> _targets;
     private readonly string _settingsJson;
     private readonly (double Alpha, double Beta) _exponents;
     private SearchState _state;
@@ -51,7 +52,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         _rewardActor = rewardActor;
         _subscriber = subscriber;
         _exponents = SettingsValidation.Exponents(settings.Reward);
-        _target = DevicePlatform.TargetOf(settings);
+        _targets = DevicePlatform.TargetsOf(settings);
         _settingsJson = SettingsLoader.ToJson(settings);
         _state = SearchState.Empty(settings.Id);
         PersistenceId = PersistenceIdFor(settings.Id);
@@ -77,9 +78,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         Command<RequestWork>(OnRequestWork);
         Command<WithdrawWorkRequest>(w => _idle[w.Kind].RemoveAll(i => i.Worker.Equals(Sender)));
         Command<WorkDeclined>(OnDeclined);
-        Command<TrainingDone>(m => OnResult(m.TrialId, WorkKind.Train, m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
-        Command<MeasurementDone>(m => OnResult(m.TrialId, WorkKind.Measure, m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
-        Command<WorkFailed>(m => OnResult(m.TrialId, m.Kind, m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason)));
+        Command<TrainingDone>(m => OnResult(m.TrialId, WorkKind.Train, 0, m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)));
+        Command<MeasurementDone>(m => OnResult(m.TrialId, WorkKind.Measure, m.Target, m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record, m.Target)));
+        Command<WorkFailed>(m => OnResult(m.TrialId, m.Kind, m.Target, m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason, m.Target)));
         Command<RewardReply>(OnReward);
         Command<PauseSearch>(OnPause);
         Command<PauseGraceOver>(_ => AbandonInFlight());
@@ -202,7 +203,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             if (_rewardRequested.Add(t.TrialId))
             {
-                _rewardActor.Tell(new ComputeReward(t.TrialId, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.IsFailed, _settings.Reward.TargetMs, _exponents.Alpha, _exponents.Beta));
+                var devices = _targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.MeasureOf(i).LatencyMs ?? 0, x.TargetMs, 0)).ToList();
+                _rewardActor.Tell(new ComputeReward(t.TrialId, t.Accuracy ?? 0, devices, t.IsFailed, _exponents.Alpha, _exponents.Beta));
             }
         }
         if (_state.BatchComplete)
@@ -276,7 +278,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void OnRequestWork(RequestWork request)
     {
-        if (request.Platform is { } platform && !TargetsPlatform(platform))
+        var platform = request.Kind == WorkKind.Measure ? request.Platform : null;
+        if (platform is not null && !Enumerable.Range(0, _targets.Count).Any(t => Serves(platform, t)))
         {
             return;
         }
@@ -284,28 +287,33 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         if (!idle.Any(w => w.Worker.Equals(Sender)))
         {
             Context.Watch(Sender);
-            idle.Add((Sender, request.WorkerId));
+            idle.Add((Sender, request.WorkerId, platform));
         }
         Dispatch();
     }
 
-    private bool TargetsPlatform(string platform)
+    /// <summary>Whether a device of this platform measures for target <paramref name="target"/> (no platform: any target).</summary>
+    private bool Serves(string? platform, int target)
     {
-        if (!_platformMatches.TryGetValue(platform, out var matches))
+        if (platform is null)
+        {
+            return true;
+        }
+        if (!_platformMatches.TryGetValue((platform, target), out var matches))
         {
             try
             {
-                matches = DevicePlatform.Parse(platform).Satisfies(_target);
+                matches = DevicePlatform.Parse(platform).Satisfies(_targets[target].Platform);
             }
             catch (SettingsException e)
             {
                 _log.Warning("search {SearchId}: device platform {Platform} ignored: {Reason}", _settings.Id, platform, e.Message);
                 matches = false;
             }
-            _platformMatches[platform] = matches;
-            if (!matches)
+            _platformMatches[(platform, target)] = matches;
+            if (!matches && target == _targets.Count - 1 && !Enumerable.Range(0, _targets.Count - 1).Any(t => _platformMatches.GetValueOrDefault((platform, t))))
             {
-                _log.Info("search {SearchId}: devices of platform {Platform} do not satisfy the target {Target}: not used", _settings.Id, platform, _target);
+                _log.Info("search {SearchId}: devices of platform {Platform} satisfy none of the targets {Targets}: not used", _settings.Id, platform, string.Join("; ", _targets.Select(x => x.Platform)));
             }
         }
         return matches;
@@ -315,9 +323,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     {
         _idle[declined.Kind].RemoveAll(i => i.Worker.Equals(Sender));
         _briefed.Remove(Sender);
-        if (_leases.TryGetValue((declined.TrialId, declined.Kind), out var lease) && lease.Worker.Equals(Sender) && lease.Attempt == declined.Attempt)
+        if (_leases.TryGetValue((declined.TrialId, declined.Kind, declined.Target), out var lease) && lease.Worker.Equals(Sender) && lease.Attempt == declined.Attempt)
         {
-            Expire(declined.TrialId, declined.Kind, lease, $"declined by the worker ({declined.Reason})");
+            Expire(declined.TrialId, declined.Kind, declined.Target, lease, $"declined by the worker ({declined.Reason})");
             Dispatch();
         }
     }
@@ -331,16 +339,23 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
         {
             var idle = _idle[kind];
-            while (idle.Count > 0 && _state.NextPending(kind) is { } trial)
+            var i = 0;
+            while (i < idle.Count)
             {
-                var (worker, workerId) = idle[0];
-                idle.RemoveAt(0);
-                var attempt = trial.AttemptsOf(kind) + 1;
-                _leases[(trial.TrialId, kind)] = new Lease(worker, workerId, attempt, DateTime.UtcNow.AddSeconds(_settings.Workers.LeaseTimeoutSeconds));
-                var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed, _briefed.Add(worker) ? _settingsJson : null);
+                var (worker, workerId, platform) = idle[i];
+                if (_state.NextPending(kind, target => Serves(platform, target)) is not { } work)
+                {
+                    i++;
+                    continue;
+                }
+                idle.RemoveAt(i);
+                var (trial, target) = work;
+                var attempt = trial.AttemptsOf(kind, target) + 1;
+                _leases[(trial.TrialId, kind, target)] = new Lease(worker, workerId, attempt, DateTime.UtcNow.AddSeconds(_settings.Workers.LeaseTimeoutSeconds));
+                var offer = new WorkOffer(_settings.Id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed, _briefed.Add(worker) ? _settingsJson : null, target);
                 var first = !_dispatchedSinceStart;
                 _dispatchedSinceStart = true;
-                Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId), () =>
+                Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId, target), () =>
                 {
                     worker.Tell(offer, Self);
                     if (first)
@@ -352,14 +367,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void OnResult(long trialId, WorkKind kind, string workerId, ISearchEvent e)
+    private void OnResult(long trialId, WorkKind kind, int target, string workerId, ISearchEvent e)
     {
-        if (_state.IsDuplicate(trialId, kind))
+        if (_state.IsDuplicate(trialId, kind, target))
         {
             _log.Debug("search {SearchId}: duplicate {Kind} result for trial {TrialId} from {Worker} ignored", _settings.Id, kind, trialId, workerId);
             return;
         }
-        _leases.Remove((trialId, kind));
+        _leases.Remove((trialId, kind, target));
         if (e is TrialFailed f)
         {
             _log.Warning("search {SearchId}: trial {TrialId} failed ({Kind}): {Reason}", _settings.Id, trialId, kind, f.Reason);
@@ -383,9 +398,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private void ExpireLeases()
     {
         var now = DateTime.UtcNow;
-        foreach (var ((trialId, kind), lease) in _leases.Where(kv => kv.Value.Deadline < now).ToList())
+        foreach (var ((trialId, kind, target), lease) in _leases.Where(kv => kv.Value.Deadline < now).ToList())
         {
-            Expire(trialId, kind, lease, "lease timed out");
+            Expire(trialId, kind, target, lease, "lease timed out");
         }
         Dispatch();
     }
@@ -397,19 +412,19 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             list.RemoveAll(w => w.Worker.Equals(worker));
         }
-        foreach (var ((trialId, kind), lease) in _leases.Where(kv => kv.Value.Worker.Equals(worker)).ToList())
+        foreach (var ((trialId, kind, target), lease) in _leases.Where(kv => kv.Value.Worker.Equals(worker)).ToList())
         {
-            Expire(trialId, kind, lease, "worker terminated");
+            Expire(trialId, kind, target, lease, "worker terminated");
         }
         Dispatch();
         MaybeFinishPause();
     }
 
-    private void Expire(long trialId, WorkKind kind, Lease lease, string reason)
+    private void Expire(long trialId, WorkKind kind, int target, Lease lease, string reason)
     {
-        _leases.Remove((trialId, kind));
+        _leases.Remove((trialId, kind, target));
         _log.Warning("search {SearchId}: trial {TrialId} {Kind} attempt {Attempt} on {Worker}: {Reason}; dispatching again", _settings.Id, trialId, kind, lease.Attempt, lease.WorkerId, reason);
-        Emit(new TrialLeaseExpired(trialId, kind, lease.Attempt, lease.WorkerId, reason));
+        Emit(new TrialLeaseExpired(trialId, kind, lease.Attempt, lease.WorkerId, reason, target));
     }
 
     // ---------------------------------------------------------------- pause / stop
@@ -446,7 +461,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             return;
         }
-        foreach (var ((trialId, _), lease) in _leases)
+        foreach (var ((trialId, _, _), lease) in _leases)
         {
             lease.Worker.Tell(new CancelWork(trialId));
         }

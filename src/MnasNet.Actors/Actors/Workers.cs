@@ -97,7 +97,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
     private void Decline(WorkOffer offer, string reason)
     {
         _log.Debug("worker {Worker}: declines trial {TrialId} of search {SearchId}: {Reason}", WorkerId, offer.TrialId, offer.SearchId, reason);
-        Sender.Tell(new WorkDeclined(offer.SearchId, offer.TrialId, offer.Kind, offer.Attempt, WorkerId, reason));
+        Sender.Tell(new WorkDeclined(offer.SearchId, offer.TrialId, offer.Kind, offer.Attempt, WorkerId, reason, offer.Target));
     }
 
     private void Start(WorkOffer work)
@@ -132,7 +132,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             success: r => new Finished(r),
             failure: e => new Finished(e is OperationCanceledException or TaskCanceledException && token.IsCancellationRequested
                 ? null
-                : new WorkFailed(work.SearchId, work.TrialId, work.Kind, work.Attempt, WorkerId, Reason(e))));
+                : new WorkFailed(work.SearchId, work.TrialId, work.Kind, work.Attempt, WorkerId, Reason(e), work.Target)));
         Become(Busy);
     }
 
@@ -230,7 +230,7 @@ public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBac
     : PullWorker<IDeviceBackend>(workSource, WorkKind.Measure, backends, platform.ToString(), repeatRequest)
 {
     protected override async Task<ISearchCommand> RunAsync(IDeviceBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
-        new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken));
+        new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken), work.Target);
 
     public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform) =>
         Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform);

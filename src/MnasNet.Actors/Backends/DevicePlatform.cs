@@ -65,16 +65,46 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         return this with { Properties = properties };
     }
 
-    /// <summary>The platform a search targets: latency.target, or by default the backend and threads its settings name.</summary>
-    public static DevicePlatform TargetOf(SearchSettings settings)
+    /// <summary>The (first) platform a search targets.</summary>
+    public static DevicePlatform TargetOf(SearchSettings settings) => TargetsOf(settings)[0].Platform;
+
+    /// <summary>
+    /// The platforms a search measures on, each with its latency target T: <c>latency.target</c> lists selectors
+    /// separated by ';', each optionally with <c>@T</c> in ms (else <c>reward.targetMs</c>), e.g.
+    /// <c>onnxruntime:threads=1@80;onnxruntime:threads=4@30</c>. Empty → the backend and threads the settings name.
+    /// Several targets give the multi-device reward ACC·Π(LAT_i/T_i)^w_i.
+    /// </summary>
+    public static IReadOnlyList<MeasureTarget> TargetsOf(SearchSettings settings)
     {
-        if (settings.Latency.Target.Length > 0)
+        var text = settings.Latency.Target.Trim();
+        if (text.Length == 0)
         {
-            return Parse(settings.Latency.Target);
+            var platform = settings.Simulated
+                ? Parse("simulated")
+                : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            return [new MeasureTarget(platform, settings.Reward.TargetMs)];
         }
-        return settings.Simulated
-            ? Parse("simulated")
-            : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        var targets = new List<MeasureTarget>();
+        foreach (var part in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var at = part.LastIndexOf('@');
+            var targetMs = settings.Reward.TargetMs;
+            if (at >= 0 && (!double.TryParse(part[(at + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out targetMs) || !(targetMs > 0) || !double.IsFinite(targetMs)))
+            {
+                throw new SettingsException($"latency.target '{part}': '@{part[(at + 1)..]}' is not a positive latency target in ms");
+            }
+            var platform = Parse(at >= 0 ? part[..at] : part);
+            if (targets.Any(t => t.Platform.Equals(platform)))
+            {
+                throw new SettingsException($"latency.target names '{platform}' twice");
+            }
+            targets.Add(new MeasureTarget(platform, targetMs));
+        }
+        if (targets.Count == 0)
+        {
+            throw new SettingsException($"latency.target '{settings.Latency.Target}' names no platform");
+        }
+        return targets;
     }
 
     /// <summary>The platform of the devices a single-node search creates from its settings.</summary>
@@ -104,3 +134,6 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         return slug.Trim('-');
     }
 }
+
+/// <summary>One platform a search measures on and its latency target T (ms).</summary>
+public sealed record MeasureTarget(DevicePlatform Platform, double TargetMs);

@@ -38,8 +38,8 @@ public static class SearchRunner
         CancellationToken pauseToken = default,
         bool serializeMessages = false)
     {
-        var (local, target) = (DevicePlatform.LocalDeviceOf(settings), DevicePlatform.TargetOf(settings));
-        if (!local.Satisfies(target))
+        var local = DevicePlatform.LocalDeviceOf(settings);
+        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => !local.Satisfies(t)))
         {
             throw new SettingsException($"latency.target '{target}' is not this machine's device ({local}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
         }

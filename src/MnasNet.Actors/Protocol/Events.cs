@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Actors.Protocol;
 
 /// <summary>Every message and event of the search; bound to <see cref="Serialization.SearchSerializer"/>.</summary>
@@ -52,7 +54,11 @@ public sealed record LatencyRecord(
     double WallSeconds,
     ulong Seed);
 
-/// <summary>The reward with every input it came from: reward = ACC · (LAT/T)^w, w = α if LAT ≤ T else β.</summary>
+/// <summary>
+/// The reward with every input it came from: reward = ACC · (LAT/T)^w, w = α if LAT ≤ T else β. With several target
+/// platforms, <paramref name="Devices"/> holds each one's latency, T and w (the first is also in LatencyMs, TargetMs
+/// and Exponent) and reward = ACC · Π (LAT_i/T_i)^w_i; with one it is absent, as in journals written before.
+/// </summary>
 public sealed record RewardInputs(
     string FormulaId,
     double Accuracy,
@@ -62,7 +68,11 @@ public sealed record RewardInputs(
     double Beta,
     double Exponent,
     bool Failed,
-    double Reward);
+    double Reward,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<DeviceLatency>? Devices = null);
+
+/// <summary>One target platform's part of a multi-device reward.</summary>
+public sealed record DeviceLatency(string Platform, double LatencyMs, double TargetMs, double Exponent);
 
 public sealed record SearchStarted(
     string SearchId,
@@ -78,16 +88,16 @@ public sealed record SearchStarted(
 public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : ISearchEvent;
 
 /// <summary>Persisted before the work is sent; on recovery an undelivered or unfinished dispatch is sent again.</summary>
-public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker) : ISearchEvent;
+public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
 
 /// <summary>A lease ran out (worker vanished or too slow): the work is dispatched again.</summary>
-public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason) : ISearchEvent;
+public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
 
 public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : ISearchEvent;
 
-public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record) : ISearchEvent;
+public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
 
-public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason) : ISearchEvent;
+public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
 
 public sealed record RewardComputed(long TrialId, RewardInputs Inputs) : ISearchEvent;
 

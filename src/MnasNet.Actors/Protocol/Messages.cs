@@ -16,10 +16,11 @@ public sealed record WithdrawWorkRequest(WorkKind Kind, string WorkerId) : ISear
 /// One trial's work. <paramref name="SettingsJson"/> (the search's settings) rides along on the first offer to each
 /// worker, so worker nodes serve any search without its config file.
 /// </summary>
-public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed, string? SettingsJson = null) : ISearchCommand;
+/// <paramref name="Target"/> is the index of the search's target platform a measurement is for.
+public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed, string? SettingsJson = null, int Target = 0) : ISearchCommand;
 
 /// <summary>The worker cannot take the offer (busy with other work, or it lacks the search's settings): dispatch it again.</summary>
-public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason) : ISearchCommand;
+public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;
 
 /// <summary>Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node.</summary>
 public sealed record StartSearch(string SearchId, string SettingsJson) : ISearchCommand;
@@ -29,11 +30,12 @@ public sealed record CancelWork(long TrialId) : ISearchCommand;
 
 public sealed record TrainingDone(string SearchId, long TrialId, int Attempt, string WorkerId, TrainingRecord Record) : ISearchCommand;
 
-public sealed record MeasurementDone(string SearchId, long TrialId, int Attempt, string WorkerId, LatencyRecord Record) : ISearchCommand;
+public sealed record MeasurementDone(string SearchId, long TrialId, int Attempt, string WorkerId, LatencyRecord Record, int Target = 0) : ISearchCommand;
 
-public sealed record WorkFailed(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason) : ISearchCommand;
+public sealed record WorkFailed(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;
 
-public sealed record ComputeReward(long TrialId, double Accuracy, double LatencyMs, bool Failed, double TargetMs, double Alpha, double Beta) : ISearchCommand;
+/// <summary>Latencies and targets per target platform (one for a single-device search).</summary>
+public sealed record ComputeReward(long TrialId, double Accuracy, IReadOnlyList<DeviceLatency> Devices, bool Failed, double Alpha, double Beta) : ISearchCommand;
 
 public sealed record RewardReply(long TrialId, RewardInputs Inputs) : ISearchCommand;
 

@@ -68,9 +68,11 @@ public static partial class SettingsValidation
         Require(s.Latency.Resolution is >= 8 and <= 1024, $"latency.resolution must be between 8 and 1024, got {s.Latency.Resolution}");
         Require(s.Latency.Warmup >= 0, $"latency.warmup must be 0 or more, got {s.Latency.Warmup}");
         Require(s.Latency.Runs >= 1, $"latency.runs must be at least 1, got {s.Latency.Runs}");
-        var target = Backends.DevicePlatform.TargetOf(s);
-        Require(s.Simulated == (target.Backend == "simulated"),
-            $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device but mode is '{s.Mode}'");
+        foreach (var target in Backends.DevicePlatform.TargetsOf(s).Select(t => t.Platform))
+        {
+            Require(s.Simulated == (target.Backend == "simulated"),
+                $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device ({target}) but mode is '{s.Mode}'");
+        }
 
         var sim = s.Simulation;
         Require(sim.TrainSeconds >= 0 && sim.MeasureSeconds >= 0, "simulation.trainSeconds and simulation.measureSeconds must be 0 or more");

@@ -19,7 +19,13 @@ public enum WorkStatus
     Failed,
 }
 
-/// <summary>A trial of the current batch as the controller sees it.</summary>
+/// <summary>One target platform's measurement of a trial (targets after the first; the first is in TrialState itself).</summary>
+public sealed record MeasureState(WorkStatus Status = WorkStatus.Pending, int Attempts = 0, double? LatencyMs = null);
+
+/// <summary>
+/// A trial of the current batch as the controller sees it. Measure, MeasureAttempts and LatencyMs are the first
+/// target platform's; <paramref name="OtherMeasures"/> the others' (null with one target, the shape of older snapshots).
+/// </summary>
 public sealed record TrialState(
     long TrialId,
     int Batch,
@@ -34,22 +40,37 @@ public sealed record TrialState(
     double? Accuracy = null,
     double? LatencyMs = null,
     string? Failure = null,
-    RewardInputs? Reward = null)
+    RewardInputs? Reward = null,
+    ImmutableList<MeasureState>? OtherMeasures = null)
 {
-    public WorkStatus StatusOf(WorkKind kind) => kind == WorkKind.Train ? Train : Measure;
+    public int Targets => 1 + (OtherMeasures?.Count ?? 0);
 
-    public int AttemptsOf(WorkKind kind) => kind == WorkKind.Train ? TrainAttempts : MeasureAttempts;
+    public MeasureState MeasureOf(int target) => target == 0 ? new MeasureState(Measure, MeasureAttempts, LatencyMs) : OtherMeasures![target - 1];
 
-    public bool IsFailed => Train == WorkStatus.Failed || Measure == WorkStatus.Failed;
+    public IEnumerable<MeasureState> Measures => Enumerable.Range(0, Targets).Select(MeasureOf);
 
-    /// <summary>Both results are in, or one failed (a failed trial needs no more work).</summary>
-    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && Measure == WorkStatus.Done);
+    public WorkStatus StatusOf(WorkKind kind, int target = 0) => kind == WorkKind.Train ? Train : MeasureOf(target).Status;
 
-    public bool NeedsWork(WorkKind kind) => !IsFailed && StatusOf(kind) == WorkStatus.Pending;
+    public int AttemptsOf(WorkKind kind, int target = 0) => kind == WorkKind.Train ? TrainAttempts : MeasureOf(target).Attempts;
 
-    public TrialState With(WorkKind kind, WorkStatus status, int? attempts = null) => kind == WorkKind.Train
+    public bool IsFailed => Train == WorkStatus.Failed || Measures.Any(m => m.Status == WorkStatus.Failed);
+
+    /// <summary>Every result is in (training and each target's latency), or one failed (a failed trial needs no more work).</summary>
+    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && Measures.All(m => m.Status == WorkStatus.Done));
+
+    public bool NeedsWork(WorkKind kind, int target = 0) => !IsFailed && StatusOf(kind, target) == WorkStatus.Pending;
+
+    public TrialState With(WorkKind kind, WorkStatus status, int? attempts = null, int target = 0) => kind == WorkKind.Train
         ? this with { Train = status, TrainAttempts = attempts ?? TrainAttempts }
-        : this with { Measure = status, MeasureAttempts = attempts ?? MeasureAttempts };
+        : WithMeasure(target, m => m with { Status = status, Attempts = attempts ?? m.Attempts });
+
+    public TrialState WithMeasure(int target, Func<MeasureState, MeasureState> change)
+    {
+        var m = change(MeasureOf(target));
+        return target == 0
+            ? this with { Measure = m.Status, MeasureAttempts = m.Attempts, LatencyMs = m.LatencyMs }
+            : this with { OtherMeasures = OtherMeasures!.SetItem(target - 1, m) };
+    }
 }
 
 /// <summary>
@@ -71,21 +92,39 @@ public sealed record SearchState(
     long TrialsFailed,
     double? BestReward,
     long? BestTrial,
-    long EventCount)
+    long EventCount,
+    int MeasureTargets = 1)
 {
     public static SearchState Empty(string searchId) =>
         new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0);
 
     public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null) && BatchesUpdated <= Batch;
 
-    public int InFlight => Trials.Values.Sum(t => (t.Train == WorkStatus.InFlight ? 1 : 0) + (t.Measure == WorkStatus.InFlight ? 1 : 0));
+    public int InFlight => Trials.Values.Sum(t => (t.Train == WorkStatus.InFlight ? 1 : 0) + t.Measures.Count(m => m.Status == WorkStatus.InFlight));
 
     /// <summary>A result for a trial of an earlier batch, or a task already finished: ignore it.</summary>
-    public bool IsDuplicate(long trialId, WorkKind kind) =>
-        !Trials.TryGetValue(trialId, out var t) || t.StatusOf(kind) is WorkStatus.Done or WorkStatus.Failed || t.IsFailed;
+    public bool IsDuplicate(long trialId, WorkKind kind, int target = 0) =>
+        !Trials.TryGetValue(trialId, out var t) || (kind == WorkKind.Measure && (target < 0 || target >= t.Targets))
+        || t.StatusOf(kind, target) is WorkStatus.Done or WorkStatus.Failed || t.IsFailed;
 
     /// <summary>The lowest trial id with pending work of this kind, so dispatch order is reproducible.</summary>
     public TrialState? NextPending(WorkKind kind) => Trials.Values.FirstOrDefault(t => t.NeedsWork(kind));
+
+    /// <summary>The lowest (trial id, target) with pending work of this kind among the targets <paramref name="serves"/> accepts.</summary>
+    public (TrialState Trial, int Target)? NextPending(WorkKind kind, Func<int, bool> serves)
+    {
+        foreach (var t in Trials.Values)
+        {
+            for (var target = 0; target < (kind == WorkKind.Train ? 1 : t.Targets); target++)
+            {
+                if (t.NeedsWork(kind, target) && (kind == WorkKind.Train || serves(target)))
+                {
+                    return (t, target);
+                }
+            }
+        }
+        return null;
+    }
 
     public IEnumerable<TrialState> AwaitingReward => Trials.Values.Where(t => t.ReadyForReward && t.Reward is null);
 
@@ -93,20 +132,27 @@ public sealed record SearchState(
     {
         var next = e switch
         {
-            SearchStarted s => this with { Status = SearchStatus.Running, SettingsJson = s.SettingsJson, PolicyVersion = s.PolicyVersion },
+            SearchStarted s => this with
+            {
+                Status = SearchStatus.Running,
+                SettingsJson = s.SettingsJson,
+                PolicyVersion = s.PolicyVersion,
+                MeasureTargets = Backends.DevicePlatform.TargetsOf(Settings.SettingsLoader.FromJson(s.SettingsJson)).Count,
+            },
             BatchSampled b => this with
             {
                 Batch = b.Batch,
                 PolicyVersion = b.PolicyVersion,
                 BatchFirstTrialId = b.Trials.Count > 0 ? b.Trials[0].TrialId : NextTrialId,
                 NextTrialId = b.Trials.Count > 0 ? b.Trials[^1].TrialId + 1 : NextTrialId,
-                Trials = b.Trials.ToImmutableSortedDictionary(t => t.TrialId, t => new TrialState(t.TrialId, b.Batch, t.Tokens, t.LogProb, t.ArchitectureId, t.Seed)),
+                Trials = b.Trials.ToImmutableSortedDictionary(t => t.TrialId, t => new TrialState(t.TrialId, b.Batch, t.Tokens, t.LogProb, t.ArchitectureId, t.Seed,
+                    OtherMeasures: MeasureTargets > 1 ? [.. Enumerable.Repeat(new MeasureState(), MeasureTargets - 1)] : null)),
             },
-            TrialDispatched d => Update(d.TrialId, t => t.With(d.Kind, WorkStatus.InFlight, d.Attempt)),
-            TrialLeaseExpired x => Update(x.TrialId, t => t.StatusOf(x.Kind) == WorkStatus.InFlight ? t.With(x.Kind, WorkStatus.Pending) : t),
+            TrialDispatched d => Update(d.TrialId, t => t.With(d.Kind, WorkStatus.InFlight, d.Attempt, d.Target)),
+            TrialLeaseExpired x => Update(x.TrialId, t => t.StatusOf(x.Kind, x.Target) == WorkStatus.InFlight ? t.With(x.Kind, WorkStatus.Pending, target: x.Target) : t),
             TrialTrained t => Update(t.TrialId, s => s.With(WorkKind.Train, WorkStatus.Done) with { Accuracy = t.Record.Accuracy }),
-            LatencyMeasured m => Update(m.TrialId, s => s.With(WorkKind.Measure, WorkStatus.Done) with { LatencyMs = m.Record.MedianMs }),
-            TrialFailed f => Update(f.TrialId, s => s.With(f.Kind, WorkStatus.Failed) with { Failure = f.Reason }),
+            LatencyMeasured m => Update(m.TrialId, s => s.WithMeasure(m.Target, x => x with { Status = WorkStatus.Done, LatencyMs = m.Record.MedianMs })),
+            TrialFailed f => Update(f.TrialId, s => s.With(f.Kind, WorkStatus.Failed, target: f.Target) with { Failure = f.Reason }),
             RewardComputed r => Update(r.TrialId, s => s with { Reward = r.Inputs }) with
             {
                 TrialsRewarded = TrialsRewarded + 1,
@@ -128,9 +174,9 @@ public sealed record SearchState(
     }
 
     /// <summary>In-flight work whose worker is gone (crash or pause) goes back to pending.</summary>
-    private static TrialState Requeue(TrialState t) => t
-        .With(WorkKind.Train, t.Train == WorkStatus.InFlight ? WorkStatus.Pending : t.Train)
-        .With(WorkKind.Measure, t.Measure == WorkStatus.InFlight ? WorkStatus.Pending : t.Measure);
+    private static TrialState Requeue(TrialState t) => Enumerable.Range(0, t.Targets).Aggregate(
+        t.With(WorkKind.Train, t.Train == WorkStatus.InFlight ? WorkStatus.Pending : t.Train),
+        (s, target) => s.WithMeasure(target, m => m.Status == WorkStatus.InFlight ? m with { Status = WorkStatus.Pending } : m));
 
     private SearchState Update(long trialId, Func<TrialState, TrialState> change) =>
         Trials.TryGetValue(trialId, out var t) ? this with { Trials = Trials.SetItem(trialId, change(t)) } : this;
