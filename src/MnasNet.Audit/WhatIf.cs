@@ -88,6 +88,15 @@ public static class WhatIf
             {
                 return RewardFormula.FailedReward;
             }
+            if (inputs.Devices is { Count: > 1 } devices && change.Device is null)
+            {
+                // Several target platforms: re-score the product with the new α/β, each target keeping its own T.
+                if (change.TargetMs is not null)
+                {
+                    throw new AuditInputException($"what-if targetMs: this search has {devices.Count} target platforms ({string.Join("; ", devices.Select(d => d.Platform))}), each with its own T; add device=<id> to re-score on one device");
+                }
+                return MnasNetReward.Compute(inputs.Accuracy, devices, alpha, beta, failed: false).Reward;
+            }
             var latency = inputs.LatencyMs;
             if (change.Device is { } device)
             {

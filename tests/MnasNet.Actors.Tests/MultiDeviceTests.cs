@@ -119,6 +119,11 @@ public sealed class MultiDeviceTests : Akka.Hosting.TestKit.TestKit, IClassFixtu
         var replay = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--verify");
         Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
         Assert.Contains("2/2", replay.Output);
+        var hard = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--what-if", "reward=hard");
+        Assert.True(hard.ExitCode == ExitCodes.Success, hard.Output + hard.Error);
+        var oneT = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--what-if", "target-ms=50");
+        Assert.Equal(ExitCodes.InvalidInput, oneT.ExitCode);
+        Assert.Contains("2 target platforms", oneT.Error);
 
         // The second target's latency of one trial changed in the journal: the audit names that target's mismatch.
         var db = JournalFiles.Database(_dir, "multi");
