@@ -323,7 +323,7 @@ public static class Auditor
         string start;
         if (fromSnapshot && snapshot is not null)
         {
-            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState));
+            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState), snapshot.Snapshot.State.PolicyStep);
             startSeq = snapshot.SequenceNr;
             start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
             if (policy.Version != snapshot.Snapshot.State.PolicyVersion)

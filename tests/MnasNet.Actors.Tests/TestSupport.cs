@@ -59,7 +59,7 @@ internal static class Simulated
         var s = SearchSummary.From(id, JournalReader.ReadEvents(dir, id));
         var trials = string.Join("\n", s.Trials.Select(t =>
             $"{t.TrialId}:{string.Join(",", t.Tokens)}:{BitConverter.DoubleToInt64Bits(t.LogProb)}:{t.Accuracy:R}:{t.LatencyMs:R}:{t.Reward:R}:{t.Failed}"));
-        return (trials, $"{s.Status}/{s.FinalPolicyHash}/{string.Join(",", s.Batches.Select(b => b.ParameterHash))}");
+        return (trials, $"{s.Status}/{s.FinalPolicyHash}/{string.Join(",", s.Batches.Select(b => $"{b.Step}:{b.ParameterHash}"))}");
     }
 }
 

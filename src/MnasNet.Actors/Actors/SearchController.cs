@@ -65,16 +65,17 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 throw new JournalMismatchException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
             }
             _state = snapshot.State;
-            _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState));
+            _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState), snapshot.State.PolicyStep);
         });
         Recover<ISearchEvent>(e =>
         {
             ReplayPolicy(e);
             _state = _state.Apply(e);
         });
-        Recover<RecoveryCompleted>(_ => Self.Tell(Started.Instance));
+        // Start (and its search-started / search-resumed event) before any command: work requests stashed during
+        // recovery must not dispatch before the in-flight work of the previous run is re-queued.
+        Recover<RecoveryCompleted>(_ => Start());
 
-        Command<Started>(_ => Start());
         Command<RequestWork>(OnRequestWork);
         Command<WithdrawWorkRequest>(w => _idle[w.Kind].RemoveAll(i => i.Worker.Equals(Sender)));
         Command<WorkDeclined>(OnDeclined);
@@ -109,11 +110,6 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber) =>
         Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber));
-
-    private sealed record Started : INoSerializationVerificationNeeded
-    {
-        public static Started Instance { get; } = new();
-    }
 
     // ---------------------------------------------------------------- recovery
 

@@ -4,15 +4,16 @@ namespace MnasNet.Actors.Policy;
 
 /// <summary>
 /// MnasNet.Controller's samplers (LSTM PPO, random, evolution) behind <see cref="ISearchPolicy"/>. A proposal
-/// without a log-probability (evolution's mutations) carries NaN in the journal.
+/// without a log-probability (evolution's mutations) carries NaN in the journal. The samplers' saved state has no
+/// step count: a policy restored from a snapshot is given the journaled step it was saved at.
 /// </summary>
-public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler) : ISearchPolicy, IDisposable
+public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler, long step = 0) : ISearchPolicy, IDisposable
 {
     public string Strategy => sampler.Strategy;
 
     public string Version => sampler.Version;
 
-    public long Step { get; private set; }
+    public long Step { get; private set; } = step;
 
     public IReadOnlyList<PolicySample> Sample(int count) =>
         sampler.Sample(count).Select(p => new PolicySample(p.Tokens, p.LogProb ?? double.NaN)).ToList();

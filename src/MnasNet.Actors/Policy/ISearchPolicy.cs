@@ -61,10 +61,11 @@ public static class SearchPolicies
         };
     }
 
-    public static ISearchPolicy Restore(Settings.SearchSettings settings, MnasNetSearchSpace space, byte[] state) => settings.Strategy switch
+    /// <param name="step">The policy step the state was saved at (the snapshot's journaled step).</param>
+    public static ISearchPolicy Restore(Settings.SearchSettings settings, MnasNetSearchSpace space, byte[] state, long step) => settings.Strategy switch
     {
         "ppo-tabular" => TabularPpoPolicy.Restore(space, settings.Policy, state),
-        _ => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Restore(state)),
+        _ => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Restore(state), step),
     };
 
     public static Controller.ControllerOptions ControllerOptions(Settings.SearchSettings s, ulong seed) => new(
