@@ -110,6 +110,10 @@ public static class ClusterBenchFigures
 
     public static ControllerFailoverFigures ControllerFailover(IReadOnlyList<TimedEvent> journal, DateTime killedAt)
     {
+        if (journal.Any(e => e.At <= killedAt && e.Event is SearchCompleted))
+        {
+            throw new ClusterBenchmarkException("the search completed before its controller's process was killed: give it longer trials (--trial-seconds) or more --trials");
+        }
         var resumed = journal.FirstOrDefault(e => e.At > killedAt && e.Event is SearchResumed)
             ?? throw new ClusterBenchmarkException("the search was never resumed after its controller's process was killed");
         var result = journal.FirstOrDefault(e => e.SequenceNr > resumed.SequenceNr && e.Event is TrialTrained)

@@ -27,6 +27,9 @@ public sealed record ClusterBenchOptions(IReadOnlyList<int> TrainerProcesses, do
     /// <summary>The timed batches plus the warm-up batch.</summary>
     public int Batches => (Trials / BatchSize) + 1;
 
+    /// <summary>Failover searches: a warm-up batch, the batch the kill hits, and at least two more to see the search go on.</summary>
+    public int FailoverBatches => Math.Max(Batches, 4);
+
     /// <summary>How often the controller looks for expired leases (SearchController: a quarter of the lease, 0.05 to 5 s).</summary>
     public double LeaseCheckSeconds => Math.Clamp(Base.Workers.LeaseTimeoutSeconds / 4, 0.05, 5);
 
@@ -74,14 +77,14 @@ public sealed record ClusterBenchOptions(IReadOnlyList<int> TrainerProcesses, do
     }
 
     /// <summary>The settings of one benchmark search: simulated, ppo-tabular (the controller costs ~nothing), PostgreSQL journal.</summary>
-    public SearchSettings SearchSettings(string id, string directory) => SettingsValidation.Validate(Base with
+    public SearchSettings SearchSettings(string id, string directory, int? batches = null) => SettingsValidation.Validate(Base with
     {
         Id = id,
         Mode = "simulated",
         Strategy = "ppo-tabular",
         Threads = 1,
         BatchSize = BatchSize,
-        Batches = Batches,
+        Batches = batches ?? Batches,
         Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
         Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
         Simulation = new SimulationSettings { TrainSeconds = TrialSeconds, MeasureSeconds = 0 },
@@ -167,11 +170,11 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
     }
 
     /// <summary>How long a search of this many trials may take with n trainers before the run is called stuck.</summary>
-    private TimeSpan RunBound(int trainers) => TimeSpan.FromSeconds(120 + (3 * options.Batches * options.BatchSize * options.TrialSeconds / trainers));
+    private TimeSpan RunBound(int trainers, int batches) => TimeSpan.FromSeconds(120 + (3 * batches * options.BatchSize * options.TrialSeconds / trainers));
 
     private async Task<ThroughputRun> ThroughputAsync(BenchPostgres postgres, string scratch, int n, CancellationToken cancellationToken)
     {
-        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, $"bench-{n}", cancellationToken);
+        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, $"bench-{n}", options.Batches, cancellationToken);
         progress($"{n} trainer process(es): starting a controller, {n} trainer node(s) and a device node (search {cluster.SearchId})");
         var controller = cluster.StartController();
         await cluster.WaitUpAsync([controller], cancellationToken);
@@ -182,7 +185,7 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
         }
         await cluster.WaitUpAsync(workers, cancellationToken);
         progress($"{n} trainer process(es): cluster up; {options.Batches * options.BatchSize} trials of {options.TrialSeconds.ToString(CultureInfo.InvariantCulture)} s");
-        var journal = await cluster.WaitForJournalAsync(j => j.Any(e => e.Event is SearchCompleted), RunBound(n), "the search to complete", cancellationToken);
+        var journal = await cluster.WaitForJournalAsync(j => j.Any(e => e.Event is SearchCompleted), RunBound(n, options.Batches), "the search to complete", cancellationToken);
         var run = ClusterBenchFigures.Throughput(n, journal);
         progress(string.Create(CultureInfo.InvariantCulture, $"{n} trainer process(es): {run.Trials} timed trials in {run.WallSeconds:F2} s, {run.TrialsPerMinute:F1} trials/min"));
         return run;
@@ -190,7 +193,7 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
 
     private async Task<TrainerFailoverFigures> TrainerFailoverAsync(BenchPostgres postgres, string scratch, CancellationToken cancellationToken)
     {
-        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, "bench-failover-trainer", cancellationToken);
+        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, "bench-failover-trainer", options.FailoverBatches, cancellationToken);
         progress($"failover (trainer): a controller, two trainer nodes and a device node (search {cluster.SearchId})");
         var controller = cluster.StartController();
         await cluster.WaitUpAsync([controller], cancellationToken);
@@ -200,33 +203,35 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
         await cluster.WaitUpAsync([device, victim, survivor], cancellationToken);
         // Worker ids carry the node's port: trainer-127.0.0.1-PORT-0.
         var marker = $"-{cluster.PortOf(victim).ToString(CultureInfo.InvariantCulture)}-";
-        await cluster.WaitForJournalAsync(j => ClusterBenchFigures.HeldBy(j, marker) is not null, RunBound(2), "a timed trial dispatched to trainer-1", cancellationToken, poll: TimeSpan.FromMilliseconds(10));
+        await cluster.WaitForJournalAsync(j => ClusterBenchFigures.HeldBy(j, marker) is not null, RunBound(2, options.FailoverBatches), "a timed trial dispatched to trainer-1", cancellationToken, poll: TimeSpan.FromMilliseconds(10));
         cluster.KillHard(victim);
         var killedAt = DateTime.UtcNow;
         progress("failover (trainer): trainer-1 SIGKILLed while it held a trial; waiting for the search to complete");
-        var bound = RunBound(1) + TimeSpan.FromSeconds(options.Base.Workers.LeaseTimeoutSeconds + options.Base.Cluster.StableAfterSeconds + 60);
+        var bound = RunBound(1, options.FailoverBatches) + TimeSpan.FromSeconds(options.Base.Workers.LeaseTimeoutSeconds + options.Base.Cluster.StableAfterSeconds + 60);
         var journal = await cluster.WaitForJournalAsync(j => j.Any(e => e.Event is SearchCompleted), bound, "the search to complete after the trainer's kill", cancellationToken);
         return ClusterBenchFigures.TrainerFailover(journal, marker, killedAt);
     }
 
     private async Task<ControllerFailoverFigures> ControllerFailoverAsync(BenchPostgres postgres, string scratch, CancellationToken cancellationToken)
     {
-        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, "bench-failover-controller", cancellationToken);
+        await using var cluster = await BenchCluster.CreateAsync(launcher, options, postgres, scratch, "bench-failover-controller", options.FailoverBatches, cancellationToken);
         progress($"failover (controller): a controller, a standby controller-role node, two trainer nodes and a device node (search {cluster.SearchId})");
         var controller = cluster.StartController();
         await cluster.WaitUpAsync([controller], cancellationToken);
-        var workers = new[] { cluster.StartNode("device", NodeRoles.Device), cluster.StartNode("trainer-1", NodeRoles.Trainer), cluster.StartNode("trainer-2", NodeRoles.Trainer) };
-        // The standby joins once the search is journaled, so the search's shard is already on the controller's node.
+        // The standby joins once the search is journaled, so the search's shard is already on the controller's node;
+        // the workers after it, so the search has not moved on while the standby was starting.
         await cluster.WaitForJournalAsync(j => j.Count > 0, MemberUpBound, "the search to start", cancellationToken);
         var standby = cluster.StartNode("standby-controller", NodeRoles.Controller);
-        await cluster.WaitUpAsync([.. workers, standby], cancellationToken);
+        await cluster.WaitUpAsync([standby], cancellationToken);
+        var workers = new[] { cluster.StartNode("device", NodeRoles.Device), cluster.StartNode("trainer-1", NodeRoles.Trainer), cluster.StartNode("trainer-2", NodeRoles.Trainer) };
+        await cluster.WaitUpAsync(workers, cancellationToken);
         await cluster.WaitForJournalAsync(
             j => j.SkipWhile(e => e.Event is not PolicyUpdated).Any(e => e.Event is TrialDispatched { Kind: WorkKind.Train }),
-            RunBound(2), "a timed trial in flight", cancellationToken, poll: TimeSpan.FromMilliseconds(10));
+            RunBound(2, options.FailoverBatches), "a timed trial in flight", cancellationToken, poll: TimeSpan.FromMilliseconds(10));
         cluster.KillHard(controller);
         var killedAt = DateTime.UtcNow;
         progress("failover (controller): the controller's process SIGKILLed mid-batch; waiting for the standby to resume and complete the search");
-        var bound = RunBound(1) + TimeSpan.FromSeconds((3 * options.Base.Cluster.StableAfterSeconds) + 120);
+        var bound = RunBound(1, options.FailoverBatches) + TimeSpan.FromSeconds((3 * options.Base.Cluster.StableAfterSeconds) + 120);
         var journal = await cluster.WaitForJournalAsync(j => j.Any(e => e.Event is SearchCompleted), bound, "the search to complete on the standby controller", cancellationToken);
         return ClusterBenchFigures.ControllerFailover(journal, killedAt);
     }
@@ -332,13 +337,13 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
 
         private string Seed => $"akka.tcp://{ClusterNodeOptions.SystemName}@127.0.0.1:{_seedPort.ToString(CultureInfo.InvariantCulture)}";
 
-        public static async Task<BenchCluster> CreateAsync(MnasNetLauncher launcher, ClusterBenchOptions options, BenchPostgres postgres, string scratch, string prefix, CancellationToken cancellationToken)
+        public static async Task<BenchCluster> CreateAsync(MnasNetLauncher launcher, ClusterBenchOptions options, BenchPostgres postgres, string scratch, string prefix, int batches, CancellationToken cancellationToken)
         {
             var id = $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
             var connection = await postgres.NewDatabaseAsync($"mnasnet_{id.Replace('-', '_')}", cancellationToken);
             var directory = Directory.CreateDirectory(Path.Combine(scratch, id)).FullName;
             var config = Path.Combine(directory, "search.json");
-            await File.WriteAllTextAsync(config, SettingsLoader.ToJson(options.SearchSettings(id, directory)), cancellationToken);
+            await File.WriteAllTextAsync(config, SettingsLoader.ToJson(options.SearchSettings(id, directory, batches)), cancellationToken);
             return new BenchCluster(launcher, directory, config, id, connection);
         }
 

@@ -128,5 +128,8 @@ public sealed class ClusterBenchFiguresTests
         Assert.Equal(27.1, f.KillToFirstResultSeconds, 6);
         Assert.Equal(4, f.Trials);
         Assert.False(f.OneResultPerTrial);
+
+        var completedFirst = new Journal().Batch(0, 0, 1).Trial(0.1, 1, Victim).Add(1.2, new SearchCompleted(1, "h", T0.AddSeconds(1.2)));
+        Assert.Contains("completed before", Assert.Throws<ClusterBenchmarkException>(() => ClusterBenchFigures.ControllerFailover(completedFirst.Events, T0.AddSeconds(1.5))).Message);
     }
 }

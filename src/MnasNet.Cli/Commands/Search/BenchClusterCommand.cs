@@ -60,7 +60,16 @@ public sealed class BenchClusterCommand : SearchCliCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var signals = ClusterSignals.LeaveOn(stop);
         var launcher = MnasNetLauncher.For(typeof(BenchClusterCommand).Assembly.Location, Environment.ProcessPath);
-        var result = await new ClusterBenchmark(launcher, options, line => error.WriteLine($"bench cluster: {line}")).RunAsync(stop.Token);
+        ClusterBenchResult result;
+        try
+        {
+            result = await new ClusterBenchmark(launcher, options, line => error.WriteLine($"bench cluster: {line}")).RunAsync(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("error: cancelled; every process the benchmark started has been stopped");
+            return ExitCodes.Cancelled;
+        }
 
         if (parseResult.GetValue(_json))
         {
@@ -92,7 +101,7 @@ public sealed class BenchClusterCommand : SearchCliCommand
         {
             yield return "";
             yield return string.Create(c, $"trainer lost: trial {t.TrialId} on {t.Victim}, SIGKILLed {t.DispatchToKillSeconds:F2} s after its dispatch");
-            yield return string.Create(c, $"  lease expired {t.KillToLeaseExpiredSeconds:F2} s after the kill ({t.ExpiryReason}); re-dispatched {t.KillToRedispatchSeconds:F2} s after the kill, to {t.RedispatchedTo}");
+            yield return string.Create(c, $"  lease expired {t.KillToLeaseExpiredSeconds:F2} s after the kill ({t.ExpiryReason}); re-dispatched {t.KillToRedispatchSeconds:F2} s after the kill ({t.DispatchToKillSeconds + t.KillToRedispatchSeconds:F2} s after its dispatch), to {t.RedispatchedTo}");
             yield return string.Create(c, $"  (lease {r.LeaseSeconds} s from dispatch; the dead node is removed, and its workers' leases released, only after detection + stable-after {k.StableAfterSeconds} s)");
             yield return $"  search completed: {t.Trials} trials, {(t.OneResultPerTrial ? "one result each" : "SOME WITH SEVERAL RESULTS")}";
         }
