@@ -187,7 +187,7 @@ public sealed class ClusterBenchmark(MnasNetLauncher launcher, ClusterBenchOptio
         progress($"{n} trainer process(es): cluster up; {options.Batches * options.BatchSize} trials of {options.TrialSeconds.ToString(CultureInfo.InvariantCulture)} s");
         var journal = await cluster.WaitForJournalAsync(j => j.Any(e => e.Event is SearchCompleted), RunBound(n, options.Batches), "the search to complete", cancellationToken);
         var run = ClusterBenchFigures.Throughput(n, journal);
-        progress(string.Create(CultureInfo.InvariantCulture, $"{n} trainer process(es): {run.Trials} timed trials in {run.WallSeconds:F2} s, {run.TrialsPerMinute:F1} trials/min"));
+        progress(string.Create(CultureInfo.InvariantCulture, $"{n} trainer process(es): {run.Trials} timed trials in {run.WallSeconds:F2} s, {run.TrialsPerMinute:F1} trials/min (load average now {LoadAverage() ?? "n/a"})"));
         return run;
     }
 
