@@ -11,6 +11,7 @@ public sealed class BenchCommand : Command
     public BenchCommand() : base("bench", "Measure throughput and print the figures.")
     {
         Subcommands.Add(new BenchControllerCommand());
+        Subcommands.Add(new Search.BenchClusterCommand());
     }
 }
 
