@@ -140,6 +140,17 @@ public static class ClusterHostingExtensions
 
         if (node.Has(NodeRoles.Controller))
         {
+            // Failover speed: the defaults back a shard off 10 s after its remembered searches failed to load within
+            // 5 s (PostgreSQL under load) and retry the coordinator every 2–5 s. ShardOptions has none of these keys.
+            builder.AddHocon(ConfigurationFactory.ParseString("""
+                akka.cluster.sharding {
+                  updating-state-timeout = 20s
+                  shard-failure-backoff = 2s
+                  entity-restart-backoff = 2s
+                  coordinator-failure-backoff = 2s
+                  retry-interval = 1s
+                }
+                """), HoconAddMode.Prepend);
             var connection = PostgresJournal.ConnectionString(settings.Journal);
             builder
                 .WithSqlPersistence(connection, ProviderName.PostgreSQL15, autoInitialize: true)
