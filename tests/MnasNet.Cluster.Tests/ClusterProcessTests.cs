@@ -142,6 +142,40 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     }
 
     [Fact]
+    public async Task TrainerNodeLeavingOnSigtermHandsItsTrialBackAtOnce()
+    {
+        // A lease far longer than the test: only the graceful leave (the controller sees the worker stop) can free it.
+        var settings = Settings("cluster-g", trainSeconds: 1.0, batches: 2) with
+        {
+            Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 600, PauseGraceSeconds = 5 },
+        };
+        var config = Simulated.WriteConfig(_dir, settings);
+        var (controller, seed) = StartController(config, settings.Id);
+        var leaving = StartWorker(config, seed, "trainer", out var leavingPort);
+        await leaving.WaitForOutputAsync("member up", Bound);
+        var staying = StartWorker(config, seed, "trainer,device", out _);
+        await staying.WaitForOutputAsync("member up", Bound);
+
+        var marker = $"-{P(leavingPort)}-";
+        await WaitForJournalAsync(settings.Id, events =>
+        {
+            var trained = events.OfType<TrialTrained>().Select(t => t.TrialId).ToHashSet();
+            return events.OfType<TrialDispatched>().Any(d => d.Kind == WorkKind.Train && d.Worker.Contains(marker, StringComparison.Ordinal) && !trained.Contains(d.TrialId));
+        }, controller);
+        leaving.Terminate();
+
+        Assert.Equal(0, await leaving.WaitAsync(Bound));
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        var handedBack = all.OfType<TrialLeaseExpired>().Where(x => x.Worker.Contains(marker, StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(handedBack);
+        Assert.All(handedBack, x => Assert.Equal("worker terminated", x.Reason));
+        var trained = all.OfType<TrialTrained>().GroupBy(t => t.TrialId).ToList();
+        Assert.Equal(12, trained.Count);
+        Assert.All(trained, g => Assert.Single(g));
+    }
+
+    [Fact]
     public async Task SearchContinuesOnTheStandbyControllerWhenTheControllerNodeIsKilled()
     {
         var settings = Settings("cluster-c", trainSeconds: 0.3, batches: 4);
