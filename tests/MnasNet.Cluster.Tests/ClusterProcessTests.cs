@@ -52,6 +52,21 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         return Start("node", "--roles", roles, "--config", config, "--seed-nodes", seed, "--port", P(port), "--trainers", "1", "--devices", "1");
     }
 
+    /// <summary>
+    /// A controller, a trainer node (the one a test stops) and a trainer + device node, all members: with three,
+    /// keep-majority keeps the controller's side when one node goes (with two, the side with the lowest address would
+    /// survive, possibly the stopped one's).
+    /// </summary>
+    private async Task<(MnasNetProcess Controller, MnasNetProcess Trainer, int TrainerPort, MnasNetProcess Worker)> StartControllerTrainerAndWorkerAsync(string config, string id)
+    {
+        var (controller, seed) = StartController(config, id);
+        var trainer = StartWorker(config, seed, "trainer", out var port);
+        await trainer.WaitForOutputAsync("member up", Bound);
+        var worker = StartWorker(config, seed, "trainer,device", out _);
+        await worker.WaitForOutputAsync("member up", Bound);
+        return (controller, trainer, port, worker);
+    }
+
     private async Task<(string Trials, string Hash)> SingleNodeFingerprintAsync(SearchSettings settings)
     {
         var single = settings with { Id = settings.Id + "-single", Journal = settings.Journal with { Provider = "sqlite" }, Simulation = settings.Simulation with { TrainSeconds = 0 } };
@@ -94,13 +109,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         var config = Simulated.WriteConfig(_dir, settings);
         var expected = await SingleNodeFingerprintAsync(settings);
 
-        var (controller, seed) = StartController(config, settings.Id);
-        var victim = StartWorker(config, seed, "trainer", out var victimPort);
-        await victim.WaitForOutputAsync("member up", Bound);
-        var survivor = StartWorker(config, seed, "trainer,device", out _);
-        // Three members before the kill: keep-majority then keeps the controller's side (with two, the side with
-        // the lowest address would survive, possibly the victim's).
-        await survivor.WaitForOutputAsync("member up", Bound);
+        var (controller, victim, victimPort, survivor) = await StartControllerTrainerAndWorkerAsync(config, settings.Id);
 
         // Kill the victim while it holds a trial: a dispatch to it without a result yet.
         var marker = $"-{P(victimPort)}-";
@@ -150,11 +159,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
             Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 600, PauseGraceSeconds = 5 },
         };
         var config = Simulated.WriteConfig(_dir, settings);
-        var (controller, seed) = StartController(config, settings.Id);
-        var leaving = StartWorker(config, seed, "trainer", out var leavingPort);
-        await leaving.WaitForOutputAsync("member up", Bound);
-        var staying = StartWorker(config, seed, "trainer,device", out _);
-        await staying.WaitForOutputAsync("member up", Bound);
+        var (controller, leaving, leavingPort, _) = await StartControllerTrainerAndWorkerAsync(config, settings.Id);
 
         var marker = $"-{P(leavingPort)}-";
         await WaitForJournalAsync(settings.Id, events =>
