@@ -145,46 +145,6 @@ public static class WhatIf
     private static Dictionary<long, int> Ranks(IEnumerable<(long Id, double Reward)> trials) =>
         trials.OrderByDescending(t => t.Reward).ThenBy(t => t.Id).Select((t, i) => (t.Id, Rank: i + 1)).ToDictionary(t => t.Id, t => t.Rank);
 
-    /// <summary>
-    /// Kendall's τ-b between two score vectors (ties in either count as neither concordant nor discordant and shrink
-    /// the denominator). 1 = same order, −1 = reversed; NaN when one side is constant. O(n²): 10,000 trials ≈ 50 M pairs.
-    /// </summary>
-    public static double KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
-    {
-        if (x.Count != y.Count)
-        {
-            throw new ArgumentException("KendallTau: both sides need the same length");
-        }
-        long concordant = 0, discordant = 0, tiesX = 0, tiesY = 0;
-        for (var i = 0; i < x.Count; i++)
-        {
-            for (var j = i + 1; j < x.Count; j++)
-            {
-                var dx = Math.Sign(x[i].CompareTo(x[j]));
-                var dy = Math.Sign(y[i].CompareTo(y[j]));
-                if (dx == 0 && dy == 0)
-                {
-                    continue;
-                }
-                if (dx == 0)
-                {
-                    tiesX++;
-                }
-                else if (dy == 0)
-                {
-                    tiesY++;
-                }
-                else if (dx == dy)
-                {
-                    concordant++;
-                }
-                else
-                {
-                    discordant++;
-                }
-            }
-        }
-        var denominator = Math.Sqrt((double)(concordant + discordant + tiesX) * (concordant + discordant + tiesY));
-        return denominator == 0 ? double.NaN : (concordant - discordant) / denominator;
-    }
+    /// <summary>Kendall's τ-b between two score vectors: 1 = same order, −1 = reversed; NaN when one side is constant.</summary>
+    public static double KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y) => MnasNet.Latency.Measurement.Statistics.KendallTauB(x, y);
 }

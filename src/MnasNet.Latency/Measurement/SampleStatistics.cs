@@ -139,7 +139,8 @@ public static class Statistics
 
     /// <summary>
     /// Kendall's rank correlation τ-b (ties in either list are corrected for): 1 when both lists rank the items
-    /// alike, −1 when reversed. O(n²), fine for the few hundred architectures an evaluation uses.
+    /// alike, −1 when reversed, 0 when one list is constant. O(n²), fine for the few hundred architectures an
+    /// evaluation uses.
     /// </summary>
     public static double KendallTau(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
@@ -148,13 +149,27 @@ public static class Statistics
         {
             throw new ArgumentException("Kendall's tau needs at least two pairs", nameof(x));
         }
+        var tau = KendallTauB(x, y);
+        return double.IsNaN(tau) ? 0 : tau;
+    }
+
+    /// <summary>
+    /// Kendall's τ-b of two equally long lists (pairs tied in one list count as neither concordant nor discordant and
+    /// shrink the denominator); NaN when it is undefined (fewer than two pairs, or one list constant). O(n²).
+    /// </summary>
+    public static double KendallTauB(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        if (x.Count != y.Count)
+        {
+            throw new ArgumentException($"Kendall's tau needs lists of the same length, got {x.Count} and {y.Count}", nameof(y));
+        }
         long concordant = 0, discordant = 0, tiesX = 0, tiesY = 0;
         for (var i = 0; i < x.Count; i++)
         {
             for (var j = i + 1; j < x.Count; j++)
             {
-                var dx = Math.Sign(x[i] - x[j]);
-                var dy = Math.Sign(y[i] - y[j]);
+                var dx = Math.Sign(x[i].CompareTo(x[j]));
+                var dy = Math.Sign(y[i].CompareTo(y[j]));
                 if (dx == 0 && dy == 0)
                 {
                     continue;
@@ -178,7 +193,7 @@ public static class Statistics
             }
         }
         var denominator = Math.Sqrt((double)(concordant + discordant + tiesX) * (concordant + discordant + tiesY));
-        return denominator == 0 ? 0 : (concordant - discordant) / denominator;
+        return denominator == 0 ? double.NaN : (concordant - discordant) / denominator;
     }
 
     private static void RequireSome(IReadOnlyList<double> values)
