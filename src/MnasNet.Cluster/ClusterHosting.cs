@@ -69,6 +69,28 @@ public sealed record ClusterNodeOptions(
         {
             throw new SettingsException($"unknown role '{r}': expected one or more of {string.Join(", ", NodeRoles.All)}");
         }
+        var seeds = Seeds(seedNodes, port);
+        if (trainers is < 0 or > 64 || devices is < 0 or > 64)
+        {
+            throw new SettingsException("--trainers and --devices must be between 0 and 64");
+        }
+        var specs = (deviceSpecs ?? []).Select(d => DevicePlatform.Parse(d)).ToList();
+        if (specs.Count > 0 && devices is not null)
+        {
+            throw new SettingsException("give either --device SPEC (one device each) or --devices N, not both");
+        }
+        if (specs.Count > 0 && !list.Contains(NodeRoles.Device))
+        {
+            throw new SettingsException("--device needs the device role (--roles …,device)");
+        }
+        return new ClusterNodeOptions(list, seeds, hostname, port, trainers, devices, specs);
+    }
+
+    /// <summary>A member with no role (e.g. <c>mnasnet pause --cluster</c>): it reaches searches through a shard region proxy.</summary>
+    public static ClusterNodeOptions Client(IEnumerable<string> seedNodes, string hostname, int port) => new([], Seeds(seedNodes, port), hostname, port);
+
+    private static List<string> Seeds(IEnumerable<string> seedNodes, int port)
+    {
         var seeds = seedNodes.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
         if (seeds.Count == 0)
         {
@@ -85,20 +107,7 @@ public sealed record ClusterNodeOptions(
         {
             throw new SettingsException($"--port must be between 0 and 65535, got {port}");
         }
-        if (trainers is < 0 or > 64 || devices is < 0 or > 64)
-        {
-            throw new SettingsException("--trainers and --devices must be between 0 and 64");
-        }
-        var specs = (deviceSpecs ?? []).Select(d => DevicePlatform.Parse(d)).ToList();
-        if (specs.Count > 0 && devices is not null)
-        {
-            throw new SettingsException("give either --device SPEC (one device each) or --devices N, not both");
-        }
-        if (specs.Count > 0 && !list.Contains(NodeRoles.Device))
-        {
-            throw new SettingsException("--device needs the device role (--roles …,device)");
-        }
-        return new ClusterNodeOptions(list, seeds, hostname, port, trainers, devices, specs);
+        return seeds;
     }
 }
 
@@ -165,6 +174,11 @@ public static class ClusterHostingExtensions
                         RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
                         StateStoreMode = StateStoreMode.Persistence,
                     });
+        }
+
+        else if (node.Roles.Count == 0)
+        {
+            builder.WithShardRegionProxy<SearchRegionKey>(ClusterNodeOptions.RegionName, NodeRoles.Controller, new SearchMessageExtractor());
         }
 
         var repeat = TimeSpan.FromSeconds(c.WorkRequestIntervalSeconds);

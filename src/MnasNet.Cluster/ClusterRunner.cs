@@ -49,6 +49,8 @@ public static class ClusterRunner
             await Task.WhenAny(up, system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(CancellationToken.None);
             var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.ToJson(settings)));
+            var status = new ShardingEnvelope(settings.Id, GetSearchStatus.Instance);
+            var started = false;
             var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
             SearchProgress? last = null;
             while (!leave.IsCancellationRequested && !system.WhenTerminated.IsCompleted)
@@ -56,8 +58,10 @@ public static class ClusterRunner
                 ISearchCommand? reply = null;
                 try
                 {
-                    // StartSearch is idempotent: it starts the search once, then only reports on it, wherever it runs.
-                    reply = await region.Ask<ISearchCommand>(start, TimeSpan.FromSeconds(Math.Max(10, 3 * poll.TotalSeconds)), leave);
+                    // StartSearch until it is answered (idempotent: it starts the search once), then only status: a search
+                    // paused from elsewhere (mnasnet pause --cluster) must not be started again by its follower.
+                    reply = await region.Ask<ISearchCommand>(started ? status : start, TimeSpan.FromSeconds(Math.Max(10, 3 * poll.TotalSeconds)), leave);
+                    started = true;
                 }
                 catch (AskTimeoutException)
                 {
@@ -84,6 +88,61 @@ public static class ClusterRunner
             return leave.IsCancellationRequested
                 ? new SearchOutcome(settings.Id, "left", "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)", last, null, clock.Elapsed)
                 : new SearchOutcome(settings.Id, "failed", "the actor system stopped before the search did" + (FailureReason(system) is { } why ? $": {why}" : ""), last, null, clock.Elapsed);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Joins the cluster as a member without roles, asks the search to pause (in-flight trials get
+    /// <paramref name="graceSeconds"/> to finish) and, with <paramref name="wait"/> &gt; 0, follows it until it has
+    /// paused (or completed). Returns the last status seen.
+    /// </summary>
+    public static async Task<string> PauseAsync(SearchSettings settings, ClusterNodeOptions client, string searchId, double graceSeconds, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var connection = PostgresJournal.ConnectionString(settings.Journal);
+        var journaled = JournaledSearch.Read(connection, searchId);
+        if (journaled.Progress is null)
+        {
+            throw new SearchNotFoundException($"no search '{searchId}' in the PostgreSQL journal");
+        }
+        if (journaled.Progress.Status != "running")
+        {
+            throw new SettingsException($"search '{searchId}' is not running (status: {journaled.Progress.Status}); nothing to pause");
+        }
+        using var host = Build(settings, client);
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            await Task.WhenAny(MemberUp(system, null), Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(cancellationToken);
+            region.Tell(new ShardingEnvelope(searchId, new PauseSearch("requested by mnasnet pause", graceSeconds)));
+            var status = "running";
+            var deadline = DateTime.UtcNow + wait;
+            var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
+            while (wait > TimeSpan.Zero && status == "running" && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(poll, cancellationToken);
+                try
+                {
+                    status = await region.Ask<ISearchCommand>(new ShardingEnvelope(searchId, GetSearchStatus.Instance), TimeSpan.FromSeconds(10), cancellationToken) switch
+                    {
+                        SearchProgress p => p.Status,
+                        SearchStopped s => s.Status,
+                        _ => status,
+                    };
+                }
+                catch (AskTimeoutException)
+                {
+                    // No controller-role node answers (e.g. the search completed and its node left): the journal says.
+                    status = JournaledSearch.Read(connection, searchId).Progress?.Status ?? status;
+                }
+            }
+            return status;
         }
         finally
         {

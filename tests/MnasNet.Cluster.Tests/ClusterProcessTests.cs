@@ -279,6 +279,39 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     }
 
     [Fact]
+    public async Task PauseFromAnotherMemberThenResumeCompletesLikeTheSingleNodeSearch()
+    {
+        // One trainer, 24 trials of 1 s: the pause (a new member joining) lands long before the end.
+        var settings = Settings("cluster-h", trainSeconds: 1.0, batches: 4);
+        var config = Simulated.WriteConfig(_dir, settings);
+        var expected = await SingleNodeFingerprintAsync(settings);
+
+        var (controller, seed) = StartController(config, settings.Id);
+        await controller.WaitForOutputAsync("member up", Bound);
+        var worker = StartWorker(config, seed, "trainer,device", out var workerPort);
+        await WaitForJournalAsync(settings.Id, events => events.OfType<TrialTrained>().Count() >= 2, controller);
+
+        var pause = Start("pause", settings.Id, "--cluster", "--config", config, "--seed-nodes", seed, "--grace", "5", "--wait", "60");
+        var paused0 = await pause.WaitAsync(Bound);
+        Assert.True(paused0 == 0, $"pause exited {paused0}:\n{pause.Output}\ncontroller:\n{controller.Output}");
+        Assert.Contains($"search {settings.Id} stopped: paused", pause.Output);
+        Assert.Equal(0, await controller.WaitAsync(Bound));
+        Assert.Contains("paused after", controller.Output);
+        var paused = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        Assert.IsType<SearchPaused>(paused[^1]);
+        Assert.True(paused.OfType<RewardComputed>().Count() < 24);
+
+        // The controller process is gone with the seed: the worker node is the cluster now.
+        var resumed = Start("search", "--cluster", "--resume", "--config", config, "--id", settings.Id, "--port", P(PostgresServer.FreePort()),
+            "--seed-nodes", $"akka.tcp://mnasnet@127.0.0.1:{P(workerPort)}");
+        Assert.Equal(0, await resumed.WaitAsync(Bound));
+        Assert.Contains("completed: 24 trials", resumed.Output);
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id);
+        Assert.Equal(expected, Simulated.Fingerprint(settings.Id, all));
+        Assert.False(worker.HasExited);
+    }
+
+    [Fact]
     public async Task PostgresOutageMidSearchIsWaitedOutAndNothingIsLost()
     {
         var settings = Settings("cluster-e", trainSeconds: 0.2, batches: 4);

@@ -129,17 +129,48 @@ public sealed class PauseCommand : SearchCliCommand
     private readonly Option<string> _dir = JournalDirectoryOption();
     private readonly Option<double> _wait = new("--wait") { Description = "Seconds to wait for the search to stop (0: do not wait).", DefaultValueFactory = _ => 0 };
 
-    public PauseCommand() : base("pause", "Ask a running search (in another process) to pause.")
+    private readonly Option<bool> _cluster = new("--cluster") { Description = "The search runs on a cluster: join it (--seed-nodes) and ask the search to pause; PostgreSQL journal from --config / MNASNET_PG_CONNECTION." };
+    private readonly Option<string?> _config = new("--config") { Description = "With --cluster: settings file (journal, cluster timings)." };
+    private readonly Option<string[]> _seedNodes = new("--seed-nodes") { Description = "With --cluster: seed node addresses." };
+    private readonly Option<int> _port = new("--port") { Description = "With --cluster: port of this short-lived member (0 = any).", DefaultValueFactory = _ => 0 };
+    private readonly Option<string> _hostname = new("--hostname") { Description = "With --cluster: host name other nodes reach this member at.", DefaultValueFactory = _ => "127.0.0.1" };
+    private readonly Option<double> _grace = new("--grace") { Description = "With --cluster: seconds in-flight trials may run before they are abandoned (re-run on resume).", DefaultValueFactory = _ => 30 };
+
+    public PauseCommand() : base("pause", "Ask a running search (in another process, or with --cluster on a cluster) to pause.")
     {
         Arguments.Add(_id);
         Options.Add(_dir);
         Options.Add(_wait);
+        Options.Add(_cluster);
+        Options.Add(_config);
+        Options.Add(_seedNodes);
+        Options.Add(_port);
+        Options.Add(_hostname);
+        Options.Add(_grace);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var dir = parseResult.GetValue(_dir)!;
         var id = parseResult.GetValue(_id)!;
+        if (parseResult.GetValue(_cluster))
+        {
+            var settings = SettingsLoader.Load(parseResult.GetValue(_config), ["journal.provider=postgresql"]);
+            var client = MnasNet.Cluster.ClusterNodeOptions.Client(parseResult.GetValue(_seedNodes) ?? [], parseResult.GetValue(_hostname)!, parseResult.GetValue(_port));
+            var grace = parseResult.GetValue(_grace);
+            if (!(grace >= 0) || !double.IsFinite(grace))
+            {
+                throw new SettingsException($"--grace must be 0 or more seconds, got {grace}");
+            }
+            var waitSeconds = parseResult.GetValue(_wait);
+            var status = await MnasNet.Cluster.ClusterRunner.PauseAsync(settings, client, id, grace, TimeSpan.FromSeconds(Math.Max(0, waitSeconds)), cancellationToken);
+            await output.WriteLineAsync(waitSeconds > 0 ? $"search {id} stopped: {status}" : $"pause requested for search {id}");
+            if (waitSeconds > 0 && status == "running")
+            {
+                throw new CliInputException($"search '{id}' did not stop within {waitSeconds} s", ExitCodes.Failure);
+            }
+            return ExitCodes.Success;
+        }
         if (!File.Exists(JournalFiles.Database(dir, id)))
         {
             throw new SearchNotFoundException($"no search '{id}' in '{dir}'");
