@@ -233,26 +233,16 @@ public sealed class SearchRegionKey;
 /// </summary>
 internal sealed class SearchBackendFactories
 {
-    private const int Kept = 4;
-    private readonly List<(string SearchId, IBackendFactory Factory)> _recent = [];
+    private readonly RecentlyUsed<IBackendFactory> _recent = new(4);
 
     public IBackendFactory For(SearchSettings settings)
     {
         lock (_recent)
         {
-            var index = _recent.FindIndex(f => f.SearchId == settings.Id);
-            if (index >= 0)
+            if (!_recent.TryGet(settings.Id, out var factory))
             {
-                var found = _recent[index];
-                _recent.RemoveAt(index);
-                _recent.Add(found);
-                return found.Factory;
-            }
-            var factory = SearchHostingExtensions.DefaultBackends(settings);
-            _recent.Add((settings.Id, factory));
-            if (_recent.Count > Kept)
-            {
-                _recent.RemoveAt(0);
+                factory = SearchHostingExtensions.DefaultBackends(settings);
+                _recent.Add(settings.Id, factory);
             }
             return factory;
         }

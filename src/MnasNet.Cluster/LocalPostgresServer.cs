@@ -69,9 +69,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             }
             await server.RunPgAsync("initdb", ["-D", server.DataDirectory, "-A", "trust", "-U", Superuser, "--no-sync"], cancellationToken);
             AppDomain.CurrentDomain.ProcessExit += server.StopAtExit;
-            server._running = true;
-            await server.RunPgAsync("pg_ctl", ["-D", server.DataDirectory, "-o", $"-h 127.0.0.1 -p {server.Port.ToString(CultureInfo.InvariantCulture)} -k {server._dir} -c fsync=off",
-                "-l", Path.Combine(server._dir, "log"), "-w", "start"], cancellationToken);
+            await server.StartAgainAsync(cancellationToken);
             return server;
         }
         catch
@@ -79,6 +77,21 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             await server.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Stops the server at once (-m immediate: connections are cut, as in a crash); the data stays.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await RunPgAsync("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "stop"], cancellationToken);
+        _running = false;
+    }
+
+    /// <summary>Starts the (stopped) server again on the same port with the same data.</summary>
+    public async Task StartAgainAsync(CancellationToken cancellationToken = default)
+    {
+        _running = true;
+        await RunPgAsync("pg_ctl", ["-D", DataDirectory, "-o", $"-h 127.0.0.1 -p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir} -c fsync=off",
+            "-l", Path.Combine(_dir, "log"), "-w", "start"], cancellationToken);
     }
 
     private string DataDirectory => Path.Combine(_dir, "data");
@@ -90,10 +103,9 @@ public sealed class LocalPostgresServer : IAsyncDisposable
         AppDomain.CurrentDomain.ProcessExit -= StopAtExit;
         if (_running)
         {
-            _running = false;
             try
             {
-                await RunPgAsync("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "stop"], CancellationToken.None);
+                await StopAsync();
             }
             catch (PostgresUnavailableException)
             {

@@ -159,14 +159,13 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 public sealed class WorkerBackends<TBackend> : IDisposable
     where TBackend : class
 {
-    private const int Kept = 4;
     private readonly TBackend? _fixed;
     private readonly Func<SearchSettings, TBackend>? _create;
     private readonly Action<TBackend> _dispose;
-    private readonly List<(string SearchId, TBackend Backend)> _bySearch = [];
+    private readonly RecentlyUsed<TBackend> _bySearch;
 
     private WorkerBackends(TBackend? @fixed, Func<SearchSettings, TBackend>? create, Action<TBackend> dispose) =>
-        (_fixed, _create, _dispose) = (@fixed, create, dispose);
+        (_fixed, _create, _dispose, _bySearch) = (@fixed, create, dispose, new RecentlyUsed<TBackend>(4, dispose));
 
     public static WorkerBackends<TBackend> Fixed(TBackend backend, Action<TBackend> dispose) => new(backend, null, dispose);
 
@@ -179,31 +178,22 @@ public sealed class WorkerBackends<TBackend> : IDisposable
         {
             return _fixed;
         }
-        var index = _bySearch.FindIndex(b => b.SearchId == offer.SearchId);
-        if (index >= 0)
+        if (_bySearch.TryGet(offer.SearchId, out var known))
         {
-            var found = _bySearch[index];
-            _bySearch.RemoveAt(index);
-            _bySearch.Add(found);
-            return found.Backend;
+            return known;
         }
         if (offer.SettingsJson is null)
         {
             throw new SettingsException($"settings of search {offer.SearchId} unknown to this worker");
         }
         var backend = _create!(SettingsLoader.FromJson(offer.SettingsJson));
-        _bySearch.Add((offer.SearchId, backend));
-        if (_bySearch.Count > Kept)
-        {
-            _dispose(_bySearch[0].Backend);
-            _bySearch.RemoveAt(0);
-        }
+        _bySearch.Add(offer.SearchId, backend);
         return backend;
     }
 
     public void Dispose()
     {
-        foreach (var b in _bySearch.Select(b => b.Backend).Append(_fixed).OfType<TBackend>())
+        foreach (var b in _bySearch.Values.Append(_fixed).OfType<TBackend>())
         {
             _dispose(b);
         }
