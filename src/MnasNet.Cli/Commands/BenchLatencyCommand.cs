@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MnasNet.Bench;
 using MnasNet.Latency;
 
 namespace MnasNet.Cli.Commands;

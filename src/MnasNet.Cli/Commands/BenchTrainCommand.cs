@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MnasNet.Bench;
 using MnasNet.SearchSpace;
 using MnasNet.Torch;
 using MnasNet.Training.Data;
@@ -60,12 +61,8 @@ public sealed class BenchTrainCommand : CliCommand
             ValidationSize = parseResult.GetValue(_batch),
             Seed = 1,
         }.Validate();
-        var dataset = SyntheticDataset.Create(images + options.ValidationSize!.Value, 3, resolution, 10, seed: 1);
-        var result = ProxyTrainer.Train(arch, dataset, options with { Resolution = resolution }, cancellation: cancellationToken);
-        var measured = result.Epochs.Skip(1).ToArray();
-        var imagesPerSecond = measured.Sum(e => (double)images) / measured.Sum(e => e.Seconds);
-        var trainOnly = measured.Average(e => e.ImagesPerSecond);
-        var peakKiB = ProcessMemory.PeakResidentKiB();
+        var bench = TrainBenchmark.Run(arch, options, resolution, cancellationToken);
+        var (result, imagesPerSecond, trainOnly, peakKiB) = (bench.Training, bench.EpochImagesPerSecond, bench.TrainImagesPerSecond, bench.PeakResidentKiB);
         if (parseResult.GetValue(_json))
         {
             await WriteJsonAsync(output, new
@@ -77,7 +74,7 @@ public sealed class BenchTrainCommand : CliCommand
                 batch = options.BatchSize,
                 threads = options.Threads,
                 imagesPerEpoch = images,
-                measuredEpochs = measured.Length,
+                measuredEpochs = bench.MeasuredEpochs,
                 trainImagesPerSecond = trainOnly,
                 epochImagesPerSecond = imagesPerSecond,
                 peakRssMiB = peakKiB / 1024.0,
@@ -90,25 +87,11 @@ public sealed class BenchTrainCommand : CliCommand
         else
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench train: {archName} width {options.Width}, {resolution}x{resolution}x3, 10 classes, batch {options.BatchSize}, {options.Threads} thread(s), SGD, {images} seeded random images per epoch, {measured.Length} measured epoch(s) after 1 warm-up ({result.Parameters:N0} parameters, {result.Macs / 1e6:F2} M MACs/image)"));
+                $"bench train: {archName} width {options.Width}, {resolution}x{resolution}x3, 10 classes, batch {options.BatchSize}, {options.Threads} thread(s), SGD, {images} seeded random images per epoch, {bench.MeasuredEpochs} measured epoch(s) after 1 warm-up ({result.Parameters:N0} parameters, {result.Macs / 1e6:F2} M MACs/image)"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"training: {trainOnly:F0} images/s (forward+backward+step); with BatchNorm calibration and validation: {imagesPerSecond:F0} images/s"));
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"peak resident memory (VmHWM): {peakKiB / 1024.0:F0} MiB"));
         }
         return result.Succeeded ? ExitCodes.Success : ExitCodes.Failure;
-    }
-}
-
-/// <summary>Resident memory of this process from /proc/self/status (Linux).</summary>
-public static class ProcessMemory
-{
-    public static long PeakResidentKiB() => Read("VmHWM:");
-
-    public static long ResidentKiB() => Read("VmRSS:");
-
-    private static long Read(string field)
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 }

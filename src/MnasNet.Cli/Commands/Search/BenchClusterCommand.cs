@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MnasNet.Actors.Settings;
-using MnasNet.Cluster;
+using MnasNet.Bench;
 
 namespace MnasNet.Cli.Commands.Search;
 

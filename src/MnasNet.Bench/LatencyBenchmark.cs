@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using MnasNet.Latency;
 using MnasNet.Latency.Backends;
 using MnasNet.Latency.Measurement;
 using MnasNet.Latency.Table;
 using MnasNet.SearchSpace;
 
-namespace MnasNet.Latency;
+namespace MnasNet.Bench;
 
 /// <summary>What <c>mnasnet bench latency</c> measures.</summary>
 public sealed record LatencyBenchmarkSettings(

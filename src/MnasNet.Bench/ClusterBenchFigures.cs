@@ -3,7 +3,7 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using Npgsql;
 
-namespace MnasNet.Cluster;
+namespace MnasNet.Bench;
 
 /// <summary>A journaled event with the time its row was written (Akka.Persistence.Sql's <c>created</c> column, UTC).</summary>
 public sealed record TimedEvent(long SequenceNr, DateTime At, ISearchEvent Event);

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace MnasNet.Cluster;
+namespace MnasNet.Bench;
 
 /// <summary>A PostgreSQL server that cannot be found or started, or a database that cannot be made.</summary>
 public sealed class PostgresUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

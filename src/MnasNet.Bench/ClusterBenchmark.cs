@@ -2,9 +2,10 @@ using System.Globalization;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Cluster;
 using Npgsql;
 
-namespace MnasNet.Cluster;
+namespace MnasNet.Bench;
 
 /// <summary>The cluster benchmark could not produce its figures (a node failed, a bound ran out); the message says which and quotes its output.</summary>
 public sealed class ClusterBenchmarkException(string message) : Exception(message);

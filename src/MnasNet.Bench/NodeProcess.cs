@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace MnasNet.Cluster;
+namespace MnasNet.Bench;
 
 /// <summary>How to start this same mnasnet program again as a child process: the file and the arguments before the command's own.</summary>
 public sealed record MnasNetLauncher(string FileName, IReadOnlyList<string> LeadingArguments)

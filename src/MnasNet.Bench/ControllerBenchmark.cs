@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using MnasNet.Controller;
 
-namespace MnasNet.Controller;
+namespace MnasNet.Bench;
 
 /// <summary>Controller throughput at given sizes: architectures sampled per second and PPO updates per second.</summary>
 public sealed record ControllerBenchmarkResult(
