@@ -15,6 +15,7 @@ public sealed class PostgresUnavailableException(string message, Exception? inne
 /// refuses root); stopped with <c>-m immediate</c> and its directory deleted on dispose, or at process exit at the latest.
 /// <c>MNASNET_PG_BIN</c> overrides the binaries' directory.
 /// </summary>
+// Lives here, not in the tests, because `bench cluster` starts a throwaway server too; the tests' PostgreSQL fixture wraps it.
 public sealed class LocalPostgresServer : IAsyncDisposable
 {
     public const string BinEnvironmentVariable = "MNASNET_PG_BIN";

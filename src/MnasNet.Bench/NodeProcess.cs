@@ -28,13 +28,15 @@ public sealed record MnasNetLauncher(string FileName, IReadOnlyList<string> Lead
 /// A child mnasnet process (a cluster node): its output is kept (the last lines) to wait on and to quote in errors.
 /// It never outlives its owner: disposed → SIGKILL, and every live one is killed when this process exits.
 /// </summary>
+// Lives here, not in the tests, because `bench cluster` starts its nodes with it; the tests' process runner wraps it.
 public sealed class NodeProcess : IDisposable
 {
-    private const int KeptLines = 400;
+    public const int DefaultKeptLines = 400;
     private static readonly HashSet<NodeProcess> Live = [];
 
     private readonly Process _process;
     private readonly Queue<string> _lines = new();
+    private readonly int _keptLines;
     private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
     private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _openStreams = 2;
@@ -50,10 +52,11 @@ public sealed class NodeProcess : IDisposable
         }
     };
 
-    private NodeProcess(string name, Process process)
+    private NodeProcess(string name, Process process, int keptLines)
     {
         Name = name;
         _process = process;
+        _keptLines = keptLines;
     }
 
     /// <summary>What the benchmark calls it (e.g. trainer-2): used in error messages.</summary>
@@ -66,7 +69,9 @@ public sealed class NodeProcess : IDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <param name="environment">Variables to set (a null value removes one inherited from this process).</param>
-    public static NodeProcess Start(MnasNetLauncher launcher, string name, string workingDirectory, IReadOnlyDictionary<string, string?> environment, IEnumerable<string> arguments)
+    /// <param name="keptLines">How many of the last output lines are kept.</param>
+    public static NodeProcess Start(MnasNetLauncher launcher, string name, string workingDirectory, IReadOnlyDictionary<string, string?> environment, IEnumerable<string> arguments,
+        int keptLines = DefaultKeptLines)
     {
         var info = new ProcessStartInfo(launcher.FileName)
         {
@@ -92,7 +97,7 @@ public sealed class NodeProcess : IDisposable
             }
         }
         var process = new Process { StartInfo = info };
-        var node = new NodeProcess(name, process);
+        var node = new NodeProcess(name, process, keptLines);
         process.OutputDataReceived += (_, e) => node.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => node.OnLine(e.Data);
         lock (Live)
@@ -177,18 +182,24 @@ public sealed class NodeProcess : IDisposable
         {
             return;
         }
-        try
-        {
-            using var term = Process.Start(new ProcessStartInfo("kill", ["-TERM", Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true });
-            await term!.WaitForExitAsync();
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-        }
+        Terminate();
         if (await WaitForExitAsync(grace, CancellationToken.None) is null)
         {
             Kill();
             await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>SIGTERM: the node leaves the cluster gracefully (a hosted app blocked in an Ask may ignore it).</summary>
+    public void Terminate()
+    {
+        try
+        {
+            using var term = Process.Start(new ProcessStartInfo("kill", ["-TERM", Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true });
+            term!.WaitForExit();
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
         }
     }
 
@@ -223,7 +234,7 @@ public sealed class NodeProcess : IDisposable
                 return;
             }
             _lines.Enqueue(line);
-            if (_lines.Count > KeptLines)
+            if (_lines.Count > _keptLines)
             {
                 _lines.Dequeue();
             }

@@ -10,7 +10,7 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
     {
         public CompletedSearch()
         {
-            var run = Cli.RunAsync("search", "--config", Simulated.WriteConfig(Dir, Simulated.Settings(Dir.Path, "done", batchSize: 4, batches: 2)), "--plain").GetAwaiter().GetResult();
+            var run = InProcessCli.RunAsync("search", "--config", Simulated.WriteConfig(Dir, Simulated.Settings(Dir.Path, "done", batchSize: 4, batches: 2)), "--plain").GetAwaiter().GetResult();
             Assert.Equal(0, run.ExitCode);
             Events = JournalReader.ReadEvents(Dir.Path, "done").Count;
         }
@@ -30,7 +30,7 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
 
     private async Task AssertFails(int exitCode, string message, params string[] args)
     {
-        var r = await Cli.RunAsync(args);
+        var r = await InProcessCli.RunAsync(args);
         Assert.True(exitCode == r.ExitCode, $"exit {r.ExitCode}, stderr: {r.Error}");
         Assert.StartsWith("error: ", r.Error);
         Assert.Contains(message, r.Error);
@@ -92,7 +92,7 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
     {
         using (JournalLock.Acquire(Dir, "done"))
         {
-            var r = await Cli.RunAsync("resume", "done", "--journal-dir", Dir, "--plain");
+            var r = await InProcessCli.RunAsync("resume", "done", "--journal-dir", Dir, "--plain");
             Assert.Equal(ExitCodes.Busy, r.ExitCode);
             Assert.Contains("search 'done' is running in another process", r.Error);
         }
@@ -111,7 +111,7 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
     [Fact]
     public async Task Resume_of_a_completed_search_changes_nothing()
     {
-        var r = await Cli.RunAsync("resume", "done", "--journal-dir", Dir, "--plain");
+        var r = await InProcessCli.RunAsync("resume", "done", "--journal-dir", Dir, "--plain");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("completed", r.Output);
         Assert.Equal(_done.Events, JournalReader.ReadEvents(Dir, "done").Count);

@@ -13,11 +13,11 @@ public sealed class CliEndToEndTests
     {
         using var dir = new TempDir();
         var config = Simulated.WriteConfig(dir, Simulated.Settings(dir.Path, "e2e", batchSize: 6, batches: 4) with { Simulation = new() { FailureRate = 0.2 } });
-        var run = await Cli.RunAsync("search", "--config", config, "--plain");
+        var run = await InProcessCli.RunAsync("search", "--config", config, "--plain");
         Assert.True(run.ExitCode == 0, run.Error + run.Output);
         Assert.Contains("search e2e completed: 24 trials", run.Output);
 
-        var status = await Cli.RunAsync("status", "e2e", "--journal-dir", dir.Path, "--json");
+        var status = await InProcessCli.RunAsync("status", "e2e", "--journal-dir", dir.Path, "--json");
         Assert.Equal(0, status.ExitCode);
         using var doc = JsonDocument.Parse(status.Output);
         Assert.Equal("completed", doc.RootElement.GetProperty("status").GetString());
@@ -26,7 +26,7 @@ public sealed class CliEndToEndTests
         var failed = doc.RootElement.GetProperty("failed").GetInt32();
         Assert.InRange(failed, 1, 12);
 
-        var list = await Cli.RunAsync("list", "--journal-dir", dir.Path);
+        var list = await InProcessCli.RunAsync("list", "--journal-dir", dir.Path);
         Assert.Matches(@"e2e\s+completed\s+24/24", list.Output);
 
         var events = JournalReader.ReadEvents(dir.Path, "e2e").Select(e => e.Event).ToList();
@@ -37,7 +37,7 @@ public sealed class CliEndToEndTests
         Assert.All(events.OfType<Protocol.RewardComputed>().Where(r => r.Inputs.Failed), r => Assert.Equal(0, r.Inputs.Reward));
 
         var outDir = dir.File("report");
-        var report = await Cli.RunAsync("report", "e2e", "--journal-dir", dir.Path, "--out", outDir, "--json", "--top", "3");
+        var report = await InProcessCli.RunAsync("report", "e2e", "--journal-dir", dir.Path, "--out", outDir, "--json", "--top", "3");
         Assert.Equal(0, report.ExitCode);
         using var r = JsonDocument.Parse(report.Output);
         var top = r.RootElement.GetProperty("top").EnumerateArray().Select(t => t.GetProperty("reward").GetDouble()).ToList();
@@ -59,7 +59,7 @@ public sealed class CliEndToEndTests
         }
 
         var best = summary.Rewarded.Where(t => !t.Failed).MaxBy(t => t.Reward)!;
-        var export = await Cli.RunAsync("export-trial", "e2e", "--journal-dir", dir.Path, "--trial", best.TrialId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", dir.File("export"), "--no-onnx");
+        var export = await InProcessCli.RunAsync("export-trial", "e2e", "--journal-dir", dir.Path, "--trial", best.TrialId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", dir.File("export"), "--no-onnx");
         Assert.Equal(0, export.ExitCode);
         var arch = SearchSpace.ArchitectureJson.Load(dir.File($"export/trial-{best.TrialId}.json"));
         Assert.Equal(best.ArchitectureId, arch.Id);
@@ -70,9 +70,9 @@ public sealed class CliEndToEndTests
     {
         using var dir = new TempDir();
         var a = Simulated.Settings(dir.Path, "a", batchSize: 5, batches: 3);
-        Assert.Equal(0, (await Cli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a), "--plain")).ExitCode);
-        Assert.Equal(0, (await Cli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a with { Id = "b" }), "--plain", "--set", "workers.trainers=3")).ExitCode);
-        Assert.Equal(0, (await Cli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a with { Id = "c" }), "--plain", "--set", "seed=12")).ExitCode);
+        Assert.Equal(0, (await InProcessCli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a), "--plain")).ExitCode);
+        Assert.Equal(0, (await InProcessCli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a with { Id = "b" }), "--plain", "--set", "workers.trainers=3")).ExitCode);
+        Assert.Equal(0, (await InProcessCli.RunAsync("search", "--config", Simulated.WriteConfig(dir, a with { Id = "c" }), "--plain", "--set", "seed=12")).ExitCode);
         Assert.Equal(Simulated.Fingerprint(dir.Path, "a"), Simulated.Fingerprint(dir.Path, "b"));
         Assert.NotEqual(Simulated.Fingerprint(dir.Path, "a").Trials, Simulated.Fingerprint(dir.Path, "c").Trials);
     }
@@ -81,7 +81,7 @@ public sealed class CliEndToEndTests
     public async Task Bench_search_prints_throughput_and_resume_figures()
     {
         using var dir = new TempDir();
-        var r = await Cli.RunAsync("bench", "search", "--trials", "40", "--batch-size", "10", "--workers", "2", "--resume-trials", "30", "--dir", dir.Path);
+        var r = await InProcessCli.RunAsync("bench", "search", "--trials", "40", "--batch-size", "10", "--workers", "2", "--resume-trials", "30", "--dir", dir.Path);
         Assert.True(r.ExitCode == 0, r.Error + r.Output);
         Assert.Matches(@"40 trials, \d+ events in [\d.]+ s: \d+ trials/s end to end", r.Output);
         Assert.Matches(@"resume to first new dispatch: \d+ ms", r.Output);

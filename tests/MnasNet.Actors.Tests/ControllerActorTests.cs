@@ -11,39 +11,13 @@ using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Tests;
 
-/// <summary>
-/// The SearchController with test probes as workers, on a real SQLite journal, serialize-messages on. Built with
-/// the same AddMnasNetSearch the product uses (workers off: the probes are the workers).
-/// </summary>
-public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassFixture<TempDir>
+/// <summary>One search's controller driven by test probes as trainers and devices: offers, leases, duplicates, pauses.</summary>
+public sealed class ControllerActorTests(TempDir root)
+    : SearchControllerTestKit("controller-tests", root, dir => Simulated.Settings(dir, "actor", batchSize: 2, batches: 1) with
+    {
+        Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 2, PauseGraceSeconds = 1 },
+    }), IClassFixture<TempDir>
 {
-    private readonly string _dir;
-    private readonly SearchSettings _settings;
-    private readonly List<ISearchCommand> _received = [];
-
-    public ControllerActorTests(TempDir root) : base("controller-tests")
-    {
-        _dir = Directory.CreateDirectory(root.File(Guid.NewGuid().ToString("N"))).FullName;
-        _settings = Simulated.Settings(_dir, "actor", batchSize: 2, batches: 1) with
-        {
-            Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 2, PauseGraceSeconds = 1 },
-        };
-        JournalFiles.EnableWal(JournalFiles.Database(_dir, _settings.Id));
-    }
-
-    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider)
-    {
-        var options = new SearchHostOptions(JournalFiles.Database(_dir, _settings.Id), new SimulatedBackendFactory(_settings, MnasNetSearchSpace.Default),
-            m => { lock (_received) { _received.Add(m); } }, SerializeMessages: true, StartWorkers: false);
-        builder.AddMnasNetSearch(_settings, options);
-    }
-
-    private IActorRef Controller => ActorRegistry.Get<SearchControllerKey>();
-
-    private static TrainingRecord Trained(double acc) => new("probe", acc, null, [1.0], 1, 0, 0, 0, 0, null, 0);
-
-    private static LatencyRecord Measured(double ms) => new("probe", "test", "p", "p", 1, 224, 0, 1, "Runs", ms, ms, ms, ms, ms, 0, 0, 0, [ms], 0, 0);
-
     [Fact]
     public async Task Workers_pull_work_and_duplicate_results_are_journaled_once()
     {
@@ -71,7 +45,7 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
 
         await AwaitConditionAsync(() => Task.FromResult(Stopped() is not null), TimeSpan.FromSeconds(10));
         Assert.Equal("completed", Stopped()!.Status);
-        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        var events = JournalReader.ReadEvents(JournalDirectory, "actor").Select(e => e.Event).ToList();
         Assert.Equal(2, events.OfType<TrialTrained>().Count());
         Assert.Equal(0.6, events.OfType<TrialTrained>().Single(t => t.TrialId == 0).Record.Accuracy);
         Assert.Equal(2, events.OfType<LatencyMeasured>().Count());
@@ -104,8 +78,8 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         probe.Send(Controller, GetSearchStatus.Instance);
         // Same sender, so both results were handled before the status; wait until everything emitted so far is durable.
         var status = await probe.ExpectMsgAsync<SearchProgress>();
-        await AwaitConditionAsync(() => Task.FromResult(JournalReader.ReadEvents(_dir, "actor").Count == status.Events), TimeSpan.FromSeconds(5));
-        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        await AwaitConditionAsync(() => Task.FromResult(JournalReader.ReadEvents(JournalDirectory, "actor").Count == status.Events), TimeSpan.FromSeconds(5));
+        var events = JournalReader.ReadEvents(JournalDirectory, "actor").Select(e => e.Event).ToList();
         var expired = Assert.Single(events.OfType<TrialLeaseExpired>());
         Assert.Equal(("slow", 0L), (expired.Worker, expired.TrialId));
         var trained = events.OfType<TrialTrained>().Where(t => t.TrialId == 0).ToList();
@@ -140,19 +114,19 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         await AwaitConditionAsync(() => Task.FromResult(Stopped() is not null), TimeSpan.FromSeconds(10));
         Assert.Equal("paused", Stopped()!.Status);
         await worker.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
-        var events = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).ToList();
+        var events = JournalReader.ReadEvents(JournalDirectory, "actor").Select(e => e.Event).ToList();
         var paused = Assert.IsType<SearchPaused>(events[^1]);
         Assert.Equal(0, paused.AbandonedInFlight);
         Assert.Single(events.OfType<TrialTrained>());
     }
 
     [Fact]
-    public async Task A_declined_offer_is_dispatched_again_at_once_and_the_settings_ride_only_on_a_workers_first_offer()
+    public async Task A_declined_offer_is_dispatched_again_at_once_and_theSettings_ride_only_on_a_workers_first_offer()
     {
         var busy = CreateTestProbe();
         busy.Send(Controller, new RequestWork(WorkKind.Train, "busy"));
         var declined = await busy.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
-        Assert.Equal(_settings, SettingsLoader.FromJson(declined.SettingsJson!));
+        Assert.Equal(Settings, SettingsLoader.FromJson(declined.SettingsJson!));
         var free = CreateTestProbe();
         free.Send(Controller, new RequestWork(WorkKind.Train, "free"));
         var next = await free.ExpectMsgAsync<WorkOffer>();
@@ -165,7 +139,7 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         var again = await free.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(1));
         Assert.Equal((declined.TrialId, 2, null), (again.TrialId, again.Attempt, again.SettingsJson));
         await busy.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
-        var expired = JournalReader.ReadEvents(_dir, "actor").Select(e => e.Event).OfType<TrialLeaseExpired>().ToList();
+        var expired = JournalReader.ReadEvents(JournalDirectory, "actor").Select(e => e.Event).OfType<TrialLeaseExpired>().ToList();
         var x = Assert.Single(expired);
         Assert.Equal(("busy", 1), (x.Worker, x.Attempt));
         Assert.Contains("declined by the worker (busy with trial 7)", x.Reason);
@@ -209,9 +183,9 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         // No settings with the first offer of an unknown search: declined, not run.
         searchB.Send(worker, new WorkOffer("b", 3, WorkKind.Train, 1, A1Tokens, 5));
         Assert.Contains("settings of search b unknown", (await searchB.ExpectMsgAsync<WorkDeclined>()).Reason);
-        searchA.Send(worker, new WorkOffer("a", 1, WorkKind.Train, 1, A1Tokens, 5, SettingsLoader.ToJson(_settings)));
+        searchA.Send(worker, new WorkOffer("a", 1, WorkKind.Train, 1, A1Tokens, 5, SettingsLoader.ToJson(Settings)));
         await source.ExpectMsgAsync<WithdrawWorkRequest>();
-        searchB.Send(worker, new WorkOffer("b", 4, WorkKind.Train, 2, A1Tokens, 5, SettingsLoader.ToJson(_settings)));
+        searchB.Send(worker, new WorkOffer("b", 4, WorkKind.Train, 2, A1Tokens, 5, SettingsLoader.ToJson(Settings)));
         var declined = await searchB.ExpectMsgAsync<WorkDeclined>();
         Assert.Equal((4L, 2), (declined.TrialId, declined.Attempt));
         Assert.Contains("busy with trial 1", declined.Reason);
@@ -240,15 +214,5 @@ public sealed class ControllerActorTests : Akka.Hosting.TestKit.TestKit, IClassF
         }
     }
 
-    private SearchStopped? Stopped()
-    {
-        lock (_received)
-        {
-            return _received.OfType<SearchStopped>().FirstOrDefault();
-        }
-    }
-
-    private ulong SearchController_TrialSeed(long trialId) => Actors.SearchController.TrialSeed(_settings.Seed, trialId);
-
-
+    private ulong SearchController_TrialSeed(long trialId) => Actors.SearchController.TrialSeed(Settings.Seed, trialId);
 }

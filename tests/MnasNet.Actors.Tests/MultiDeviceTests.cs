@@ -16,45 +16,22 @@ namespace MnasNet.Actors.Tests;
 /// A search with two target platforms: each trial is measured on a device of each, the reward is the multi-device
 /// product, and the audit recomputes it from the journal.
 /// </summary>
-public sealed class MultiDeviceTests : Akka.Hosting.TestKit.TestKit, IClassFixture<TempDir>
+public sealed class MultiDeviceTests(TempDir root)
+    : SearchControllerTestKit("multi-device-tests", root, dir => Simulated.Settings(dir, "multi", batchSize: 2, batches: 1) with
+    {
+        Latency = new LatencySettings { Target = "simulated:name=big@80; simulated:name=little@40" },
+        Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 30, PauseGraceSeconds = 1 },
+    }), IClassFixture<TempDir>
 {
-    private readonly string _dir;
-    private readonly SearchSettings _settings;
-    private readonly List<ISearchCommand> _received = [];
-
-    public MultiDeviceTests(TempDir root) : base("multi-device-tests")
-    {
-        _dir = Directory.CreateDirectory(root.File(Guid.NewGuid().ToString("N"))).FullName;
-        _settings = Simulated.Settings(_dir, "multi", batchSize: 2, batches: 1) with
-        {
-            Latency = new LatencySettings { Target = "simulated:name=big@80; simulated:name=little@40" },
-            Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 30, PauseGraceSeconds = 1 },
-        };
-        JournalFiles.EnableWal(JournalFiles.Database(_dir, _settings.Id));
-    }
-
-    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider)
-    {
-        var options = new SearchHostOptions(JournalFiles.Database(_dir, _settings.Id), new SimulatedBackendFactory(_settings, MnasNetSearchSpace.Default),
-            m => { lock (_received) { _received.Add(m); } }, SerializeMessages: true, StartWorkers: false);
-        builder.AddMnasNetSearch(_settings, options);
-    }
-
-    private IActorRef Controller => ActorRegistry.Get<SearchControllerKey>();
-
-    private static TrainingRecord Trained(double acc) => new("probe", acc, null, [1.0], 1, 0, 0, 0, 0, null, 0);
-
-    private static LatencyRecord Measured(double ms) => new("probe", "test", "p", "p", 1, 224, 0, 1, "Runs", ms, ms, ms, ms, ms, 0, 0, 0, [ms], 0, 0);
-
     [Fact]
     public void Targets_parse_with_their_own_latency_targets()
     {
-        var targets = DevicePlatform.TargetsOf(_settings);
+        var targets = DevicePlatform.TargetsOf(Settings);
         Assert.Equal([("simulated:name=big", 80.0), ("simulated:name=little", 40.0)], targets.Select(t => (t.Platform.ToString(), t.TargetMs)));
         Assert.Contains("'@fast' is not a positive latency target", Assert.Throws<SettingsException>(() =>
-            DevicePlatform.TargetsOf(_settings with { Latency = new LatencySettings { Target = "simulated@fast" } })).Message);
+            DevicePlatform.TargetsOf(Settings with { Latency = new LatencySettings { Target = "simulated@fast" } })).Message);
         Assert.Contains("names 'simulated' twice", Assert.Throws<SettingsException>(() =>
-            DevicePlatform.TargetsOf(_settings with { Latency = new LatencySettings { Target = "simulated;simulated@3" } })).Message);
+            DevicePlatform.TargetsOf(Settings with { Latency = new LatencySettings { Target = "simulated;simulated@3" } })).Message);
     }
 
     [Fact]
@@ -106,7 +83,7 @@ public sealed class MultiDeviceTests : Akka.Hosting.TestKit.TestKit, IClassFixtu
 
         await AwaitConditionAsync(() => Task.FromResult(Stopped() is not null), TimeSpan.FromSeconds(10));
         Assert.Equal("completed", Stopped()!.Status);
-        var events = JournalReader.ReadEvents(_dir, "multi").Select(e => e.Event).ToList();
+        var events = JournalReader.ReadEvents(JournalDirectory, "multi").Select(e => e.Event).ToList();
         Assert.Equal(4, events.OfType<LatencyMeasured>().Count());
         Assert.Equal([0, 0, 1, 1], events.OfType<LatencyMeasured>().Select(m => m.Target).Order());
         foreach (var reward in events.OfType<RewardComputed>())
@@ -116,17 +93,17 @@ public sealed class MultiDeviceTests : Akka.Hosting.TestKit.TestKit, IClassFixtu
             Assert.Equal(0.6 * Math.Pow(a / 80, -0.07) * Math.Pow(b / 40, -0.07), reward.Inputs.Reward, 15);
         }
 
-        var replay = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--verify");
+        var replay = await InProcessCli.RunAsync("replay", "multi", "--journal-dir", JournalDirectory, "--verify");
         Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
         Assert.Contains("2/2", replay.Output);
-        var hard = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--what-if", "reward=hard");
+        var hard = await InProcessCli.RunAsync("replay", "multi", "--journal-dir", JournalDirectory, "--what-if", "reward=hard");
         Assert.True(hard.ExitCode == ExitCodes.Success, hard.Output + hard.Error);
-        var oneT = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--what-if", "target-ms=50");
+        var oneT = await InProcessCli.RunAsync("replay", "multi", "--journal-dir", JournalDirectory, "--what-if", "target-ms=50");
         Assert.Equal(ExitCodes.InvalidInput, oneT.ExitCode);
         Assert.Contains("2 target platforms", oneT.Error);
 
         // The second target's latency of one trial changed in the journal: the audit names that target's mismatch.
-        var db = JournalFiles.Database(_dir, "multi");
+        var db = JournalFiles.Database(JournalDirectory, "multi");
         using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False"))
         {
             connection.Open();
@@ -148,16 +125,9 @@ public sealed class MultiDeviceTests : Akka.Hosting.TestKit.TestKit, IClassFixtu
             write.Parameters.AddWithValue("$s", seq);
             Assert.Equal(1, write.ExecuteNonQuery());
         }
-        var tampered = await Cli.RunAsync("replay", "multi", "--journal-dir", _dir, "--verify");
+        var tampered = await InProcessCli.RunAsync("replay", "multi", "--journal-dir", JournalDirectory, "--verify");
         Assert.Equal(ExitCodes.VerificationFailed, tampered.ExitCode);
         Assert.Contains("simulated:name=little: LAT 31.5 ms", tampered.Output + tampered.Error);
     }
 
-    private SearchStopped? Stopped()
-    {
-        lock (_received)
-        {
-            return _received.OfType<SearchStopped>().FirstOrDefault();
-        }
-    }
 }

@@ -85,7 +85,7 @@ public sealed class ProcessTests
         {
             await child.WaitForEventsAsync(database, 60, Timeout);
             Assert.False(child.HasExited, child.Output);
-            var pause = await Cli.RunAsync("pause", "paused", "--journal-dir", dir.Path);
+            var pause = await InProcessCli.RunAsync("pause", "paused", "--journal-dir", dir.Path);
             Assert.True(pause.ExitCode == 0, pause.Error);
             Assert.Equal(0, await child.WaitAsync(Timeout));
             Assert.Contains("paused after", child.Output);
@@ -94,7 +94,7 @@ public sealed class ProcessTests
         Assert.Equal("paused", summary.Status);
         Assert.True(summary.Rewarded.Count() < 80);
         Assert.False(JournalFiles.IsRunning(dir.Path, "paused"));
-        var resumed = await Cli.RunAsync("resume", "paused", "--journal-dir", dir.Path, "--plain");
+        var resumed = await InProcessCli.RunAsync("resume", "paused", "--journal-dir", dir.Path, "--plain");
         Assert.True(resumed.ExitCode == 0, resumed.Error);
         Assert.Equal("completed", SearchSummary(dir.Path, "paused").Status);
 
@@ -112,9 +112,9 @@ public sealed class ProcessTests
         await child.WaitForEventsAsync(database, 20, Timeout);
         Assert.False(child.HasExited, child.Output);
 
-        var busy = await Cli.RunAsync("resume", "term", "--journal-dir", dir.Path, "--plain");
+        var busy = await InProcessCli.RunAsync("resume", "term", "--journal-dir", dir.Path, "--plain");
         Assert.Equal(ExitCodes.Busy, busy.ExitCode);
-        var running = await Cli.RunAsync("status", "term", "--journal-dir", dir.Path);
+        var running = await InProcessCli.RunAsync("status", "term", "--journal-dir", dir.Path);
         Assert.Contains("(running)", running.Output);
 
         child.Terminate();

@@ -27,7 +27,7 @@ public sealed class FixtureTests : IDisposable
     {
         File.Copy(Fixture, JournalFiles.Database(_dir.Path, FixtureId));
 
-        var r = await Cli.RunAsync("replay", FixtureId, "--journal-dir", _dir.Path, "--verify");
+        var r = await InProcessCli.RunAsync("replay", FixtureId, "--journal-dir", _dir.Path, "--verify");
 
         Assert.True(r.ExitCode == ExitCodes.Success, r.Output + r.Error);
         Assert.Contains("12/12 recomputed bit for bit", r.Output, StringComparison.Ordinal);

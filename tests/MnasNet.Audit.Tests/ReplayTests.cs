@@ -30,8 +30,8 @@ public sealed class ReplayTests(CleanJournal journal) : IClassFixture<CleanJourn
 
     private string CopyJournal(string id = CleanJournal.Id) => Searches.Copy(journal.Database, _dir, id);
 
-    private Task<Cli.Result> Replay(params string[] extra) =>
-        Cli.RunAsync(["replay", CleanJournal.Id, "--journal-dir", _dir.Path, .. extra]);
+    private Task<InProcessCli.Result> Replay(params string[] extra) =>
+        InProcessCli.RunAsync(["replay", CleanJournal.Id, "--journal-dir", _dir.Path, .. extra]);
 
     [Fact]
     public async Task A_clean_journal_verifies_rewards_and_learning()
@@ -163,7 +163,7 @@ public sealed class ReplayTests(CleanJournal journal) : IClassFixture<CleanJourn
         var rows = Sql.Rows(db);
         var file = _dir.File("out/events.ndjson");
 
-        var r = await Cli.RunAsync("journal", "export", CleanJournal.Id, "--journal-dir", _dir.Path, "--out", file);
+        var r = await InProcessCli.RunAsync("journal", "export", CleanJournal.Id, "--journal-dir", _dir.Path, "--out", file);
 
         Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
         var lines = await File.ReadAllLinesAsync(file, TestContext.Current.CancellationToken);
@@ -219,9 +219,9 @@ public sealed class ReplayTests(CleanJournal journal) : IClassFixture<CleanJourn
     [Fact]
     public async Task Bad_journal_arguments_are_clear_errors()
     {
-        var r = await Cli.RunAsync("replay", "nope", "--journal-dir", _dir.Path);
-        var snapshotWithoutVerify = await Cli.RunAsync("replay", "nope", "--journal-dir", _dir.Path, "--from-snapshot");
-        var badProvider = await Cli.RunAsync("replay", "nope", "--provider", "oracle");
+        var r = await InProcessCli.RunAsync("replay", "nope", "--journal-dir", _dir.Path);
+        var snapshotWithoutVerify = await InProcessCli.RunAsync("replay", "nope", "--journal-dir", _dir.Path, "--from-snapshot");
+        var badProvider = await InProcessCli.RunAsync("replay", "nope", "--provider", "oracle");
 
         Assert.Equal(ExitCodes.NotFound, r.ExitCode);
         Assert.Contains("no search 'nope'", r.Error, StringComparison.Ordinal);

@@ -3,49 +3,20 @@ using Microsoft.Data.Sqlite;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Settings;
-using MnasNet.Cli;
 
 namespace MnasNet.Audit.Tests;
-
-/// <summary>A fresh temporary directory per test, deleted at the end.</summary>
-public sealed class TempDir : IDisposable
-{
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"mnasnet-audit-{Guid.NewGuid():N}");
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}
 
 /// <summary>Real simulated searches through the actors project's own runner (actors, SQLite journal, snapshots).</summary>
 internal static class Searches
 {
     public static SearchSettings Settings(string dir, string id, string strategy = "ppo", int batchSize = 4, int batches = 3, int snapshotEvery = 100, double failureRate = 0.25) =>
-        SettingsValidation.Validate(new SearchSettings
+        SettingsValidation.Validate(Simulated.Settings(dir, id, batchSize, batches) with
         {
-            Id = id,
             Seed = 8,
             Strategy = strategy,
-            Mode = "simulated",
-            BatchSize = batchSize,
-            Batches = batches,
-            Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
-            Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
             Simulation = new SimulationSettings { FailureRate = failureRate },
             Journal = new JournalSettings { Directory = dir, SnapshotEvery = snapshotEvery },
             Workers = new WorkerSettings { Trainers = 2, Devices = 2, LeaseTimeoutSeconds = 60, PauseGraceSeconds = 10 },
-            Logging = new LoggingSettings { Level = "Warning", Console = false },
         });
 
     /// <summary>Runs the search to completion and returns its journal file, checkpointed (no WAL left beside it).</summary>
@@ -107,19 +78,5 @@ internal static class Sql
         var row = Rows(database).Single(r => r.Seq == seq);
         change(row.Payload);
         Execute(database, "UPDATE journal SET message = $m WHERE sequence_number = $s", ("$m", System.Text.Encoding.UTF8.GetBytes(row.Payload.ToJsonString())), ("$s", seq));
-    }
-}
-
-/// <summary>Runs the real command tree in-process.</summary>
-internal static class Cli
-{
-    public sealed record Result(int ExitCode, string Output, string Error);
-
-    public static async Task<Result> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await MnasNetCli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return new Result(code, output.ToString(), error.ToString());
     }
 }

@@ -17,7 +17,7 @@ public sealed class BenchClusterCommandTests
     [InlineData("--set cluster.nope=1", "cluster.nope")]
     public async Task Bad_input_is_refused_before_anything_starts(string args, string message)
     {
-        var r = await CliRunner.RunAsync(["bench", "cluster", .. args.Split(' ')]);
+        var r = await InProcessCli.RunAsync(["bench", "cluster", .. args.Split(' ')]);
 
         Assert.Equal(ExitCodes.InvalidInput, r.ExitCode);
         Assert.Contains(message, r.Error);
@@ -28,7 +28,7 @@ public sealed class BenchClusterCommandTests
     [Fact]
     public async Task A_tiny_run_prints_its_row_and_leaves_no_process_behind()
     {
-        var r = await CliRunner.RunAsync("bench", "cluster", "--trainer-processes", "1", "--trial-seconds", "0.1", "--trials", "2");
+        var r = await InProcessCli.RunAsync("bench", "cluster", "--trainer-processes", "1", "--trial-seconds", "0.1", "--trials", "2");
 
         Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
         Assert.Contains("processes  trials  wall s  trials/min  speed-up  efficiency  ideal trials/min", r.Output);

@@ -9,7 +9,7 @@ public sealed class ControllerCommandTests
     [Fact]
     public async Task Simulate_json_reports_best_reward_curve_and_tokens()
     {
-        var r = await CliRunner.RunAsync("controller", "simulate", "--strategy", "evolution", "--budget", "50", "--batch", "20", "--seed", "3", "--reward", "hard", "--target-ms", "60", "--json");
+        var r = await InProcessCli.RunAsync("controller", "simulate", "--strategy", "evolution", "--budget", "50", "--batch", "20", "--seed", "3", "--reward", "hard", "--target-ms", "60", "--json");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Output);
         var root = doc.RootElement;
@@ -22,14 +22,14 @@ public sealed class ControllerCommandTests
         Assert.Equal(42, tokens.Length);
         Assert.Equal("mnasnet-reward/v1", root.GetProperty("formulaId").GetString());
 
-        var again = await CliRunner.RunAsync("controller", "simulate", "--strategy", "evolution", "--budget", "50", "--batch", "20", "--seed", "3", "--reward", "hard", "--target-ms", "60", "--json");
+        var again = await InProcessCli.RunAsync("controller", "simulate", "--strategy", "evolution", "--budget", "50", "--batch", "20", "--seed", "3", "--reward", "hard", "--target-ms", "60", "--json");
         Assert.Equal(r.Output, again.Output);
     }
 
     [Fact]
     public async Task Simulate_ppo_prints_the_curve_and_the_best_architecture()
     {
-        var r = await CliRunner.RunAsync("controller", "simulate", "--strategy", "ppo", "--budget", "32", "--batch", "16");
+        var r = await InProcessCli.RunAsync("controller", "simulate", "--strategy", "ppo", "--budget", "32", "--batch", "16");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("best reward", r.Output);
         Assert.Contains("mean reward of the last batch", r.Output);
@@ -45,7 +45,7 @@ public sealed class ControllerCommandTests
     [InlineData(ExitCodes.InvalidInput, "--strategy", "random", "--budget", "10", "--target-ms", "-5")]
     public async Task Simulate_rejects_bad_input_with_an_exit_code_and_one_line(int expected, params string[] args)
     {
-        var r = await CliRunner.RunAsync(["controller", "simulate", .. args]);
+        var r = await InProcessCli.RunAsync(["controller", "simulate", .. args]);
         Assert.Equal(expected, r.ExitCode);
         Assert.StartsWith("error:", r.Error);
     }
@@ -53,11 +53,11 @@ public sealed class ControllerCommandTests
     [Fact]
     public async Task Bench_controller_prints_throughput()
     {
-        var r = await CliRunner.RunAsync("bench", "controller", "--batch", "4", "--sample-batches", "1", "--updates", "1");
+        var r = await InProcessCli.RunAsync("bench", "controller", "--batch", "4", "--sample-batches", "1", "--updates", "1");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("architectures/s", r.Output);
         Assert.Contains("updates/s", r.Output);
-        var bad = await CliRunner.RunAsync("bench", "controller", "--batch", "0");
+        var bad = await InProcessCli.RunAsync("bench", "controller", "--batch", "0");
         Assert.Equal(ExitCodes.InvalidInput, bad.ExitCode);
     }
 }

@@ -17,7 +17,7 @@ public sealed class LatencyCommandTests : IDisposable
     [Fact]
     public async Task Latency_json_on_onnx_runtime_has_the_contract_fields()
     {
-        var r = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--resolution", "32", "--classes", "10", "--runs", "6", "--warmup", "2", "--json");
+        var r = await InProcessCli.RunAsync("latency", "--arch", "mnasnet-a1", "--resolution", "32", "--classes", "10", "--runs", "6", "--warmup", "2", "--json");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Output);
         var root = doc.RootElement;
@@ -39,12 +39,12 @@ public sealed class LatencyCommandTests : IDisposable
     {
         var space = MnasNetSearchSpace.Default;
         var tokens = space.FormatTokens(space.Sample(new SeededRandom(3)));
-        var torch = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "torchsharp", "--resolution", "32", "--runs", "3", "--warmup", "1");
+        var torch = await InProcessCli.RunAsync("latency", "--arch", tokens, "--backend", "torchsharp", "--resolution", "32", "--runs", "3", "--warmup", "1");
         Assert.Equal(ExitCodes.Success, torch.ExitCode);
         Assert.Contains("median", torch.Output);
         Assert.Contains("torchsharp", torch.Output);
-        var a = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
-        var b = await CliRunner.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
+        var a = await InProcessCli.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
+        var b = await InProcessCli.RunAsync("latency", "--arch", tokens, "--backend", "simulated:seed=4", "--json");
         Assert.Equal(ExitCodes.Success, a.ExitCode);
         using var docA = JsonDocument.Parse(a.Output);
         using var docB = JsonDocument.Parse(b.Output);
@@ -58,7 +58,7 @@ public sealed class LatencyCommandTests : IDisposable
     [InlineData("table:", "needs a file")]
     public async Task A_bad_backend_is_a_clear_error_with_a_non_zero_exit(string backend, string expected)
     {
-        var r = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", backend);
+        var r = await InProcessCli.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", backend);
         Assert.Equal(ExitCodes.InvalidInput, r.ExitCode);
         Assert.Contains(expected, r.Error);
         Assert.Equal("", r.Output);
@@ -67,23 +67,23 @@ public sealed class LatencyCommandTests : IDisposable
     [Fact]
     public async Task Input_errors_have_their_exit_codes()
     {
-        var tooLarge = await CliRunner.RunAsync("latency", "--arch", "mobilenet-v2", "--resolution", "16", "--backend", "simulated");
+        var tooLarge = await InProcessCli.RunAsync("latency", "--arch", "mobilenet-v2", "--resolution", "16", "--backend", "simulated");
         Assert.Equal(ExitCodes.InvalidInput, tooLarge.ExitCode);
         Assert.Contains("too large for resolution 16", tooLarge.Error);
 
-        var noArch = await CliRunner.RunAsync("latency", "--backend", "simulated");
+        var noArch = await InProcessCli.RunAsync("latency", "--backend", "simulated");
         Assert.Equal(ExitCodes.UsageError, noArch.ExitCode);
 
-        var badRuns = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "simulated", "--runs", "0");
+        var badRuns = await InProcessCli.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "simulated", "--runs", "0");
         Assert.Equal(ExitCodes.InvalidInput, badRuns.ExitCode);
         Assert.Contains("timed runs must be at least 1", badRuns.Error);
 
-        var missingTable = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "table:" + PathOf("absent.json"));
+        var missingTable = await InProcessCli.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "table:" + PathOf("absent.json"));
         Assert.Equal(ExitCodes.NotFound, missingTable.ExitCode);
         Assert.Contains("absent.json", missingTable.Error);
 
         File.WriteAllText(PathOf("bad.json"), "{\"format\": \"something-else\"}");
-        var badTable = await CliRunner.RunAsync("latency-table", "evaluate", "--table", PathOf("bad.json"), "--samples", "3");
+        var badTable = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", PathOf("bad.json"), "--samples", "3");
         Assert.Equal(ExitCodes.InvalidInput, badTable.ExitCode);
         Assert.Contains("unsupported format 'something-else'", badTable.Error);
     }
@@ -92,14 +92,14 @@ public sealed class LatencyCommandTests : IDisposable
     public async Task Export_writes_an_onnx_file_that_onnx_runtime_runs()
     {
         var path = PathOf("a1.onnx");
-        var r = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "onnx", "--out", path, "--resolution", "32", "--classes", "7");
+        var r = await InProcessCli.RunAsync("export", "--arch", "mnasnet-a1", "--format", "onnx", "--out", path, "--resolution", "32", "--classes", "7");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("opset 17", r.Output);
         var logits = OnnxInference.Run(File.ReadAllBytes(path), OnnxInference.RandomInput([1, 3, 32, 32], 1), [1, 3, 32, 32]);
         Assert.Equal(7, logits.Length);
         Assert.All(logits, v => Assert.True(float.IsFinite(v)));
 
-        var badFormat = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("x.tflite"));
+        var badFormat = await InProcessCli.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("x.tflite"));
         Assert.Equal(ExitCodes.InvalidInput, badFormat.ExitCode);
         Assert.Contains("unknown format 'tflite'", badFormat.Error);
         Assert.False(File.Exists(PathOf("x.tflite")));
@@ -109,7 +109,7 @@ public sealed class LatencyCommandTests : IDisposable
     public async Task Latency_table_build_then_evaluate_on_onnx_runtime()
     {
         var path = PathOf("ort.json");
-        var build = await CliRunner.RunAsync("latency-table", "build", "--backend", "onnxruntime", "--out", path,
+        var build = await InProcessCli.RunAsync("latency-table", "build", "--backend", "onnxruntime", "--out", path,
             "--resolution", "32", "--classes", "10", "--samples", "3", "--seed", "5", "--runs", "2", "--warmup", "1");
         Assert.Equal(ExitCodes.Success, build.ExitCode);
         var table = LatencyTable.Load(path);
@@ -117,14 +117,14 @@ public sealed class LatencyCommandTests : IDisposable
         Assert.Equal(32, table.Options.Resolution);
         Assert.Contains($"{table.Entries.Count} layers", build.Output);
 
-        var eval = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "5", "--runs", "3", "--warmup", "1", "--json");
+        var eval = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "5", "--runs", "3", "--warmup", "1", "--json");
         Assert.Equal(ExitCodes.Success, eval.ExitCode);
         using var doc = JsonDocument.Parse(eval.Output);
         Assert.Equal(3, doc.RootElement.GetProperty("samples").GetInt32());
         Assert.True(doc.RootElement.GetProperty("mapePercent").GetDouble() >= 0);
         Assert.InRange(doc.RootElement.GetProperty("kendallTau").GetDouble(), -1, 1);
 
-        var uncovered = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "6");
+        var uncovered = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "3", "--seed", "6");
         Assert.Equal(ExitCodes.InvalidInput, uncovered.ExitCode);
         Assert.Contains("no entry for layer", uncovered.Error);
     }
@@ -133,20 +133,20 @@ public sealed class LatencyCommandTests : IDisposable
     public async Task A_simulated_table_of_the_whole_space_predicts_the_simulator_exactly()
     {
         var path = PathOf("sim.json");
-        var build = await CliRunner.RunAsync("latency-table", "build", "--backend", "simulated:noise=0", "--out", path, "--resolution", "32", "--runs", "1", "--warmup", "0");
+        var build = await InProcessCli.RunAsync("latency-table", "build", "--backend", "simulated:noise=0", "--out", path, "--resolution", "32", "--runs", "1", "--warmup", "0");
         Assert.Equal(ExitCodes.Success, build.ExitCode);
-        var eval = await CliRunner.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "20", "--backend", "simulated:noise=0", "--runs", "1", "--warmup", "0");
+        var eval = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", path, "--samples", "20", "--backend", "simulated:noise=0", "--runs", "1", "--warmup", "0");
         Assert.Equal(ExitCodes.Success, eval.ExitCode);
         Assert.Contains("MAPE 0.00%, Kendall tau 1.000 on 20 random architectures", eval.Output);
 
-        var predicted = await CliRunner.RunAsync("latency", "--arch", "mobilenet-v2", "--backend", "table:" + path, "--resolution", "32", "--json");
+        var predicted = await InProcessCli.RunAsync("latency", "--arch", "mobilenet-v2", "--backend", "table:" + path, "--resolution", "32", "--json");
         Assert.Equal(ExitCodes.Success, predicted.ExitCode);
         using var doc = JsonDocument.Parse(predicted.Output);
         Assert.Equal("predicted", doc.RootElement.GetProperty("source").GetString());
         var expected = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0)).ExpectedMs(ReferenceArchitectures.MobileNetV2, new NetworkOptions(32));
         Assert.Equal(expected, doc.RootElement.GetProperty("medianMs").GetDouble(), 9);
 
-        var fromTable = await CliRunner.RunAsync("latency-table", "build", "--backend", "table:" + path, "--out", PathOf("again.json"), "--resolution", "32");
+        var fromTable = await InProcessCli.RunAsync("latency-table", "build", "--backend", "table:" + path, "--out", PathOf("again.json"), "--resolution", "32");
         Assert.Equal(ExitCodes.InvalidInput, fromTable.ExitCode);
         Assert.Contains("cannot be built from another table", fromTable.Error);
     }
@@ -154,7 +154,7 @@ public sealed class LatencyCommandTests : IDisposable
     [Fact]
     public async Task Bench_latency_prints_figures_for_each_architecture_and_backend()
     {
-        var r = await CliRunner.RunAsync("bench", "latency", "--arch", "mnasnet-b1", "--backend", "simulated", "onnxruntime", "--resolution", "32",
+        var r = await InProcessCli.RunAsync("bench", "latency", "--arch", "mnasnet-b1", "--backend", "simulated", "onnxruntime", "--resolution", "32",
             "--repeats", "2", "--runs", "3", "--warmup", "1", "--no-table", "--json");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Output);

@@ -9,7 +9,7 @@ public sealed class SpaceAndArchCommandTests
     [Fact]
     public async Task Space_describe_json_lists_42_decisions_and_the_size()
     {
-        var r = await CliRunner.RunAsync("space", "describe", "--json");
+        var r = await InProcessCli.RunAsync("space", "describe", "--json");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Output);
         Assert.Equal(42, doc.RootElement.GetProperty("decisions").GetArrayLength());
@@ -21,8 +21,8 @@ public sealed class SpaceAndArchCommandTests
     [Fact]
     public async Task Space_sample_is_reproducible_and_decodable()
     {
-        var a = await CliRunner.RunAsync("space", "sample", "--seed", "9", "--count", "3", "--json");
-        var b = await CliRunner.RunAsync("space", "sample", "--seed", "9", "--count", "3", "--json");
+        var a = await InProcessCli.RunAsync("space", "sample", "--seed", "9", "--count", "3", "--json");
+        var b = await InProcessCli.RunAsync("space", "sample", "--seed", "9", "--count", "3", "--json");
         Assert.Equal(a.Output, b.Output);
         using var doc = JsonDocument.Parse(a.Output);
         Assert.Equal(3, doc.RootElement.GetArrayLength());
@@ -39,7 +39,7 @@ public sealed class SpaceAndArchCommandTests
     [InlineData("mobilenet-v2", 3_504_872)]
     public async Task Arch_show_json_gives_reference_counts(string name, long expectedParams)
     {
-        var r = await CliRunner.RunAsync("arch", "show", name, "--json");
+        var r = await InProcessCli.RunAsync("arch", "show", name, "--json");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Output);
         Assert.Equal(expectedParams, doc.RootElement.GetProperty("params").GetInt64());
@@ -56,7 +56,7 @@ public sealed class SpaceAndArchCommandTests
         await File.WriteAllTextAsync(path, ArchitectureJson.ToJson(ReferenceArchitectures.MnasNetA1, indented: true), TestContext.Current.CancellationToken);
         try
         {
-            var r = await CliRunner.RunAsync("arch", "show", path, "--classes", "10", "--resolution", "32", "--json");
+            var r = await InProcessCli.RunAsync("arch", "show", path, "--classes", "10", "--resolution", "32", "--json");
             Assert.Equal(ExitCodes.Success, r.ExitCode);
             using var doc = JsonDocument.Parse(r.Output);
             var expected = CostModel.Compute(ReferenceArchitectures.MnasNetA1, new NetworkOptions(32, 3, 10));
@@ -73,7 +73,7 @@ public sealed class SpaceAndArchCommandTests
     [Fact]
     public async Task Arch_show_table_names_the_totals()
     {
-        var r = await CliRunner.RunAsync("arch", "show", "mnasnet-a1");
+        var r = await InProcessCli.RunAsync("arch", "show", "mnasnet-a1");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("3,887,038 parameters", r.Output);
         Assert.Contains("311.6 M multiply-adds", r.Output);
@@ -90,7 +90,7 @@ public sealed class SpaceAndArchCommandTests
     [InlineData(ExitCodes.UsageError, "Unrecognized command or argument 'bogus'", "bogus")]
     public async Task Bad_input_gives_one_clear_line_and_a_non_zero_exit(int code, string message, params string[] args)
     {
-        var r = await CliRunner.RunAsync(args);
+        var r = await InProcessCli.RunAsync(args);
         Assert.Equal(code, r.ExitCode);
         Assert.StartsWith("error: ", r.Error);
         Assert.Contains(message, r.Error);
@@ -104,7 +104,7 @@ public sealed class SpaceAndArchCommandTests
         await File.WriteAllTextAsync(path, """{"stem":{"channels":32},"blocks":[{"op":"warp","kernel":3,"channels":8,"layers":1,"stride":1}],"head":{}}""", TestContext.Current.CancellationToken);
         try
         {
-            var r = await CliRunner.RunAsync("arch", "show", path);
+            var r = await InProcessCli.RunAsync("arch", "show", path);
             Assert.Equal(ExitCodes.InvalidInput, r.ExitCode);
             Assert.Contains(path, r.Error);
             Assert.Contains("blocks[0].op: unknown op 'warp'", r.Error);

@@ -5,31 +5,16 @@ namespace MnasNet.Cli.Tests;
 
 public sealed class TrainCommandTests
 {
-    private static string Cifar10Subset
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "MnasNet.Actors.sln")))
-                {
-                    return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data", "cifar10-subset"));
-                }
-            }
-            throw new InvalidOperationException("no MnasNet.Actors.sln above the test binaries");
-        }
-    }
-
     private static string[] Tiny(params string[] extra) =>
     [
-        "train", "--arch", "mnasnet-b1", "--width", "0.25", "--data", $"cifar10:{Cifar10Subset}", "--train-size", "64",
+        "train", "--arch", "mnasnet-b1", "--width", "0.25", "--data", $"cifar10:{SyntheticCifar10.Directory}", "--train-size", "64",
         "--val-size", "32", "--resolution", "16", "--batch", "32", "--threads", "1", .. extra,
     ];
 
     [Fact]
     public async Task Train_json_reports_accuracy_throughput_time_and_epochs()
     {
-        var r = await CliRunner.RunAsync(Tiny("--epochs", "2", "--json"));
+        var r = await InProcessCli.RunAsync(Tiny("--epochs", "2", "--json"));
         Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
         using var doc = JsonDocument.Parse(r.Output);
         var root = doc.RootElement;
@@ -47,7 +32,7 @@ public sealed class TrainCommandTests
     public async Task Train_is_bit_identical_in_another_process()
     {
         var args = Tiny("--epochs", "1", "--seed", "5", "--json");
-        var inProcess = await CliRunner.RunAsync(args);
+        var inProcess = await InProcessCli.RunAsync(args);
         Assert.True(inProcess.ExitCode == ExitCodes.Success, inProcess.Error);
 
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -74,7 +59,7 @@ public sealed class TrainCommandTests
     [Fact]
     public async Task Train_prints_a_line_per_epoch_then_the_result()
     {
-        var r = await CliRunner.RunAsync(Tiny("--epochs", "2", "--seed", "3"));
+        var r = await InProcessCli.RunAsync(Tiny("--epochs", "2", "--seed", "3"));
         Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
         Assert.Contains("epoch 1/2: train loss", r.Output);
         Assert.Contains("epoch 2/2: train loss", r.Output);
@@ -92,7 +77,7 @@ public sealed class TrainCommandTests
     [InlineData(ExitCodes.UsageError, "Option '--arch' is required", "--data", "cifar10:/x")]
     public async Task Bad_train_input_gives_a_clear_error_and_exit_code(int code, string message, params string[] args)
     {
-        var r = await CliRunner.RunAsync(["train", .. args]);
+        var r = await InProcessCli.RunAsync(["train", .. args]);
         Assert.Equal(code, r.ExitCode);
         Assert.StartsWith("error: ", r.Error);
         Assert.Contains(message, r.Error);
@@ -101,7 +86,7 @@ public sealed class TrainCommandTests
     [Fact]
     public async Task A_diverging_run_exits_non_zero_with_its_reason()
     {
-        var r = await CliRunner.RunAsync(Tiny("--optimizer", "sgd", "--lr", "1e12", "--json"));
+        var r = await InProcessCli.RunAsync(Tiny("--optimizer", "sgd", "--lr", "1e12", "--json"));
         Assert.Equal(ExitCodes.Failure, r.ExitCode);
         Assert.Contains("training failed (Diverged)", r.Error);
         using var doc = JsonDocument.Parse(r.Output);
@@ -111,7 +96,7 @@ public sealed class TrainCommandTests
     [Fact]
     public async Task Bench_train_prints_images_per_second_and_peak_memory_for_the_stated_setup()
     {
-        var r = await CliRunner.RunAsync("bench", "train", "--width", "0.25", "--resolution", "16", "--batch", "16", "--images", "64", "--threads", "1", "--json");
+        var r = await InProcessCli.RunAsync("bench", "train", "--width", "0.25", "--resolution", "16", "--batch", "16", "--images", "64", "--threads", "1", "--json");
         Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
         using var doc = JsonDocument.Parse(r.Output);
         var root = doc.RootElement;
@@ -120,7 +105,7 @@ public sealed class TrainCommandTests
         Assert.True(root.GetProperty("trainImagesPerSecond").GetDouble() > 0);
         Assert.True(root.GetProperty("peakRssMiB").GetDouble() > 10);
 
-        var text = await CliRunner.RunAsync("bench", "train", "--images", "8", "--batch", "16");
+        var text = await InProcessCli.RunAsync("bench", "train", "--images", "8", "--batch", "16");
         Assert.Equal(ExitCodes.InvalidInput, text.ExitCode);
         Assert.Contains("--images must be at least two batches", text.Error);
     }

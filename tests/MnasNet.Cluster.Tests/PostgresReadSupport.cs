@@ -59,24 +59,6 @@ public sealed class PostgresSearches : IAsyncLifetime
     }
 }
 
-/// <summary>The real command tree in-process (parse + invoke), stdout and stderr captured.</summary>
-internal static class InProcessCli
-{
-    public sealed record Result(int ExitCode, string Output, string Error)
-    {
-        /// <summary>The one error line (asserts there is exactly one).</summary>
-        public string ErrorLine => Assert.Single(Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-    }
-
-    public static async Task<Result> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await MnasNetCli.RunAsync(args, output, error, TestContext.Current.CancellationToken);
-        return new Result(code, output.ToString(), error.ToString());
-    }
-}
-
 /// <summary>Direct SQL on the PostgreSQL journal table: how the tamper test changes what a search wrote.</summary>
 internal static class PostgresRows
 {

@@ -6,17 +6,19 @@ namespace MnasNet.Training.Tests;
 
 public sealed class DataLoaderTests : IDisposable
 {
-    private readonly string _dir = TestPaths.NewTempDirectory();
+    private readonly TempDir _temp = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    private string Dir => _temp.Path;
+
+    public void Dispose() => _temp.Dispose();
 
     private static byte[] Pattern(int length, int seed) => Enumerable.Range(0, length).Select(i => (byte)((i * 31 + seed * 7) % 256)).ToArray();
 
     private (string Images, string Labels) WriteIdxPair(string prefix, int count, int rows, int cols, bool gzip, byte[]? labels = null)
     {
         var ext = gzip ? ".gz" : "";
-        var images = Path.Combine(_dir, $"{prefix}-images-idx3-ubyte{ext}");
-        var labelPath = Path.Combine(_dir, $"{prefix}-labels-idx1-ubyte{ext}");
+        var images = Path.Combine(Dir, $"{prefix}-images-idx3-ubyte{ext}");
+        var labelPath = Path.Combine(Dir, $"{prefix}-labels-idx1-ubyte{ext}");
         IdxReader.Write(images, [count, rows, cols], Pattern(count * rows * cols, count));
         IdxReader.Write(labelPath, [count], labels ?? Enumerable.Range(0, count).Select(i => (byte)(i % 10)).ToArray());
         return (images, labelPath);
@@ -38,7 +40,7 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Idx_with_bad_magic_is_rejected_naming_the_file()
     {
-        var path = Path.Combine(_dir, "bad-magic");
+        var path = Path.Combine(Dir, "bad-magic");
         File.WriteAllBytes(path, [0x12, 0x34, 0x08, 0x01, 0, 0, 0, 1, 5]);
         var e = Assert.Throws<DatasetException>(() => IdxReader.Read(path));
         Assert.Contains("bad magic", e.Message);
@@ -48,7 +50,7 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Idx_with_an_unsupported_element_type_is_rejected()
     {
-        var path = Path.Combine(_dir, "float");
+        var path = Path.Combine(Dir, "float");
         File.WriteAllBytes(path, [0, 0, 0x0D, 0x01, 0, 0, 0, 1, 0, 0, 0, 0]);
         Assert.Contains("element type 0x0D", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
     }
@@ -67,7 +69,7 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Truncated_idx_header_is_reported()
     {
-        var path = Path.Combine(_dir, "short");
+        var path = Path.Combine(Dir, "short");
         File.WriteAllBytes(path, [0, 0, 8, 3, 0, 0, 0, 9]);
         Assert.Contains("truncated header", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
     }
@@ -75,7 +77,7 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Trailing_bytes_after_idx_data_are_reported()
     {
-        var path = Path.Combine(_dir, "long");
+        var path = Path.Combine(Dir, "long");
         File.WriteAllBytes(path, [0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]);
         Assert.Contains("1 unexpected bytes", Assert.Throws<DatasetException>(() => IdxReader.Read(path)).Message);
     }
@@ -103,31 +105,31 @@ public sealed class DataLoaderTests : IDisposable
     public void Idx_image_and_label_counts_must_agree()
     {
         var (images, _) = WriteIdxPair("train", 6, 2, 2, gzip: false);
-        var labels = Path.Combine(_dir, "five-labels");
+        var labels = Path.Combine(Dir, "five-labels");
         IdxReader.Write(labels, [5], new byte[5]);
         Assert.Contains("6 images but", Assert.Throws<DatasetException>(() => IdxReader.LoadImages(images, labels)).Message);
     }
 
     [Fact]
-    public void Fashion_mnist_spec_loads_an_idx_directory_with_flip_on_and_mnist_with_flip_off()
+    public void Fashion_mnist_spec_loads_an_idxDirectory_with_flip_on_and_mnist_with_flip_off()
     {
         WriteIdxPair("train", 20, 6, 6, gzip: true);
         WriteIdxPair("t10k", 5, 6, 6, gzip: true);
-        var fashion = DatasetSpec.Parse($"fashion-mnist:{_dir}").Load();
+        var fashion = DatasetSpec.Parse($"fashion-mnist:{Dir}").Load();
         Assert.Equal((20, 5, 6, 10), (fashion.Train.Count, fashion.Test!.Count, fashion.Resolution, fashion.Classes));
         Assert.True(fashion.FlipByDefault);
-        Assert.False(DatasetSpec.Parse($"mnist:{_dir}").Load().FlipByDefault);
+        Assert.False(DatasetSpec.Parse($"mnist:{Dir}").Load().FlipByDefault);
     }
 
     [Fact]
     public void Missing_fashion_mnist_says_how_to_install_it()
     {
         Assert.Equal(DatasetSpec.DefaultFashionMnistDirectory, DatasetSpec.Parse("fashion-mnist").Directory);
-        var missing = Path.Combine(_dir, "nowhere");
+        var missing = Path.Combine(Dir, "nowhere");
         var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"fashion-mnist:{missing}").Load());
         Assert.Contains($"'{missing}' does not exist", e.Message);
         Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
-        var empty = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"fashion-mnist:{_dir}").Load());
+        var empty = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"fashion-mnist:{Dir}").Load());
         Assert.Contains("train-images-idx3-ubyte", empty.Message);
     }
 
@@ -143,9 +145,31 @@ public sealed class DataLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Cifar10_subset_loads_with_the_documented_first_pixels_and_class_counts()
+    public void Cifar10_batches_load_in_file_order_as_planar_images_with_their_labels()
     {
         var data = DatasetSpec.Parse($"cifar10:{TestPaths.Cifar10Subset}").Load();
+        Assert.Equal((4000, 1000, 3, 32), (data.Train.Count, data.Test!.Count, data.Channels, data.Resolution));
+        var files = Enumerable.Range(1, SyntheticCifar10.TrainFiles).Select(i => File.ReadAllBytes(Path.Combine(TestPaths.Cifar10Subset, $"data_batch_{i}.bin"))).ToArray();
+        var records = files.SelectMany(f => f.Chunk(Cifar10Reader.RecordBytes)).ToArray();
+        // Planar layout: the record's 1024 red bytes, then green, then blue, are the image as loaded.
+        Assert.Equal(records[0].AsSpan(1).ToArray(), data.Train.Image(0).ToArray());
+        var firstOfSecondFile = files[0].Length / Cifar10Reader.RecordBytes;
+        Assert.Equal(records[firstOfSecondFile].AsSpan(1).ToArray(), data.Train.Image(firstOfSecondFile).ToArray());
+        Assert.Equal(records.Select(r => r[0]), data.Train.Labels);
+        Assert.Equal(Enumerable.Range(0, 10).Select(c => records.Count(r => r[0] == c)), Enumerable.Range(0, 10).Select(c => data.Train.Labels.Count(l => l == c)));
+        var (mean, _) = data.Train.ChannelStatistics();
+        Assert.Equal(records.Average(r => r.Skip(1).Take(1024).Average(b => b / 255.0)), mean[0], 3);
+    }
+
+    [Fact]
+    public void The_real_cifar10_subset_loads_with_its_documented_first_pixels_and_class_counts()
+    {
+        if (TestPaths.RealCifar10Subset is not { } subset)
+        {
+            Assert.Skip($"optional: the real CIFAR-10 subset is not there (set {TestPaths.RealCifar10SubsetVariable}, or put it at ../shared/data/cifar10-subset)");
+            return;
+        }
+        var data = DatasetSpec.Parse($"cifar10:{subset}").Load();
         Assert.Equal((4000, 1000, 3, 32), (data.Train.Count, data.Test!.Count, data.Channels, data.Resolution));
         var first = data.Train.Image(0);
         // Planar layout: red plane, then green, then blue (README of the subset: (59,62,63), (43,46,45), (50,48,43)).
@@ -160,7 +184,7 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Cifar10_file_whose_length_is_not_a_record_multiple_is_rejected()
     {
-        var path = Path.Combine(_dir, "data_batch_1.bin");
+        var path = Path.Combine(Dir, "data_batch_1.bin");
         File.WriteAllBytes(path, new byte[3073 * 2 + 100]);
         var e = Assert.Throws<DatasetException>(() => Cifar10Reader.Load([path]));
         Assert.Contains("not a positive multiple of the 3073-byte record", e.Message);
@@ -171,26 +195,26 @@ public sealed class DataLoaderTests : IDisposable
     {
         var bytes = new byte[3073 * 3];
         bytes[3073 * 2] = 11;
-        var path = Path.Combine(_dir, "data_batch_1.bin");
+        var path = Path.Combine(Dir, "data_batch_1.bin");
         File.WriteAllBytes(path, bytes);
         Assert.Contains("record 2 has label 11", Assert.Throws<DatasetException>(() => Cifar10Reader.Load([path])).Message);
     }
 
     [Fact]
-    public void Cifar10_directory_without_batches_is_rejected()
+    public void Cifar10Directory_without_batches_is_rejected()
     {
-        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"cifar10:{_dir}").Load());
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"cifar10:{Dir}").Load());
         Assert.Contains("no data_batch*.bin", e.Message);
     }
 
     [Fact]
     public void Image_folder_loads_classes_in_order_resized_to_the_resolution()
     {
-        WritePng(Path.Combine(_dir, "cats", "a.png"), 12, 10, new SKColor(255, 0, 0));
-        WritePng(Path.Combine(_dir, "cats", "b.png"), 8, 8, new SKColor(250, 10, 0));
-        WritePng(Path.Combine(_dir, "dogs", "c.png"), 20, 16, new SKColor(0, 0, 255));
-        File.WriteAllText(Path.Combine(_dir, "dogs", "notes.txt"), "ignored");
-        var data = DatasetSpec.Parse($"folder:{_dir}").Load(folderResolution: 6);
+        WritePng(Path.Combine(Dir, "cats", "a.png"), 12, 10, new SKColor(255, 0, 0));
+        WritePng(Path.Combine(Dir, "cats", "b.png"), 8, 8, new SKColor(250, 10, 0));
+        WritePng(Path.Combine(Dir, "dogs", "c.png"), 20, 16, new SKColor(0, 0, 255));
+        File.WriteAllText(Path.Combine(Dir, "dogs", "notes.txt"), "ignored");
+        var data = DatasetSpec.Parse($"folder:{Dir}").Load(folderResolution: 6);
         Assert.Equal(["cats", "dogs"], data.ClassNames);
         Assert.Equal((3, 3, 6, 6), (data.Train.Count, data.Channels, data.Train.Height, data.Train.Width));
         Assert.Equal(new byte[] { 0, 0, 1 }, data.Train.Labels);
@@ -204,19 +228,19 @@ public sealed class DataLoaderTests : IDisposable
     [Fact]
     public void Image_folder_with_an_undecodable_image_names_it()
     {
-        WritePng(Path.Combine(_dir, "a", "ok.png"), 4, 4, SKColors.White);
-        Directory.CreateDirectory(Path.Combine(_dir, "b"));
-        var broken = Path.Combine(_dir, "b", "broken.jpg");
+        WritePng(Path.Combine(Dir, "a", "ok.png"), 4, 4, SKColors.White);
+        Directory.CreateDirectory(Path.Combine(Dir, "b"));
+        var broken = Path.Combine(Dir, "b", "broken.jpg");
         File.WriteAllBytes(broken, [1, 2, 3, 4, 5]);
-        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{_dir}").Load());
+        var e = Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{Dir}").Load());
         Assert.Contains(broken, e.Message);
     }
 
     [Fact]
     public void Image_folder_needs_two_classes()
     {
-        WritePng(Path.Combine(_dir, "only", "x.png"), 4, 4, SKColors.White);
-        Assert.Contains("at least 2 class", Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{_dir}").Load()).Message);
+        WritePng(Path.Combine(Dir, "only", "x.png"), 4, 4, SKColors.White);
+        Assert.Contains("at least 2 class", Assert.Throws<DatasetException>(() => DatasetSpec.Parse($"folder:{Dir}").Load()).Message);
     }
 
     [Fact]

@@ -2,17 +2,25 @@ namespace MnasNet.Training.Tests;
 
 internal static class TestPaths
 {
+    /// <summary>Where the real CIFAR-10 subset is looked for; unset: ../shared/data/cifar10-subset beside the clone.</summary>
+    public const string RealCifar10SubsetVariable = "MNASNET_CIFAR10_SUBSET";
+
     /// <summary>The directory holding MnasNet.Actors.sln, found by walking up from the test binaries.</summary>
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>The CIFAR-10 subset beside the clone (../shared/data/cifar10-subset).</summary>
-    public static string Cifar10Subset => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "cifar10-subset"));
+    /// <summary>CIFAR-10 data for the tests: generated in the subset's shape (4,000 train + 1,000 test), nothing read from outside the clone.</summary>
+    public static string Cifar10Subset => SyntheticCifar10.Directory;
 
-    public static string NewTempDirectory()
+    /// <summary>The real CIFAR-10 subset when it is there (only optional extra checks use it), else null.</summary>
+    public static string? RealCifar10Subset
     {
-        var dir = Path.Combine(Path.GetTempPath(), "mnasnet-training-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
+        get
+        {
+            var dir = Environment.GetEnvironmentVariable(RealCifar10SubsetVariable) is { Length: > 0 } configured
+                ? configured
+                : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data", "cifar10-subset"));
+            return Directory.Exists(dir) ? dir : null;
+        }
     }
 
     private static string FindRepoRoot()

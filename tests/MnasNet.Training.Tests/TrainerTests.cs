@@ -113,20 +113,13 @@ public sealed class TrainerTests
     [Fact]
     public void Weights_are_saved_and_load_back_into_the_same_architecture()
     {
-        var dir = TestPaths.NewTempDirectory();
-        try
-        {
-            var path = Path.Combine(dir, "w", "trial.bin");
-            var r = ProxyTrainer.Train(Tiny, Cifar.Value, Small with { Epochs = 1, WeightsPath = path }, cancellation: Token);
-            Assert.Equal(path, r.WeightsPath);
-            using var model = Models.MnasNetModel.Build(Tiny, new NetworkOptions(16, 3, 10));
-            model.load(path);
-            Assert.Equal(r.Parameters, model.ParameterCount());
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        using var dir = new TempDir();
+        var path = dir.File(Path.Combine("w", "trial.bin"));
+        var r = ProxyTrainer.Train(Tiny, Cifar.Value, Small with { Epochs = 1, WeightsPath = path }, cancellation: Token);
+        Assert.Equal(path, r.WeightsPath);
+        using var model = Models.MnasNetModel.Build(Tiny, new NetworkOptions(16, 3, 10));
+        model.load(path);
+        Assert.Equal(r.Parameters, model.ParameterCount());
     }
 
     [Theory]

@@ -1,11 +1,15 @@
 using MnasNet.Cli;
 
-namespace MnasNet.Cli.Tests;
+namespace MnasNet.TestSupport;
 
 /// <summary>Parses and invokes the real command tree in-process, capturing stdout and stderr.</summary>
-internal static class CliRunner
+public static class InProcessCli
 {
-    public sealed record Result(int ExitCode, string Output, string Error);
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        /// <summary>The one error line (asserts there is exactly one).</summary>
+        public string ErrorLine => Assert.Single(Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
 
     public static async Task<Result> RunAsync(params string[] args)
     {

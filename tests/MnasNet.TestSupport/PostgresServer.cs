@@ -1,4 +1,6 @@
-namespace MnasNet.Cluster.Tests;
+using MnasNet.Bench;
+
+namespace MnasNet.TestSupport;
 
 /// <summary>
 /// A real PostgreSQL 15 server for one test class: the product's throwaway <see cref="LocalPostgresServer"/> (initdb in
