@@ -1,9 +1,7 @@
 using Akka.Actor;
-using Akka.Hosting;
 using Akka.TestKit;
 using MnasNet.Actors.Actors;
 using MnasNet.Actors.Backends;
-using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;

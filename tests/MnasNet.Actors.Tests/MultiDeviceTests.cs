@@ -1,14 +1,10 @@
 using Akka.Actor;
-using Akka.Hosting;
-using MnasNet.Actors.Backends;
-using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
 using MnasNet.Cli;
 using MnasNet.Controller;
-using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Tests;
 

@@ -31,11 +31,7 @@ public sealed class TorchRuntimeTests
         {
             Assert.Skip("this system's libstdc++ already has " + LibStdCxxCompat.WeakenedVersion);
         }
-        var shipped = Directory.GetFiles(
-            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages", "torchsharp"),
-            LibStdCxxCompat.TorchSharpLibrary, SearchOption.AllDirectories).First();
-        var copy = Path.Combine(Path.GetTempPath(), $"torchsharp-{Guid.NewGuid():N}.so");
-        File.Copy(shipped, copy);
+        var (shipped, copy) = CopyOfShippedLibrary();
         try
         {
             Assert.Equal(LibStdCxxCompat.Outcome.Patched, LibStdCxxCompat.Patch(copy, system));
@@ -51,11 +47,7 @@ public sealed class TorchRuntimeTests
     [Fact]
     public void A_missing_version_that_cannot_be_weakened_is_a_clear_error()
     {
-        var shipped = Directory.GetFiles(
-            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages", "torchsharp"),
-            LibStdCxxCompat.TorchSharpLibrary, SearchOption.AllDirectories).First();
-        var copy = Path.Combine(Path.GetTempPath(), $"torchsharp-{Guid.NewGuid():N}.so");
-        File.Copy(shipped, copy);
+        var (_, copy) = CopyOfShippedLibrary();
         try
         {
             // A system with an ancient libstdc++: the older versions are missing too and are not safe to weaken.
@@ -67,5 +59,16 @@ public sealed class TorchRuntimeTests
         {
             File.Delete(copy);
         }
+    }
+
+    /// <summary>The libLibTorchSharp.so restored from NuGet and a copy of it in the temp directory, for a test to patch.</summary>
+    private static (string Shipped, string Copy) CopyOfShippedLibrary()
+    {
+        var shipped = Directory.GetFiles(
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages", "torchsharp"),
+            LibStdCxxCompat.TorchSharpLibrary, SearchOption.AllDirectories).First();
+        var copy = Path.Combine(Path.GetTempPath(), $"torchsharp-{Guid.NewGuid():N}.so");
+        File.Copy(shipped, copy);
+        return (shipped, copy);
     }
 }

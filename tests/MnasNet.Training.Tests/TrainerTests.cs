@@ -52,6 +52,14 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void The_generated_cifar10_data_is_learnable_well_above_chance()
+    {
+        var r = ProxyTrainer.Train(Tiny, Cifar.Value, Small with { Epochs = 3, TrainSize = 1024, ValidationSize = 256 }, cancellation: Token);
+        Assert.True(r.Succeeded, r.FailureReason);
+        Assert.True(r.ValAccuracy >= 0.8, $"validation accuracy {r.ValAccuracy:P1} after 3 epochs on 1,024 generated images (chance: 10%)");
+    }
+
+    [Fact]
     public void Result_reports_sizes_costs_and_throughput()
     {
         var r = ProxyTrainer.Train(Tiny, Cifar.Value, Small with { Epochs = 1 }, cancellation: Token);
