@@ -1,4 +1,5 @@
 using Akka.Actor;
+using MnasNet.Actors.Backends;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
