@@ -11,10 +11,11 @@ namespace MnasNet.Audit;
 /// platform that wrote it (or gave equal bits anyway); otherwise the largest differences seen and the tolerance
 /// they were held to. <see cref="Writer"/> is "not journaled" for journals written before platforms were recorded.
 /// </summary>
-public sealed record PlatformComparison(bool BitForBit, string Writer, string Auditor, double MaxParameterDelta, double MaxLogProbDelta, double Tolerance, bool StatesJournaled)
+public sealed record PlatformComparison(bool BitForBit, string Writer, string Auditor, double MaxParameterDelta, double MaxLogProbDelta, double Tolerance, bool StatesJournaled,
+    bool SamePlatform = true)
 {
     public string Describe() => BitForBit
-        ? "bit for bit"
+        ? SamePlatform ? "bit for bit" : $"bit for bit, though on a different platform (written on {Writer}, audited on {Auditor})"
         : StatesJournaled
             ? string.Create(CultureInfo.InvariantCulture,
                 $"on a different platform (max |Δθ| = {MaxParameterDelta:G3}, max |Δ log p| = {MaxLogProbDelta:G3}, tolerance {Tolerance:G3}; written on {Writer}, audited on {Auditor})")
@@ -44,6 +45,7 @@ public static class LearningAudit
         public bool WriterJournaled { get; set; }
         public bool StatesJournaled { get; set; }
         public bool BitForBit { get; set; } = true;
+        public bool SamePlatform { get; set; } = true;
         public double MaxParameterDelta { get; set; }
         public double MaxLogProbDelta { get; set; }
 
@@ -52,10 +54,18 @@ public static class LearningAudit
         /// A journal without platform records cannot say where it was written, so only the tolerance can be asked for;
         /// on its own platform it still comes out bit for bit, which the comparison then reports.
         /// </summary>
-        public bool Exact(ISearchPolicy policy) => policy.ParameterValues().Count == 0 || (WriterJournaled && Writer == AuditorPlatform);
+        public bool Exact(ISearchPolicy policy)
+        {
+            var samePlatform = WriterJournaled && Writer == AuditorPlatform;
+            if (WriterJournaled)
+            {
+                SamePlatform &= samePlatform;
+            }
+            return samePlatform || policy.ParameterValues().Count == 0;
+        }
 
         public PlatformComparison Result() => new(BitForBit, WriterJournaled ? Writer?.ToString() ?? "not journaled" : "not journaled", AuditorPlatform.ToString(),
-            MaxParameterDelta, MaxLogProbDelta, Tolerance, StatesJournaled);
+            MaxParameterDelta, MaxLogProbDelta, Tolerance, StatesJournaled, SamePlatform);
     }
 
     internal static LearningResult Verify(JournalFacts facts, Audit.SnapshotRecord? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
@@ -68,9 +78,11 @@ public static class LearningAudit
         ISearchPolicy policy;
         long startSeq;
         string start;
+        byte[]? journaledState = null;
         if (fromSnapshot && snapshot is not null)
         {
-            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState), snapshot.Snapshot.State.PolicyStep);
+            journaledState = Convert.FromBase64String(snapshot.Snapshot.PolicyState);
+            policy = SearchPolicies.Restore(facts.Settings, space, journaledState, snapshot.Snapshot.State.PolicyStep);
             startSeq = snapshot.SequenceNr;
             start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
         }
@@ -79,7 +91,8 @@ public static class LearningAudit
             startSeq = 0;
             try
             {
-                policy = SearchPolicies.Restore(facts.Settings, space, initial.Decode(), 0);
+                journaledState = initial.Decode(null);
+                policy = SearchPolicies.Restore(facts.Settings, space, journaledState, 0);
             }
             catch (InvalidDataException e)
             {
@@ -139,7 +152,7 @@ public static class LearningAudit
                         break;
                     case PolicyUpdated p:
                         updatesChecked++;
-                        (problem, policy) = CheckUpdate(policy, seq, p, current, facts, comparison);
+                        (problem, policy, journaledState) = CheckUpdate(policy, journaledState, seq, p, current, facts, comparison);
                         if (problem is null)
                         {
                             updatesOk.Add(p.Batch);
@@ -195,29 +208,35 @@ public static class LearningAudit
         return null;
     }
 
-    private static (Divergence? Problem, ISearchPolicy Next) CheckUpdate(ISearchPolicy policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdate(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    {
+        var (problem, next, after) = CheckUpdateCore(policy, before, seq, p, batch, facts, comparison);
+        return (problem, next, after ?? before);
+    }
+
+    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdateCore(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
     {
         Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
         if (batch is null || batch.Batch != p.Batch)
         {
-            return (Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}"), policy);
+            return (Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}"), policy, null);
         }
         var drifted = !comparison.Exact(policy) && !comparison.BitForBit && !comparison.StatesJournaled;
         if (p.PolicyVersionBefore != policy.Version && !drifted)
         {
-            return (Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}"), policy);
+            return (Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}"), policy, null);
         }
         var ids = batch.Trials.Select(t => t.TrialId).Order().ToList();
         if (!ids.SequenceEqual(p.TrialIds) || p.Rewards.Count != ids.Count || p.Failed.Count != ids.Count)
         {
-            return (Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards"), policy);
+            return (Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards"), policy, null);
         }
         for (var i = 0; i < ids.Count; i++)
         {
             var reward = facts.Trials[ids[i]].Reward;
             if (reward is null || !Auditor.SameBits(reward.Reward, p.Rewards[i]) || reward.Failed != p.Failed[i])
             {
-                return (Fail($"reward {(reward is null ? "(none journaled)" : Auditor.F(reward.Reward))}, failed {reward?.Failed} (reward-computed of trial {ids[i]})", $"reward {Auditor.F(p.Rewards[i])}, failed {p.Failed[i]}", ids[i]), policy);
+                return (Fail($"reward {(reward is null ? "(none journaled)" : Auditor.F(reward.Reward))}, failed {reward?.Failed} (reward-computed of trial {ids[i]})", $"reward {Auditor.F(p.Rewards[i])}, failed {p.Failed[i]}", ids[i]), policy, null);
             }
         }
         var exact = comparison.Exact(policy);
@@ -229,33 +248,35 @@ public static class LearningAudit
             // Advantages are plain double arithmetic on journaled rewards: equal bits on every platform.
             if (!Auditor.SameBits(r.Advantages[i], p.Advantages[i]))
             {
-                return (Fail($"advantage {Auditor.F(r.Advantages[i])} (baseline {Auditor.F(r.BaselineBefore)})", $"advantage {Auditor.F(p.Advantages[i])} (baseline {Auditor.F(p.BaselineBefore)})", ids[i]), policy);
+                return (Fail($"advantage {Auditor.F(r.Advantages[i])} (baseline {Auditor.F(r.BaselineBefore)})", $"advantage {Auditor.F(p.Advantages[i])} (baseline {Auditor.F(p.BaselineBefore)})", ids[i]), policy, null);
             }
         }
         if (!Auditor.SameBits(r.BaselineAfter, p.BaselineAfter))
         {
-            return (Fail($"baseline after {Auditor.F(r.BaselineAfter)}", $"baseline after {Auditor.F(p.BaselineAfter)}"), policy);
+            return (Fail($"baseline after {Auditor.F(r.BaselineAfter)}", $"baseline after {Auditor.F(p.BaselineAfter)}"), policy, null);
         }
         if (p.Policy is not { } journaled)
         {
-            return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy);
+            return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy, null);
         }
 
         ISearchPolicy after;
+        byte[] afterState;
         try
         {
-            after = SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, journaled.Decode(), p.Step);
+            afterState = journaled.Decode(before);
+            after = SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, afterState, p.Step);
         }
         catch (InvalidDataException e)
         {
-            return (Fail("a policy state that decodes to its own hash", e.Message), policy);
+            return (Fail("a policy state that decodes to its own hash", e.Message), policy, null);
         }
         var next = after;
         try
         {
             if (after.Version != p.ParameterHash)
             {
-                return (Fail($"parameter hash {after.Version} (of the journaled policy state)", $"parameter hash {p.ParameterHash}"), policy);
+                return (Fail($"parameter hash {after.Version} (of the journaled policy state)", $"parameter hash {p.ParameterHash}"), policy, null);
             }
             if (exact)
             {
@@ -263,7 +284,7 @@ public static class LearningAudit
                 if (r.ParameterHash != p.ParameterHash || hash != journaled.StateHash)
                 {
                     return (Fail($"parameter hash {r.ParameterHash}, state {hash} after re-running the update on the platform that wrote it ({comparison.AuditorPlatform})",
-                        $"parameter hash {p.ParameterHash}, state {journaled.StateHash}"), policy);
+                        $"parameter hash {p.ParameterHash}, state {journaled.StateHash}"), policy, null);
                 }
             }
             else
@@ -272,13 +293,13 @@ public static class LearningAudit
                 if (!(delta <= comparison.Tolerance))
                 {
                     return (Fail(string.Create(CultureInfo.InvariantCulture, $"parameters within {comparison.Tolerance:G3} of the journaled state after re-running the update"),
-                        string.Create(CultureInfo.InvariantCulture, $"max |Δθ| = {delta:G3} (written on {journaled.Platform}, audited on {comparison.AuditorPlatform})")), policy);
+                        string.Create(CultureInfo.InvariantCulture, $"max |Δθ| = {delta:G3} (written on {journaled.Platform}, audited on {comparison.AuditorPlatform})")), policy, null);
                 }
                 comparison.MaxParameterDelta = Math.Max(comparison.MaxParameterDelta, delta);
                 comparison.BitForBit &= r.ParameterHash == p.ParameterHash;
             }
             next = policy;
-            return (null, after);
+            return (null, after, afterState);
         }
         finally
         {

@@ -73,9 +73,15 @@ internal sealed class MnasNetProcess : IDisposable
 
     public static string Dll => System.IO.Path.Combine(AppContext.BaseDirectory, "mnasnet.dll");
 
-    public static MnasNetProcess Start(string workingDirectory, params string[] args)
+    public static MnasNetProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, new Dictionary<string, string>(), args);
+
+    public static MnasNetProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
         info.ArgumentList.Add(Dll);
         foreach (var a in args)
         {

@@ -44,7 +44,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private ISearchPolicy? _policy;
     // Recovery keeps the newest journaled policy state and the samples drawn since, and restores the policy from
     // them only once it is needed: nothing the journal already says is recomputed.
-    private (PolicyCheckpoint Checkpoint, long Step, int SkippedSamples)? _journaledPolicy;
+    private (IReadOnlyList<PolicyCheckpoint> Chain, long Step, int SkippedSamples)? _journaledPolicy;
+    // The raw policy state journaled last: the base of the next journaled state (stored as a difference to it).
+    private byte[]? _lastJournaledState;
     private bool _policyStatesJournaled;
     private readonly byte[]? _chainKey;
     private ComputePlatform? _platform;
@@ -76,7 +78,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
             _state = snapshot.State;
             _journaledPolicy = null;
             _policyStatesJournaled = snapshot.State.Chain is not null;
-            _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState), snapshot.State.PolicyStep);
+            _lastJournaledState = Convert.FromBase64String(snapshot.PolicyState);
+            _policy = SearchPolicies.Restore(_settings, _space, _lastJournaledState, snapshot.State.PolicyStep);
         });
         Recover<ISearchEvent>(e =>
         {
@@ -139,7 +142,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         switch (e)
         {
             case SearchStarted { Policy: { } initial }:
-                _journaledPolicy = (initial, 0, 0);
+                _journaledPolicy = ([initial], 0, 0);
                 _policyStatesJournaled = true;
                 break;
             case SearchStarted:
@@ -164,7 +167,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 break;
             case PolicyUpdated { Policy: { } after } p:
                 DisposePolicy();
-                _journaledPolicy = (after, p.Step, 0);
+                _journaledPolicy = after.Base is null || _journaledPolicy is not { } chain
+                    ? ([after], p.Step, 0)
+                    : ([.. chain.Chain, after], p.Step, 0);
                 break;
             case PolicyUpdated p:
                 var result = Policy().Update(Feedback());
@@ -181,7 +186,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         if (_journaledPolicy is { } journaled)
         {
             _journaledPolicy = null;
-            _policy = RestoreJournaled(journaled.Checkpoint, journaled.Step);
+            _policy = RestoreJournaled(journaled.Chain, journaled.Step);
             if (journaled.SkippedSamples > 0)
             {
                 _policy.SkipSamples(journaled.SkippedSamples);
@@ -190,18 +195,23 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         return _policy ?? throw new InvalidOperationException("policy used before the search started");
     }
 
-    private ISearchPolicy RestoreJournaled(PolicyCheckpoint checkpoint, long step)
+    /// <summary>Decodes the journaled states from the last whole one (or the snapshot's) and restores the newest.</summary>
+    private ISearchPolicy RestoreJournaled(IReadOnlyList<PolicyCheckpoint> chain, long step)
     {
-        byte[] state;
+        var state = chain[0].Base is null ? null : _lastJournaledState;
         try
         {
-            state = checkpoint.Decode();
+            foreach (var checkpoint in chain)
+            {
+                state = checkpoint.Decode(state);
+            }
         }
         catch (InvalidDataException x)
         {
             throw new JournalMismatchException($"journal of search {_settings.Id}: policy state of step {step}: {x.Message}");
         }
-        return SearchPolicies.Restore(_settings, _space, state, step);
+        _lastJournaledState = state;
+        return SearchPolicies.Restore(_settings, _space, state!, step);
     }
 
     private void DisposePolicy()
@@ -246,9 +256,10 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             case SearchStatus.New:
                 _policy = SearchPolicies.Create(_settings, _space);
+                _lastJournaledState = _policy.SaveState();
                 Emit(new SearchStarted(_settings.Id, SettingsLoader.ToJson(_settings), _settings.Seed, _settings.Strategy, _policy.Version,
                     CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, DateTimeOffset.UtcNow,
-                    PolicyCheckpoint.Of(_policy.SaveState(), Platform()), JournalChain.Algorithm(_chainKey)));
+                    PolicyCheckpoint.Of(_lastJournaledState, null, Platform()), JournalChain.Algorithm(_chainKey)));
                 _log.Info("search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
                     _settings.Id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode);
                 break;
@@ -334,11 +345,13 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var trials = _state.Trials.Values.ToList();
         var r = Policy().Update(Feedback());
         var saved = Policy().SaveState();
+        var checkpoint = PolicyCheckpoint.Of(saved, r.Step % PolicyCheckpoint.KeyframeEvery == 0 ? null : _lastJournaledState, Platform());
+        _lastJournaledState = saved;
         var snapshotDue = r.Step % _settings.Journal.SnapshotEvery == 0;
         var policyState = snapshotDue ? Convert.ToBase64String(saved) : null;
         var e = new PolicyUpdated(_state.Batch, r.Step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
             trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
-            r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, PolicyCheckpoint.Of(saved, Platform()));
+            r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, checkpoint);
         // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1 and never
         // deleted), so it is exact even though PersistAsync numbers events only when their batch is written.
         var snapshot = policyState is null ? null : new SearchSnapshot(_state.Apply(Link(e)), policyState);
