@@ -9,7 +9,12 @@ using MnasNet.SearchSpace;
 namespace MnasNet.Audit;
 
 /// <summary>What to verify: rewards always; learning (re-running the policy) unless rewards-only; from the start or the latest snapshot.</summary>
-public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false);
+/// <summary>
+/// What to verify: rewards always; learning (re-running the policy) unless rewards-only; from the start or the latest
+/// snapshot. <paramref name="ChainKey"/> verifies an HMAC-chained journal; <paramref name="Tolerance"/> bounds the
+/// parameter and log-probability differences accepted when the auditing platform is not the one that wrote an update.
+/// </summary>
+public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false, byte[]? ChainKey = null, double Tolerance = LearningAudit.DefaultTolerance);
 
 /// <summary>A place where the journal disagrees with what its own inputs imply.</summary>
 public sealed record Divergence(long SequenceNr, string Kind, long? TrialId, int? Batch, string Expected, string Found)
@@ -64,9 +69,11 @@ public sealed record AuditReport(
     IReadOnlyList<DecisionRow> Rows,
     AuditTotals Totals,
     IReadOnlyList<Divergence> Divergences,
-    IReadOnlyList<SequenceGap> Gaps)
+    IReadOnlyList<SequenceGap> Gaps,
+    PlatformComparison? Platform = null,
+    ChainAudit? Chain = null)
 {
-    public bool Verified => Divergences.Count == 0;
+    public bool Verified => Divergences.Count == 0 && Chain?.Intact != false;
 
     public Divergence? FirstDivergence => Divergences.MinBy(d => d.SequenceNr);
 }
@@ -194,7 +201,8 @@ public static class Auditor
             $"{g.Missing} event(s) missing: the journal goes from {g.From - 1} to {g.To + 1}")));
 
         var rewardOk = VerifyRewards(facts, divergences);
-        var learning = options.Learning ? VerifyLearning(facts, read.Snapshot, options.FromSnapshot, divergences) : null;
+        var learning = options.Learning ? LearningAudit.Verify(facts, read.Snapshot, options.FromSnapshot, options.Tolerance, divergences) : null;
+        var chain = options.Learning ? ChainAudit.Verify(read, facts, options.ChainKey) : null;
 
         var rows = Rows(facts, rewardOk, learning);
         var totals = new AuditTotals(
@@ -212,7 +220,7 @@ public static class Auditor
             learning is null ? facts.Updates.Count : facts.Updates.Count - learning.UpdatesChecked,
             read.Gaps.Count);
         return new AuditReport(facts.SearchId, facts.Started.Strategy, facts.Status, learning is not null, learning?.Start ?? "not checked (rewards only)",
-            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps);
+            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps, learning?.Platform, chain);
     }
 
     // ------------------------------------------------------------------ rewards
@@ -309,151 +317,9 @@ public static class Auditor
 
     // ------------------------------------------------------------------ learning
 
-    internal sealed record LearningResult(string Start, long StartSeq, HashSet<int> SamplesVerified, HashSet<int> UpdatesVerified, int UpdatesChecked, HashSet<int> BatchesChecked);
-
-    internal static LearningResult VerifyLearning(JournalFacts facts, SnapshotRecord? snapshot, bool fromSnapshot, List<Divergence> divergences)
-    {
-        var space = MnasNetSearchSpace.Default;
-        var samplesOk = new HashSet<int>();
-        var updatesOk = new HashSet<int>();
-        var checkedBatches = new HashSet<int>();
-        var updatesChecked = 0;
-        ISearchPolicy policy;
-        long startSeq;
-        string start;
-        if (fromSnapshot && snapshot is not null)
-        {
-            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState), snapshot.Snapshot.State.PolicyStep);
-            startSeq = snapshot.SequenceNr;
-            start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
-            if (policy.Version != snapshot.Snapshot.State.PolicyVersion)
-            {
-                divergences.Add(new Divergence(snapshot.SequenceNr, "snapshot", null, snapshot.Snapshot.State.Batch,
-                    $"policy {snapshot.Snapshot.State.PolicyVersion} (the snapshot's state)", $"policy {policy.Version} restored from its saved state"));
-                return new LearningResult(start, startSeq, samplesOk, updatesOk, 0, checkedBatches);
-            }
-        }
-        else
-        {
-            policy = SearchPolicies.Create(facts.Settings, space);
-            startSeq = 0;
-            start = $"initial policy rebuilt from the settings in search-started (policy {policy.Version})";
-            if (policy.Version != facts.Started.PolicyVersion)
-            {
-                divergences.Add(new Divergence(facts.StartedAt, "search-started", null, null,
-                    $"policy {policy.Version} (rebuilt from the journaled settings: strategy {facts.Settings.Strategy}, seed {facts.Settings.Seed})",
-                    $"policy {facts.Started.PolicyVersion}"));
-                (policy as IDisposable)?.Dispose();
-                return new LearningResult(start, startSeq, samplesOk, updatesOk, 0, checkedBatches);
-            }
-        }
-        try
-        {
-            var steps = facts.Batches.Select(b => (b.Seq, (ISearchEvent)b.Batch))
-                .Concat(facts.Updates.Select(u => (u.Seq, (ISearchEvent)u.Update)))
-                .Where(e => e.Seq > startSeq)
-                .OrderBy(e => e.Seq);
-            BatchSampled? current = null;
-            foreach (var (seq, e) in steps)
-            {
-                Divergence? problem = null;
-                switch (e)
-                {
-                    case BatchSampled b:
-                        current = b;
-                        checkedBatches.Add(b.Batch);
-                        problem = CheckSample(policy, seq, b);
-                        if (problem is null)
-                        {
-                            samplesOk.Add(b.Batch);
-                        }
-                        break;
-                    case PolicyUpdated p:
-                        updatesChecked++;
-                        problem = CheckUpdate(policy, seq, p, current, facts);
-                        if (problem is null)
-                        {
-                            updatesOk.Add(p.Batch);
-                        }
-                        break;
-                }
-                if (problem is not null)
-                {
-                    // The re-run policy no longer is the journaled one: later checks would only echo this divergence.
-                    divergences.Add(problem);
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            (policy as IDisposable)?.Dispose();
-        }
-        return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches);
-    }
-
-    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b)
-    {
-        if (b.PolicyVersion != policy.Version)
-        {
-            return new Divergence(seq, "batch-sampled", null, b.Batch, $"policy version {policy.Version}", $"policy version {b.PolicyVersion}");
-        }
-        var samples = policy.Sample(b.Trials.Count);
-        for (var i = 0; i < samples.Count; i++)
-        {
-            var (s, j) = (samples[i], b.Trials[i]);
-            if (!s.Tokens.SequenceEqual(j.Tokens))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"tokens {string.Join(",", s.Tokens)} (policy {b.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
-            }
-            if (!SameBits(s.LogProb, j.LogProb))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"log-probability {F(s.LogProb)} (policy {b.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
-            }
-        }
-        return null;
-    }
-
-    private static Divergence? CheckUpdate(ISearchPolicy policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts)
-    {
-        Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
-        if (batch is null || batch.Batch != p.Batch)
-        {
-            return Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}");
-        }
-        if (p.PolicyVersionBefore != policy.Version)
-        {
-            return Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}");
-        }
-        var ids = batch.Trials.Select(t => t.TrialId).Order().ToList();
-        if (!ids.SequenceEqual(p.TrialIds) || p.Rewards.Count != ids.Count || p.Failed.Count != ids.Count)
-        {
-            return Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards");
-        }
-        for (var i = 0; i < ids.Count; i++)
-        {
-            var reward = facts.Trials[ids[i]].Reward;
-            if (reward is null || !SameBits(reward.Reward, p.Rewards[i]) || reward.Failed != p.Failed[i])
-            {
-                return Fail($"reward {(reward is null ? "(none journaled)" : F(reward.Reward))}, failed {reward?.Failed} (reward-computed of trial {ids[i]})", $"reward {F(p.Rewards[i])}, failed {p.Failed[i]}", ids[i]);
-            }
-        }
-        var byId = batch.Trials.ToDictionary(t => t.TrialId);
-        var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
-        var r = policy.Update(feedback);
-        for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
-        {
-            if (!SameBits(r.Advantages[i], p.Advantages[i]))
-            {
-                return Fail($"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(p.Advantages[i])} (baseline {F(p.BaselineBefore)})", ids[i]);
-            }
-        }
-        return r.ParameterHash == p.ParameterHash ? null : Fail($"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {p.ParameterHash}");
-    }
-
     // ------------------------------------------------------------------ rows
 
-    private static List<DecisionRow> Rows(JournalFacts facts, Dictionary<long, bool> rewardOk, LearningResult? learning)
+    private static List<DecisionRow> Rows(JournalFacts facts, Dictionary<long, bool> rewardOk, LearningAudit.LearningResult? learning)
     {
         var ranks = facts.Trials.Values.Where(t => t.Reward is not null).GroupBy(t => t.Batch)
             .SelectMany(g => g.OrderByDescending(t => t.Reward!.Reward).ThenBy(t => t.Sampled.TrialId).Select((t, i) => (t.Sampled.TrialId, Rank: i + 1)))

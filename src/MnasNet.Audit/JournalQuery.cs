@@ -28,7 +28,7 @@ public sealed record SequenceGap(long From, long To)
 }
 
 /// <summary>What was read: the events in sequence order, gaps, and the controller's latest snapshot if asked for.</summary>
-public sealed record JournalRead(string SearchId, IReadOnlyList<JournalRecord> Records, IReadOnlyList<SequenceGap> Gaps, SnapshotRecord? Snapshot);
+public sealed record JournalRead(string SearchId, IReadOnlyList<JournalRecord> Records, IReadOnlyList<SequenceGap> Gaps, SnapshotRecord? Snapshot, JournalHead? Head = null);
 
 /// <summary>The latest snapshot of the controller: its sequence number and its policy state.</summary>
 public sealed record SnapshotRecord(long SequenceNr, SearchSnapshot Snapshot);
@@ -91,7 +91,8 @@ public static class JournalQuery
             var persistenceId = SearchController.PersistenceIdFor(searchId);
             var records = await ReadEventsAsync(system, persistenceId, source, cancellationToken);
             var snapshot = withSnapshot ? await LatestSnapshotAsync(system, persistenceId, cancellationToken) : null;
-            return new JournalRead(searchId, records, SequenceGaps.Find(records.Select(r => r.SequenceNr)), snapshot);
+            var head = withSnapshot ? await LatestHeadAsync(system, SearchController.HeadIdFor(searchId), cancellationToken) : null;
+            return new JournalRead(searchId, records, SequenceGaps.Find(records.Select(r => r.SequenceNr)), snapshot, head);
         }
         finally
         {
@@ -155,6 +156,18 @@ public static class JournalQuery
             LoadSnapshotResult { Snapshot: { Snapshot: SearchSnapshot s } selected } => new SnapshotRecord(selected.Metadata.SequenceNr, s),
             LoadSnapshotResult => null,
             LoadSnapshotFailed f => throw new JournalException($"snapshot of {persistenceId} cannot be read: {f.Cause.Message}", f.Cause),
+            _ => null,
+        };
+    }
+
+    private static async Task<JournalHead?> LatestHeadAsync(ActorSystem system, string headId, CancellationToken cancellationToken)
+    {
+        var store = Persistence.Instance.Apply(system).SnapshotStoreFor(null);
+        var result = await store.Ask<object>(new LoadSnapshot(headId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(60), cancellationToken);
+        return result switch
+        {
+            LoadSnapshotResult { Snapshot.Snapshot: JournalHead h } => h,
+            LoadSnapshotFailed f => throw new JournalException($"journal head {headId} cannot be read: {f.Cause.Message}", f.Cause),
             _ => null,
         };
     }

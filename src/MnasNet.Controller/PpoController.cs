@@ -76,6 +76,20 @@ public sealed class PpoController : IArchitectureSampler
         return tokens.Select((t, j) => new Proposal(t, logProb[j], version)).ToArray();
     }
 
+    /// <summary>
+    /// Moves the random state past <paramref name="count"/> samples without drawing them: sampling takes exactly one
+    /// uniform per decision and sample, whatever the probabilities, so this is what <see cref="Sample"/> would leave
+    /// behind. Recovery uses it: the journal already holds the samples.
+    /// </summary>
+    public void SkipSamples(int count)
+    {
+        CheckCount(count);
+        for (long k = 0; k < (long)count * Space.DecisionCount; k++)
+        {
+            _random.NextDouble();
+        }
+    }
+
     /// <summary>The most likely choice at every step (no random state used), with its log-probability.</summary>
     public Proposal Greedy()
     {
@@ -281,7 +295,7 @@ public sealed class PpoController : IArchitectureSampler
     }
 
     /// <summary>All parameters, flattened in registration order (what <see cref="ParameterHash"/> hashes).</summary>
-    internal float[] ParameterValues()
+    public float[] ParameterValues()
     {
         using var scope = NewDisposeScope();
         return _policy.parameters().SelectMany(p => p.detach().contiguous().data<float>().ToArray()).ToArray();

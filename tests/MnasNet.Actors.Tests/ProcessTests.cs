@@ -76,6 +76,51 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task A_search_killed_under_one_kernel_set_resumes_under_another_and_audits_as_a_different_platform()
+    {
+        using var dir = new TempDir();
+        var settings = Simulated.Settings(dir.Path, "kernels", batchSize: 6, batches: 6, trainSeconds: 0.01) with { Strategy = "ppo" };
+        var config = Simulated.WriteConfig(dir, settings);
+        var database = JournalFiles.Database(dir.Path, "kernels");
+        using (var first = MnasNetProcess.Start(dir.Path, new Dictionary<string, string> { ["ATEN_CPU_CAPABILITY"] = "avx2" }, "search", "--config", config, "--plain"))
+        {
+            // Past the second policy update: the resumed process continues from journaled policy states.
+            await WaitForAsync(() => first.HasExited || (File.Exists(database) && JournalReader.ReadEvents(dir.Path, "kernels").Count(e => e.Event is PolicyUpdated) >= 2), first);
+            Assert.False(first.HasExited, first.Output);
+            first.KillHard();
+            await first.WaitAsync(Timeout);
+        }
+        using (var second = MnasNetProcess.Start(dir.Path, new Dictionary<string, string> { ["ATEN_CPU_CAPABILITY"] = "default" }, "resume", "kernels", "--journal-dir", dir.Path, "--plain"))
+        {
+            Assert.True(await second.WaitAsync(Timeout) == 0, second.Output);
+        }
+
+        var events = JournalReader.ReadEvents(dir.Path, "kernels").Select(e => e.Event).ToList();
+        Assert.Equal("completed", SearchSummary(dir.Path, "kernels").Status);
+        Assert.Equal(36, events.OfType<RewardComputed>().Count());
+        Assert.Equal(36, events.OfType<RewardComputed>().Select(r => r.TrialId).Distinct().Count());
+        var kernels = events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform.Kernels).ToList();
+        Assert.Equal(6, kernels.Count);
+        Assert.Contains("avx2", kernels);
+        Assert.Contains("default", kernels);
+
+        var replay = await InProcessCli.RunAsync("replay", "kernels", "--journal-dir", dir.Path, "--verify", "--rows", "0");
+        Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
+        Assert.Contains("6/6 updates reproduced", replay.Output, StringComparison.Ordinal);
+        Assert.Contains("on a different platform", replay.Output, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, MnasNetProcess process)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out; output: {process.Output}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task Pause_from_another_process_then_resume_completes_like_an_uninterrupted_run()
     {
         using var dir = new TempDir();

@@ -2,10 +2,12 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Controller;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Actors;
@@ -40,6 +42,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly (double Alpha, double Beta) _exponents;
     private SearchState _state;
     private ISearchPolicy? _policy;
+    // Recovery keeps the newest journaled policy state and the samples drawn since, and restores the policy from
+    // them only once it is needed: nothing the journal already says is recomputed.
+    private (IReadOnlyList<PolicyCheckpoint> Chain, long Step, int SkippedSamples)? _journaledPolicy;
+    // The raw policy state journaled last: the base of the next journaled state (stored as a difference to it).
+    private byte[]? _lastJournaledState;
+    private bool _policyStatesJournaled;
+    private readonly byte[]? _chainKey;
+    private ComputePlatform? _platform;
     private bool _pausing;
     private bool _stopped;
     private bool _dispatchedSinceStart;
@@ -55,6 +65,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         _targets = DevicePlatform.TargetsOf(settings);
         _settingsJson = SettingsLoader.ToJson(settings);
         _state = SearchState.Empty(settings.Id);
+        _chainKey = JournalChain.LoadKey(settings.Journal.KeyFile);
         PersistenceId = PersistenceIdFor(settings.Id);
 
         Recover<SnapshotOffer>(offer =>
@@ -65,7 +76,10 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 throw new JournalMismatchException($"snapshot of search {_settings.Id} at sequence {offer.Metadata.SequenceNr} holds {snapshot.State.EventCount} events");
             }
             _state = snapshot.State;
-            _policy = SearchPolicies.Restore(_settings, _space, Convert.FromBase64String(snapshot.PolicyState), snapshot.State.PolicyStep);
+            _journaledPolicy = null;
+            _policyStatesJournaled = snapshot.State.Chain is not null;
+            _lastJournaledState = Convert.FromBase64String(snapshot.PolicyState);
+            _policy = SearchPolicies.Restore(_settings, _space, _lastJournaledState, snapshot.State.PolicyStep);
         });
         Recover<ISearchEvent>(e =>
         {
@@ -90,7 +104,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         Command<GetSearchStatus>(_ => Sender.Tell(Progress()));
         Command<SaveSnapshotSuccess>(s =>
         {
-            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            if (s.Metadata.PersistenceId == HeadIdFor(_settings.Id))
+            {
+                SnapshotStore.Tell(new DeleteSnapshots(s.Metadata.PersistenceId, new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+            }
+            else
+            {
+                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            }
             SnapshotWritten();
         });
         Command<SaveSnapshotFailure>(f =>
@@ -108,6 +129,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     public static string PersistenceIdFor(string searchId) => $"search-{searchId}";
 
+    /// <summary>Where the journal's sealed head is kept (<see cref="JournalHead"/>, a snapshot).</summary>
+    public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
+
     public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber) =>
         Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber));
 
@@ -117,10 +141,21 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     {
         switch (e)
         {
+            case SearchStarted { Policy: { } initial }:
+                _journaledPolicy = ([initial], 0, 0);
+                _policyStatesJournaled = true;
+                break;
             case SearchStarted:
                 _policy = SearchPolicies.Create(_settings, _space);
                 break;
+            case BatchSampled b when _journaledPolicy is { } journaled:
+                _journaledPolicy = journaled with { SkippedSamples = journaled.SkippedSamples + b.Trials.Count };
+                break;
+            case BatchSampled b when _policyStatesJournaled:
+                Policy().SkipSamples(b.Trials.Count);
+                break;
             case BatchSampled b:
+                // A journal written before policy states were journaled: the policy is re-derived and must match it.
                 var samples = Policy().Sample(b.Trials.Count);
                 for (var i = 0; i < samples.Count; i++)
                 {
@@ -129,6 +164,12 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                         throw new JournalMismatchException($"journal of search {_settings.Id}: batch {b.Batch} trial {b.Trials[i].TrialId} does not match what policy {b.PolicyVersion} samples; the journal or the code changed");
                     }
                 }
+                break;
+            case PolicyUpdated { Policy: { } after } p:
+                DisposePolicy();
+                _journaledPolicy = after.Base is null || _journaledPolicy is not { } chain
+                    ? ([after], p.Step, 0)
+                    : ([.. chain.Chain, after], p.Step, 0);
                 break;
             case PolicyUpdated p:
                 var result = Policy().Update(Feedback());
@@ -140,7 +181,52 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private ISearchPolicy Policy() => _policy ?? throw new InvalidOperationException("policy used before the search started");
+    private ISearchPolicy Policy()
+    {
+        if (_journaledPolicy is { } journaled)
+        {
+            _journaledPolicy = null;
+            _policy = RestoreJournaled(journaled.Chain, journaled.Step);
+            if (journaled.SkippedSamples > 0)
+            {
+                _policy.SkipSamples(journaled.SkippedSamples);
+            }
+        }
+        return _policy ?? throw new InvalidOperationException("policy used before the search started");
+    }
+
+    /// <summary>Decodes the journaled states from the last whole one (or the snapshot's) and restores the newest.</summary>
+    private ISearchPolicy RestoreJournaled(IReadOnlyList<PolicyCheckpoint> chain, long step)
+    {
+        var state = chain[0].Base is null ? null : _lastJournaledState;
+        try
+        {
+            foreach (var checkpoint in chain)
+            {
+                state = checkpoint.Decode(state);
+            }
+        }
+        catch (InvalidDataException x)
+        {
+            throw new JournalMismatchException($"journal of search {_settings.Id}: policy state of step {step}: {x.Message}");
+        }
+        _lastJournaledState = state;
+        return SearchPolicies.Restore(_settings, _space, state!, step);
+    }
+
+    private void DisposePolicy()
+    {
+        (_policy as IDisposable)?.Dispose();
+        _policy = null;
+    }
+
+    protected override void PostStop()
+    {
+        DisposePolicy();
+        base.PostStop();
+    }
+
+    private ComputePlatform Platform() => _platform ??= ComputePlatform.Current(_settings.Threads);
 
     private List<PolicyFeedback> Feedback() =>
         _state.Trials.Values.Select(t => new PolicyFeedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
@@ -170,14 +256,20 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             case SearchStatus.New:
                 _policy = SearchPolicies.Create(_settings, _space);
+                _lastJournaledState = _policy.SaveState();
                 Emit(new SearchStarted(_settings.Id, SettingsLoader.ToJson(_settings), _settings.Seed, _settings.Strategy, _policy.Version,
-                    CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, DateTimeOffset.UtcNow));
+                    CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, DateTimeOffset.UtcNow,
+                    PolicyCheckpoint.Of(_lastJournaledState, null, Platform()), JournalChain.Algorithm(_chainKey)));
                 _log.Info("search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
                     _settings.Id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode);
                 break;
             case SearchStatus.Completed:
                 _log.Info("search {SearchId} is already completed", _settings.Id);
                 Stop("completed", null);
+                return;
+            case var _ when _state.Chain == JournalChain.HmacSha256 && _chainKey is null:
+                _log.Error("search {SearchId}: its journal is chained under an HMAC key; set {Variable} or journal.keyFile to resume it", _settings.Id, JournalChain.KeyVariable);
+                Stop("failed", $"the journal is chained under an HMAC key: set {JournalChain.KeyVariable} or journal.keyFile to resume it");
                 return;
             default:
                 var inFlight = _state.InFlight;
@@ -252,14 +344,17 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     {
         var trials = _state.Trials.Values.ToList();
         var r = Policy().Update(Feedback());
+        var saved = Policy().SaveState();
+        var checkpoint = PolicyCheckpoint.Of(saved, r.Step % PolicyCheckpoint.KeyframeEvery == 0 ? null : _lastJournaledState, Platform());
+        _lastJournaledState = saved;
         var snapshotDue = r.Step % _settings.Journal.SnapshotEvery == 0;
-        var policyState = snapshotDue ? Convert.ToBase64String(Policy().SaveState()) : null;
+        var policyState = snapshotDue ? Convert.ToBase64String(saved) : null;
         var e = new PolicyUpdated(_state.Batch, r.Step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
             trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
-            r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter);
+            r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, checkpoint);
         // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1 and never
         // deleted), so it is exact even though PersistAsync numbers events only when their batch is written.
-        var snapshot = policyState is null ? null : new SearchSnapshot(_state.Apply(e), policyState);
+        var snapshot = policyState is null ? null : new SearchSnapshot(_state.Apply(Link(e)), policyState);
         Emit(e, snapshot is null ? null : () =>
         {
             var sequenceNr = snapshot.State.EventCount;
@@ -477,6 +572,14 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     {
         _stopped = true;
         Timers.CancelAll();
+        if (status is "paused" or "completed")
+        {
+            // The journal's head at rest: an audit finds a journal cut short after it.
+            var mac = _state.Chain == JournalChain.HmacSha256 ? JournalChain.HeadMac(_state.EventCount, _state.LastLink, _chainKey) : null;
+            _snapshotsInFlight++;
+            SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(HeadIdFor(_settings.Id), _state.EventCount, DateTime.UtcNow),
+                new JournalHead(_state.EventCount, _state.LastLink, mac)), Self);
+        }
         _subscriber.Tell(Progress());
         // Whoever hears "stopped" may stop the actor system: a snapshot still being written would be rolled back.
         _stopNotice = new SearchStopped(_settings.Id, status, reason);
@@ -503,8 +606,16 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     private void Emit(ISearchEvent e, Action? afterDurable = null)
     {
+        e = Link(e);
         _state = _state.Apply(e);
         PersistAsync(e, _ => afterDurable?.Invoke());
+    }
+
+    /// <summary>The event chained to the last one (sequence numbers are the event count: events are never deleted).</summary>
+    private ISearchEvent Link(ISearchEvent e)
+    {
+        var keyed = e is SearchStarted s ? s.Chain == JournalChain.HmacSha256 : _state.Chain == JournalChain.HmacSha256;
+        return JournalChain.WithLink(e, _state.LastLink, _state.EventCount + 1, keyed ? _chainKey : null);
     }
 
     private static readonly string CodeVersion =

@@ -36,5 +36,19 @@ public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler, long s
 
     public byte[] SaveState() => sampler.SaveState();
 
+    public void SkipSamples(int count)
+    {
+        if (sampler is PpoController ppo)
+        {
+            ppo.SkipSamples(count);
+        }
+        else
+        {
+            sampler.Sample(count);
+        }
+    }
+
+    public IReadOnlyList<float> ParameterValues() => sampler is PpoController ppo ? ppo.ParameterValues() : [];
+
     public void Dispose() => sampler.Dispose();
 }

@@ -39,6 +39,12 @@ public interface ISearchPolicy
     PolicyStepResult Update(IReadOnlyList<PolicyFeedback> batch);
 
     byte[] SaveState();
+
+    /// <summary>Leaves the random state where sampling <paramref name="count"/> proposals would (recovery: the journal holds them).</summary>
+    void SkipSamples(int count) => Sample(count);
+
+    /// <summary>The float parameters the last bits of an update depend on (empty for strategies of exact arithmetic).</summary>
+    IReadOnlyList<float> ParameterValues() => [];
 }
 
 public static class SearchPolicies

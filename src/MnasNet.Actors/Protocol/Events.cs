@@ -8,6 +8,16 @@ public interface ISearchMessage;
 /// <summary>Journaled by the SearchController; the journal is the product's record, so fields are never removed.</summary>
 public interface ISearchEvent : ISearchMessage;
 
+/// <summary>
+/// Every journaled event carries <see cref="Link"/>: the hash chaining it to the event before it (see
+/// <see cref="Journal.JournalChain"/>). Absent in journals written before chains existed.
+/// </summary>
+public abstract record JournaledEvent : ISearchEvent
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Link { get; init; }
+}
+
 public enum WorkKind
 {
     Train,
@@ -83,27 +93,31 @@ public sealed record SearchStarted(
     string CodeVersion,
     string SpaceVersion,
     string FormulaId,
-    DateTimeOffset At) : ISearchEvent;
+    DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null) : JournaledEvent;
 
-public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : ISearchEvent;
+public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : JournaledEvent;
 
 /// <summary>Persisted before the work is sent; on recovery an undelivered or unfinished dispatch is sent again.</summary>
-public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
+public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
 
 /// <summary>A lease ran out (worker vanished or too slow): the work is dispatched again.</summary>
-public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
+public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
 
-public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : ISearchEvent;
+public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : JournaledEvent;
 
-public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
+public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
 
-public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : ISearchEvent;
+public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
 
-public sealed record RewardComputed(long TrialId, RewardInputs Inputs) : ISearchEvent;
+public sealed record RewardComputed(long TrialId, RewardInputs Inputs) : JournaledEvent;
 
 /// <summary>
 /// One policy update on a complete batch, fed in trial-id order. Inputs (trial ids, rewards, failed flags) and
-/// outputs (losses, advantages, parameter hash) are both journaled so the update can be re-run and checked.
+/// outputs (losses, advantages, parameter hash) are both journaled so the update can be re-run and checked;
+/// <paramref name="Policy"/> is the whole policy state after it (absent in journals written before), from which
+/// recovery restores the policy without re-running anything and the audit re-runs the next update.
 /// </summary>
 public sealed record PolicyUpdated(
     int Batch,
@@ -119,13 +133,21 @@ public sealed record PolicyUpdated(
     double ApproxKl,
     double ClipFraction,
     double BaselineBefore,
-    double BaselineAfter) : ISearchEvent;
+    double BaselineAfter,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null) : JournaledEvent;
 
-public sealed record SearchPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : ISearchEvent;
+public sealed record SearchPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : JournaledEvent;
 
-public sealed record SearchResumed(int RequeuedInFlight, DateTimeOffset At) : ISearchEvent;
+public sealed record SearchResumed(int RequeuedInFlight, DateTimeOffset At) : JournaledEvent;
 
-public sealed record SearchCompleted(long Trials, string FinalPolicyHash, DateTimeOffset At) : ISearchEvent;
+public sealed record SearchCompleted(long Trials, string FinalPolicyHash, DateTimeOffset At) : JournaledEvent;
 
 /// <summary>The controller's snapshot: the pure state plus the policy's saved state (base64).</summary>
 public sealed record SearchSnapshot(State.SearchState State, string PolicyState) : ISearchMessage;
+
+/// <summary>
+/// The journal's head when a search stops (paused or completed): its event count and last link, sealed by
+/// <paramref name="Mac"/> under a keyed chain. Kept as a snapshot of its own persistence id, so an audit can tell a
+/// journal cut short after it (a deleted last event) from one that ended there.
+/// </summary>
+public sealed record JournalHead(long EventCount, string? LastLink, string? Mac) : ISearchMessage;

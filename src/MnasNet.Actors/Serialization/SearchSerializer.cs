@@ -50,6 +50,7 @@ public static class SearchJson
         [typeof(SearchResumed)] = "search-resumed.v1",
         [typeof(SearchCompleted)] = "search-completed.v1",
         [typeof(SearchSnapshot)] = "search-snapshot.v1",
+        [typeof(JournalHead)] = "journal-head.v1",
         [typeof(RequestWork)] = "request-work.v1",
         [typeof(WorkOffer)] = "work-offer.v1",
         [typeof(WithdrawWorkRequest)] = "withdraw-work-request.v1",

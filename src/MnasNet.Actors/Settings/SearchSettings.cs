@@ -123,6 +123,11 @@ public sealed record JournalSettings
     /// The connection string itself (it has the password) is never part of the settings.
     /// </summary>
     public string ConnectionStringFile { get; init; } = "";
+    /// <summary>
+    /// A file holding the key of the journal's HMAC chain. Empty → the environment variable MNASNET_JOURNAL_KEY; neither
+    /// → an unkeyed SHA-256 chain. The key itself is never part of the settings.
+    /// </summary>
+    public string KeyFile { get; init; } = "";
 }
 
 public sealed record WorkerSettings

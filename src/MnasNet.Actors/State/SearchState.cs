@@ -93,7 +93,9 @@ public sealed record SearchState(
     double? BestReward,
     long? BestTrial,
     long EventCount,
-    int MeasureTargets = 1)
+    int MeasureTargets = 1,
+    string? Chain = null,
+    string? LastLink = null)
 {
     public static SearchState Empty(string searchId) =>
         new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0);
@@ -137,6 +139,7 @@ public sealed record SearchState(
                 Status = SearchStatus.Running,
                 SettingsJson = s.SettingsJson,
                 PolicyVersion = s.PolicyVersion,
+                Chain = s.Chain,
                 MeasureTargets = Backends.DevicePlatform.TargetsOf(Settings.SettingsLoader.FromJson(s.SettingsJson)).Count,
             },
             BatchSampled b => this with
@@ -170,7 +173,7 @@ public sealed record SearchState(
             SearchCompleted => this with { Status = SearchStatus.Completed },
             _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
         };
-        return next with { EventCount = EventCount + 1 };
+        return next with { EventCount = EventCount + 1, LastLink = (e as JournaledEvent)?.Link ?? LastLink };
     }
 
     /// <summary>In-flight work whose worker is gone (crash or pause) goes back to pending.</summary>

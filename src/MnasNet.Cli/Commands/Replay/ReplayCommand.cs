@@ -25,6 +25,8 @@ public sealed class ReplayCommand : SearchCliCommand
     private readonly Option<int> _rows = new("--rows") { Description = "Decision rows printed in text mode (all rows go to --json and --report).", DefaultValueFactory = _ => 50 };
     private readonly Option<bool> _json = new("--json") { Description = "Print the whole report as JSON." };
     private readonly Option<string?> _report = new("--report") { Description = "Write the whole report (every decision row) as JSON to this file." };
+    private readonly Option<string?> _keyFile = new("--key-file") { Description = $"With --verify: the key of an HMAC-chained journal (default: ${Actors.Journal.JournalChain.KeyVariable}). Never give the key itself on the command line." };
+    private readonly Option<double> _tolerance = new("--tolerance") { Description = "With --verify: largest parameter / log-probability difference accepted for updates written on another platform.", DefaultValueFactory = _ => LearningAudit.DefaultTolerance };
 
     public ReplayCommand() : base("replay", "Audit a search from its journal: recompute every reward, re-run every policy update (--verify), what-if re-scoring.")
     {
@@ -37,6 +39,8 @@ public sealed class ReplayCommand : SearchCliCommand
         Options.Add(_rows);
         Options.Add(_json);
         Options.Add(_report);
+        Options.Add(_keyFile);
+        Options.Add(_tolerance);
     }
 
     public sealed record ReplayOutput(AuditReport Audit, WhatIfReport? WhatIf, ReplayTimings Timings);
@@ -57,11 +61,24 @@ public sealed class ReplayCommand : SearchCliCommand
         {
             throw new CliInputException($"--top must be at least 1, got {parseResult.GetValue(_top)}");
         }
+        if (parseResult.GetValue(_tolerance) is var tolerance && !(tolerance >= 0 && double.IsFinite(tolerance)))
+        {
+            throw new CliInputException($"--tolerance must be a finite number ≥ 0, got {tolerance}");
+        }
+        byte[]? key;
+        try
+        {
+            key = Actors.Journal.JournalChain.LoadKey(parseResult.GetValue(_keyFile));
+        }
+        catch (Actors.Journal.JournalKeyException e)
+        {
+            throw new CliInputException(e.Message);
+        }
         var clock = Stopwatch.StartNew();
-        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult).Source(id), id, withSnapshot: verify && parseResult.GetValue(_fromSnapshot), cancellationToken);
+        var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult).Source(id), id, withSnapshot: verify, cancellationToken);
         var readSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        var audit = Auditor.Audit(read, new AuditOptions(Learning: verify, FromSnapshot: parseResult.GetValue(_fromSnapshot)));
+        var audit = Auditor.Audit(read, new AuditOptions(Learning: verify, FromSnapshot: parseResult.GetValue(_fromSnapshot), ChainKey: key, Tolerance: tolerance));
         var auditSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var whatIf = change is null ? null : MnasNet.Audit.WhatIf.Run(read, change, parseResult.GetValue(_top));
@@ -90,8 +107,12 @@ public sealed class ReplayCommand : SearchCliCommand
         await o.WriteLineAsync(string.Create(inv, $"replay of search {a.SearchId} ({a.Strategy}, {a.Status}): {t.Events} events, {t.Trials} trials, {t.Batches} batches"));
         await o.WriteLineAsync(string.Create(inv, $"  rewards   {t.RewardsVerified}/{t.Rewarded} recomputed bit for bit ({t.Failed} failed trials, {t.Pending} pending)"));
         await o.WriteLineAsync(a.LearningChecked
-            ? string.Create(inv, $"  learning  {t.BatchesSampleVerified}/{t.Batches} batches re-sampled, {t.UpdatesVerified}/{t.Updates} updates reproduced; start: {a.LearningStart}")
+            ? string.Create(inv, $"  learning  {t.BatchesSampleVerified}/{t.Batches} batches re-sampled, {t.UpdatesVerified}/{t.Updates} updates reproduced {a.Platform?.Describe()}; start: {a.LearningStart}")
             : "  learning  not checked (add --verify to re-run the policy)");
+        if (a.Chain is { } chain)
+        {
+            await o.WriteLineAsync($"  chain     {chain.Describe()}");
+        }
         await o.WriteLineAsync(string.Create(inv, $"  journal   {(t.Gaps == 0 ? "no gaps" : $"{t.Gaps} gap(s) in the sequence numbers")}"));
         await o.WriteLineAsync(string.Create(inv, $"  time      read {result.Timings.ReadSeconds:F2} s, audit {result.Timings.AuditSeconds:F2} s"));
         await o.WriteLineAsync();
@@ -111,12 +132,20 @@ public sealed class ReplayCommand : SearchCliCommand
         {
             await o.WriteLineAsync(a.LearningChecked ? "VERIFIED: every reward and every policy update reproduces from the journal" : "VERIFIED: every reward reproduces from its journaled inputs (learning not checked)");
         }
+        else if (a.Divergences.Count == 0 && a.Chain?.Break is { } broken)
+        {
+            await o.WriteLineAsync($"NOT VERIFIED: the hash chain is broken; first broken link: {broken}");
+        }
         else
         {
             await o.WriteLineAsync(string.Create(inv, $"NOT VERIFIED: {a.Divergences.Count} divergence(s); first diverging event: {a.FirstDivergence}"));
             foreach (var d in a.Divergences.Skip(1).Take(9))
             {
                 await o.WriteLineAsync($"  also: {d}");
+            }
+            if (a.Chain?.Break is { } alsoBroken)
+            {
+                await o.WriteLineAsync($"  also: hash chain broken at {alsoBroken}");
             }
         }
         if (result.WhatIf is { } w)

@@ -85,6 +85,14 @@ internal static class SearchExecution
     public static async Task<int> RunAsync(SearchSettings settings, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
     {
         Actors.Journal.JournalFiles.EnsureWritableDirectory(settings.Journal.Directory);
+        try
+        {
+            _ = Actors.Journal.JournalChain.LoadKey(settings.Journal.KeyFile);
+        }
+        catch (Actors.Journal.JournalKeyException e)
+        {
+            throw new CliInputException(e.Message);
+        }
         var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         using var pause = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // SIGINT and SIGTERM pause the search (graceful); a second signal is left to the default handler.

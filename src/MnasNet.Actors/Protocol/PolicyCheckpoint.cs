@@ -1,0 +1,128 @@
+using System.Buffers;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using MnasNet.Controller;
+
+namespace MnasNet.Actors.Protocol;
+
+/// <summary>
+/// A policy's whole saved state as journaled with search-started and every policy-updated, with the SHA-256 of the raw
+/// state and the platform that computed it. To keep journals small, a state is stored as the XOR with the state
+/// before it (<see cref="Base"/> names that state's hash), byte-shuffled by lane and Brotli-compressed: consecutive
+/// float32 parameters and optimiser moments share sign, exponent and leading mantissa bits, which XOR turns into zero
+/// bytes. Every <see cref="KeyframeEvery"/>-th update stores the whole state, so recovery decodes a short chain.
+/// </summary>
+public sealed record PolicyCheckpoint(string Encoding, string Data, string StateHash, int Bytes, ComputePlatform Platform, string? Base = null)
+{
+    public const string ShuffledBrotli = "shuffle4+brotli+base64";
+    public const int KeyframeEvery = 16;
+
+    private const int BrotliQuality = 5;
+    private const int BrotliWindow = 22;
+
+    /// <param name="previous">The state journaled just before (null: store the whole state).</param>
+    public static PolicyCheckpoint Of(byte[] state, byte[]? previous, ComputePlatform platform)
+    {
+        var delta = previous is not null && previous.Length == state.Length;
+        var plain = delta ? Xor(state, previous!) : state;
+        return new PolicyCheckpoint(ShuffledBrotli, Convert.ToBase64String(Compress(Shuffle(plain))), HashOf(state), state.Length, platform,
+            delta ? HashOf(previous!) : null);
+    }
+
+    /// <summary>
+    /// The raw state; <paramref name="previous"/> must be the state named by <see cref="Base"/> when there is one.
+    /// Throws <see cref="InvalidDataException"/> when it does not decode to its own hash.
+    /// </summary>
+    public byte[] Decode(byte[]? previous)
+    {
+        if (Encoding != ShuffledBrotli)
+        {
+            throw new InvalidDataException($"policy state encoded as '{Encoding}' (this build reads {ShuffledBrotli})");
+        }
+        if (Base is not null && (previous is null || previous.Length != Bytes || HashOf(previous) != Base))
+        {
+            throw new InvalidDataException($"policy state {StateHash} is stored relative to state {Base}, which is not the state before it");
+        }
+        byte[] state;
+        try
+        {
+            var plain = Unshuffle(Decompress(Convert.FromBase64String(Data), Bytes));
+            state = Base is null ? plain : Xor(plain, previous!);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or IOException)
+        {
+            throw new InvalidDataException($"policy state {StateHash} does not decode: {e.Message}", e);
+        }
+        var hash = HashOf(state);
+        if (hash != StateHash)
+        {
+            throw new InvalidDataException($"policy state decodes to hash {hash}, journaled {StateHash}");
+        }
+        return state;
+    }
+
+    public static string HashOf(byte[] state) => Convert.ToHexStringLower(SHA256.HashData(state))[..16];
+
+    private static byte[] Xor(byte[] a, byte[] b)
+    {
+        var result = new byte[a.Length];
+        for (var i = 0; i < a.Length; i++)
+        {
+            result[i] = (byte)(a[i] ^ b[i]);
+        }
+        return result;
+    }
+
+    // Lane k of the output holds byte k of every 4-byte word (the tail that is no whole word stays in place).
+    private static byte[] Shuffle(byte[] input)
+    {
+        var words = input.Length / 4;
+        var output = new byte[input.Length];
+        for (var w = 0; w < words; w++)
+        {
+            for (var k = 0; k < 4; k++)
+            {
+                output[k * words + w] = input[w * 4 + k];
+            }
+        }
+        Array.Copy(input, words * 4, output, words * 4, input.Length - words * 4);
+        return output;
+    }
+
+    private static byte[] Unshuffle(byte[] input)
+    {
+        var words = input.Length / 4;
+        var output = new byte[input.Length];
+        for (var w = 0; w < words; w++)
+        {
+            for (var k = 0; k < 4; k++)
+            {
+                output[w * 4 + k] = input[k * words + w];
+            }
+        }
+        Array.Copy(input, words * 4, output, words * 4, input.Length - words * 4);
+        return output;
+    }
+
+    private static byte[] Compress(byte[] input)
+    {
+        var output = new byte[BrotliEncoder.GetMaxCompressedLength(input.Length)];
+        if (!BrotliEncoder.TryCompress(input, output, out var written, BrotliQuality, BrotliWindow))
+        {
+            throw new InvalidOperationException("Brotli compression failed");
+        }
+        return output.AsSpan(0, written).ToArray();
+    }
+
+    private static byte[] Decompress(byte[] input, int length)
+    {
+        var output = new byte[length];
+        using var decoder = new BrotliDecoder();
+        var status = decoder.Decompress(input, output, out var consumed, out var written);
+        if (status != OperationStatus.Done || written != length || consumed != input.Length)
+        {
+            throw new InvalidDataException($"Brotli stream gives {written} bytes ({status}), expected {length}");
+        }
+        return output;
+    }
+}

@@ -1,0 +1,353 @@
+using System.Globalization;
+using MnasNet.Actors.Policy;
+using MnasNet.Actors.Protocol;
+using MnasNet.Controller;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Audit;
+
+/// <summary>
+/// How the re-run policy compared with the journal. <see cref="BitForBit"/> when every update was re-run on the
+/// platform that wrote it (or gave equal bits anyway); otherwise the largest differences seen and the tolerance
+/// they were held to. <see cref="Writer"/> is "not journaled" for journals written before platforms were recorded.
+/// </summary>
+public sealed record PlatformComparison(bool BitForBit, string Writer, string Auditor, double MaxParameterDelta, double MaxLogProbDelta, double Tolerance, bool StatesJournaled,
+    bool SamePlatform = true)
+{
+    public string Describe() => BitForBit
+        ? SamePlatform ? "bit for bit" : $"bit for bit, though on a different platform (written on {Writer}, audited on {Auditor})"
+        : StatesJournaled
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"on a different platform (max |Δθ| = {MaxParameterDelta:G3}, max |Δ log p| = {MaxLogProbDelta:G3}, tolerance {Tolerance:G3}; written on {Writer}, audited on {Auditor})")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"on a different platform (journal without policy states or platform records: losses and log-probabilities within {Tolerance:G3}, max |Δ log p| = {MaxLogProbDelta:G3}; parameters not comparable; audited on {Auditor})");
+}
+
+/// <summary>
+/// Learning verification: every batch is re-sampled and every PPO update re-run, each from the policy state journaled
+/// before it (journals written before states were journaled: from the re-derived state), so drift never compounds.
+/// Where the auditing platform is the writing one, samples and states must come out bit for bit; elsewhere float
+/// results are held to a tolerance, while everything of exact arithmetic — tokens, rewards, advantages, baselines,
+/// the state's own hash — must still be equal.
+/// </summary>
+public static class LearningAudit
+{
+    public const double DefaultTolerance = 1e-3;
+
+    internal sealed record LearningResult(string Start, long StartSeq, HashSet<int> SamplesVerified, HashSet<int> UpdatesVerified, int UpdatesChecked,
+        HashSet<int> BatchesChecked, PlatformComparison Platform);
+
+    private sealed class Comparison(double tolerance, ComputePlatform auditor)
+    {
+        public double Tolerance { get; } = tolerance;
+        public ComputePlatform AuditorPlatform { get; } = auditor;
+        public ComputePlatform? Writer { get; set; }
+        public bool WriterJournaled { get; set; }
+        public bool StatesJournaled { get; set; }
+        public bool BitForBit { get; set; } = true;
+        public bool SamePlatform { get; set; } = true;
+        public double MaxParameterDelta { get; set; }
+        public double MaxLogProbDelta { get; set; }
+
+        /// <summary>
+        /// Exact bits demanded: a policy of exact arithmetic (no float parameters), or the platform that wrote the step.
+        /// A journal without platform records cannot say where it was written, so only the tolerance can be asked for;
+        /// on its own platform it still comes out bit for bit, which the comparison then reports.
+        /// </summary>
+        public bool Exact(ISearchPolicy policy)
+        {
+            var samePlatform = WriterJournaled && Writer == AuditorPlatform;
+            if (WriterJournaled)
+            {
+                SamePlatform &= samePlatform;
+            }
+            return samePlatform || policy.ParameterValues().Count == 0;
+        }
+
+        public PlatformComparison Result() => new(BitForBit, WriterJournaled ? Writer?.ToString() ?? "not journaled" : "not journaled", AuditorPlatform.ToString(),
+            MaxParameterDelta, MaxLogProbDelta, Tolerance, StatesJournaled, SamePlatform);
+    }
+
+    internal static LearningResult Verify(JournalFacts facts, Audit.SnapshotRecord? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
+    {
+        var space = MnasNetSearchSpace.Default;
+        var samplesOk = new HashSet<int>();
+        var updatesOk = new HashSet<int>();
+        var checkedBatches = new HashSet<int>();
+        var updatesChecked = 0;
+        ISearchPolicy policy;
+        long startSeq;
+        string start;
+        byte[]? journaledState = null;
+        if (fromSnapshot && snapshot is not null)
+        {
+            journaledState = Convert.FromBase64String(snapshot.Snapshot.PolicyState);
+            policy = SearchPolicies.Restore(facts.Settings, space, journaledState, snapshot.Snapshot.State.PolicyStep);
+            startSeq = snapshot.SequenceNr;
+            start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
+        }
+        else if (facts.Started.Policy is { } initial)
+        {
+            startSeq = 0;
+            try
+            {
+                journaledState = initial.Decode(null);
+                policy = SearchPolicies.Restore(facts.Settings, space, journaledState, 0);
+            }
+            catch (InvalidDataException e)
+            {
+                divergences.Add(new Divergence(facts.StartedAt, "search-started", null, null, "a policy state that decodes to its own hash", e.Message));
+                return Empty("initial policy state journaled in search-started", 0);
+            }
+            start = $"initial policy state journaled in search-started (policy {policy.Version})";
+        }
+        else
+        {
+            policy = SearchPolicies.Create(facts.Settings, space);
+            startSeq = 0;
+            start = $"initial policy rebuilt from the settings in search-started (policy {policy.Version})";
+        }
+        var comparison = new Comparison(tolerance, ComputePlatform.Current(facts.Settings.Threads));
+        if (fromSnapshot && snapshot is not null)
+        {
+            var writer = facts.Updates.LastOrDefault(u => u.Seq <= startSeq).Update?.Policy?.Platform ?? facts.Started.Policy?.Platform;
+            (comparison.Writer, comparison.WriterJournaled) = (writer, writer is not null);
+        }
+        else
+        {
+            (comparison.Writer, comparison.WriterJournaled) = (facts.Started.Policy?.Platform, facts.Started.Policy is not null);
+        }
+        comparison.StatesJournaled = facts.Started.Policy is not null;
+        var expectedVersion = fromSnapshot && snapshot is not null ? snapshot.Snapshot.State.PolicyVersion : facts.Started.PolicyVersion;
+        if (policy.Version != expectedVersion)
+        {
+            divergences.Add(fromSnapshot && snapshot is not null
+                ? new Divergence(snapshot.SequenceNr, "snapshot", null, snapshot.Snapshot.State.Batch, $"policy {expectedVersion} (the snapshot's state)", $"policy {policy.Version} restored from its saved state")
+                : new Divergence(facts.StartedAt, "search-started", null, null,
+                    $"policy {policy.Version} ({(facts.Started.Policy is null ? $"rebuilt from the journaled settings: strategy {facts.Settings.Strategy}, seed {facts.Settings.Seed}" : "the journaled initial state")})",
+                    $"policy {facts.Started.PolicyVersion}"));
+            (policy as IDisposable)?.Dispose();
+            return Empty(start, startSeq);
+        }
+        try
+        {
+            var steps = facts.Batches.Select(b => (b.Seq, (ISearchEvent)b.Batch))
+                .Concat(facts.Updates.Select(u => (u.Seq, (ISearchEvent)u.Update)))
+                .Where(e => e.Seq > startSeq)
+                .OrderBy(e => e.Seq);
+            BatchSampled? current = null;
+            foreach (var (seq, e) in steps)
+            {
+                Divergence? problem = null;
+                switch (e)
+                {
+                    case BatchSampled b:
+                        current = b;
+                        checkedBatches.Add(b.Batch);
+                        problem = CheckSample(policy, seq, b, comparison);
+                        if (problem is null)
+                        {
+                            samplesOk.Add(b.Batch);
+                        }
+                        break;
+                    case PolicyUpdated p:
+                        updatesChecked++;
+                        (problem, policy, journaledState) = CheckUpdate(policy, journaledState, seq, p, current, facts, comparison);
+                        if (problem is null)
+                        {
+                            updatesOk.Add(p.Batch);
+                        }
+                        break;
+                }
+                if (problem is not null)
+                {
+                    // The re-run policy no longer is the journaled one: later checks would only echo this divergence.
+                    divergences.Add(problem);
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            (policy as IDisposable)?.Dispose();
+        }
+        return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result());
+
+        LearningResult Empty(string startText, long at) => new(startText, at, samplesOk, updatesOk, 0, checkedBatches,
+            new PlatformComparison(true, "-", "-", 0, 0, tolerance, facts.Started.Policy is not null));
+    }
+
+    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b, Comparison comparison)
+    {
+        var exact = comparison.Exact(policy);
+        // Once a journal without policy states drifted (accepted within the tolerance), versions differ by construction.
+        if (b.PolicyVersion != policy.Version && (exact || comparison.BitForBit || comparison.StatesJournaled))
+        {
+            return new Divergence(seq, "batch-sampled", null, b.Batch, $"policy version {policy.Version}", $"policy version {b.PolicyVersion}");
+        }
+        var samples = policy.Sample(b.Trials.Count);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var (s, j) = (samples[i], b.Trials[i]);
+            if (!s.Tokens.SequenceEqual(j.Tokens))
+            {
+                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"tokens {string.Join(",", s.Tokens)} (policy {b.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
+            }
+            if (Auditor.SameBits(s.LogProb, j.LogProb) || (double.IsNaN(s.LogProb) && double.IsNaN(j.LogProb)))
+            {
+                continue;
+            }
+            var delta = Math.Abs(s.LogProb - j.LogProb);
+            if (exact || !(delta <= Bound(comparison.Tolerance, j.LogProb)))
+            {
+                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"log-probability {Auditor.F(s.LogProb)} (policy {b.PolicyVersion} re-sampled{(exact ? "" : $", tolerance {comparison.Tolerance:G3}")})", $"log-probability {Auditor.F(j.LogProb)}");
+            }
+            comparison.BitForBit = false;
+            comparison.MaxLogProbDelta = Math.Max(comparison.MaxLogProbDelta, delta);
+        }
+        return null;
+    }
+
+    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdate(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    {
+        var (problem, next, after) = CheckUpdateCore(policy, before, seq, p, batch, facts, comparison);
+        return (problem, next, after ?? before);
+    }
+
+    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdateCore(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    {
+        Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
+        if (batch is null || batch.Batch != p.Batch)
+        {
+            return (Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}"), policy, null);
+        }
+        var drifted = !comparison.Exact(policy) && !comparison.BitForBit && !comparison.StatesJournaled;
+        if (p.PolicyVersionBefore != policy.Version && !drifted)
+        {
+            return (Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}"), policy, null);
+        }
+        var ids = batch.Trials.Select(t => t.TrialId).Order().ToList();
+        if (!ids.SequenceEqual(p.TrialIds) || p.Rewards.Count != ids.Count || p.Failed.Count != ids.Count)
+        {
+            return (Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards"), policy, null);
+        }
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var reward = facts.Trials[ids[i]].Reward;
+            if (reward is null || !Auditor.SameBits(reward.Reward, p.Rewards[i]) || reward.Failed != p.Failed[i])
+            {
+                return (Fail($"reward {(reward is null ? "(none journaled)" : Auditor.F(reward.Reward))}, failed {reward?.Failed} (reward-computed of trial {ids[i]})", $"reward {Auditor.F(p.Rewards[i])}, failed {p.Failed[i]}", ids[i]), policy, null);
+            }
+        }
+        var exact = comparison.Exact(policy);
+        var byId = batch.Trials.ToDictionary(t => t.TrialId);
+        var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
+        var r = policy.Update(feedback);
+        for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
+        {
+            // Advantages are plain double arithmetic on journaled rewards: equal bits on every platform.
+            if (!Auditor.SameBits(r.Advantages[i], p.Advantages[i]))
+            {
+                return (Fail($"advantage {Auditor.F(r.Advantages[i])} (baseline {Auditor.F(r.BaselineBefore)})", $"advantage {Auditor.F(p.Advantages[i])} (baseline {Auditor.F(p.BaselineBefore)})", ids[i]), policy, null);
+            }
+        }
+        if (!Auditor.SameBits(r.BaselineAfter, p.BaselineAfter))
+        {
+            return (Fail($"baseline after {Auditor.F(r.BaselineAfter)}", $"baseline after {Auditor.F(p.BaselineAfter)}"), policy, null);
+        }
+        if (p.Policy is not { } journaled)
+        {
+            return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy, null);
+        }
+
+        ISearchPolicy after;
+        byte[] afterState;
+        try
+        {
+            afterState = journaled.Decode(before);
+            after = SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, afterState, p.Step);
+        }
+        catch (InvalidDataException e)
+        {
+            return (Fail("a policy state that decodes to its own hash", e.Message), policy, null);
+        }
+        var next = after;
+        try
+        {
+            if (after.Version != p.ParameterHash)
+            {
+                return (Fail($"parameter hash {after.Version} (of the journaled policy state)", $"parameter hash {p.ParameterHash}"), policy, null);
+            }
+            if (exact)
+            {
+                var hash = PolicyCheckpoint.HashOf(policy.SaveState());
+                if (r.ParameterHash != p.ParameterHash || hash != journaled.StateHash)
+                {
+                    return (Fail($"parameter hash {r.ParameterHash}, state {hash} after re-running the update on the platform that wrote it ({comparison.AuditorPlatform})",
+                        $"parameter hash {p.ParameterHash}, state {journaled.StateHash}"), policy, null);
+                }
+            }
+            else
+            {
+                var delta = MaxDelta(policy.ParameterValues(), after.ParameterValues());
+                if (!(delta <= comparison.Tolerance))
+                {
+                    return (Fail(string.Create(CultureInfo.InvariantCulture, $"parameters within {comparison.Tolerance:G3} of the journaled state after re-running the update"),
+                        string.Create(CultureInfo.InvariantCulture, $"max |Δθ| = {delta:G3} (written on {journaled.Platform}, audited on {comparison.AuditorPlatform})")), policy, null);
+                }
+                comparison.MaxParameterDelta = Math.Max(comparison.MaxParameterDelta, delta);
+                comparison.BitForBit &= r.ParameterHash == p.ParameterHash;
+            }
+            next = policy;
+            return (null, after, afterState);
+        }
+        finally
+        {
+            // The next step starts from the journaled state, never from this platform's re-run of it.
+            comparison.Writer = journaled.Platform;
+            comparison.WriterJournaled = true;
+            (next as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An update of a journal that holds no policy states: its hash must match where it was written; elsewhere (a
+    /// journal without platform records cannot say where that was) the journaled losses must match within the tolerance.
+    /// </summary>
+    private static Divergence? CheckUnjournaledUpdate(PolicyStepResult r, PolicyUpdated p, Comparison comparison, bool exact, Func<string, string, long?, Divergence> fail)
+    {
+        if (r.ParameterHash == p.ParameterHash)
+        {
+            return null;
+        }
+        if (exact)
+        {
+            return fail($"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {p.ParameterHash}", null);
+        }
+        var outputs = new[] { (r.PolicyLoss, p.PolicyLoss), (r.Entropy, p.Entropy), (r.ApproxKl, p.ApproxKl), (r.ClipFraction, p.ClipFraction) };
+        var worst = outputs.Max(o => Math.Abs(o.Item1 - o.Item2) / Math.Max(1, Math.Abs(o.Item2)));
+        if (!(worst <= comparison.Tolerance))
+        {
+            return fail(string.Create(CultureInfo.InvariantCulture, $"parameter hash {r.ParameterHash} and losses within {comparison.Tolerance:G3} after re-running the update (policy loss {Auditor.F(r.PolicyLoss)}, entropy {Auditor.F(r.Entropy)})"),
+                $"parameter hash {p.ParameterHash} (policy loss {Auditor.F(p.PolicyLoss)}, entropy {Auditor.F(p.Entropy)})", null);
+        }
+        comparison.BitForBit = false;
+        return null;
+    }
+
+    private static double Bound(double tolerance, double value) => tolerance * Math.Max(1, Math.Abs(value));
+
+    private static double MaxDelta(IReadOnlyList<float> a, IReadOnlyList<float> b)
+    {
+        if (a.Count != b.Count)
+        {
+            return double.PositiveInfinity;
+        }
+        var max = 0.0;
+        for (var i = 0; i < a.Count; i++)
+        {
+            max = Math.Max(max, Math.Abs((double)a[i] - b[i]));
+        }
+        return max;
+    }
+}
