@@ -54,8 +54,14 @@ public static class ReportPlots
     public static byte[] Png(Plot plot, PlotFrame frame)
     {
         PlotFont.Ensure();
-        plot.Font.Set(PlotFont.Name);
-        plot.Legend.FontName = PlotFont.Name;
+        return Png(plot, frame, PlotFont.Name);
+    }
+
+    /// <summary>Renders with the named font (tests render with one that does not exist, as the plots were before).</summary>
+    internal static byte[] Png(Plot plot, PlotFrame frame, string fontName)
+    {
+        plot.Font.Set(fontName);
+        plot.Legend.FontName = fontName;
         plot.Legend.SetBestFontOnEachRender = false;
         plot.Layout.Fixed(new PixelPadding(frame.Left, frame.Right, frame.Bottom, frame.Top));
         return plot.GetImageBytes(frame.Width, frame.Height, ImageFormat.Png);
@@ -104,7 +110,9 @@ public static class ReportPlots
                 var m = plot.Add.Markers(group.Select(t => t.LatencyMs!.Value).ToArray(), group.Select(t => t.Accuracy!.Value).ToArray(), MarkerShape.FilledCircle, 6, batches.ColorOf(group.Key));
                 m.LegendText = "";
             }
-            plot.Add.ColorBar(batches).Label = "batch";
+            var bar = plot.Add.ColorBar(batches);
+            bar.Label = "batch";
+            bar.Axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             var front = data.ParetoFront();
             var line = plot.Add.Scatter(front.Select(t => t.LatencyMs!.Value).ToArray(), front.Select(t => t.Accuracy!.Value).ToArray(), Front);
             line.LineWidth = 2;
