@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
-#   deploy/setup.sh           runtime needs (the default dataset), then a Release build
-#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl)
+#   deploy/setup.sh           runtime needs (the default dataset, the plots' font), then a Release build
+#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl, chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +15,14 @@ fi
 
 packages=()
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || packages+=(dataset-fashion-mnist)
+# The report's plots load this .ttf explicitly (the SkiaSharp native build in use has no fontconfig).
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || packages+=(fonts-dejavu-core)
 if (( want_tests )); then
   dpkg -s python3-onnx >/dev/null 2>&1 || packages+=(python3-onnx)
   [[ -x /usr/lib/postgresql/15/bin/pg_ctl ]] || packages+=(postgresql)
   command -v adb >/dev/null || packages+=(adb)
   command -v openssl >/dev/null || packages+=(openssl)
+  [[ -x /usr/bin/chromium ]] || packages+=(chromium)   # renders report.html headless in a test
 fi
 
 if (( ${#packages[@]} )); then

@@ -81,7 +81,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
         Receive<LoadFailed>(f =>
         {
             var delay = Backoff();
-            _log.Warning("search {SearchId}: journal unreadable ({Reason}); retrying in {Delay} s", _searchId, f.Reason, delay.TotalSeconds);
+            _log.Warning("search {SearchId}: journal unreadable ({Reason}); retrying in {Delay:0.#} s", _searchId, f.Reason, delay.TotalSeconds);
             Timers.StartSingleTimer("load", RetryLoad.Instance, delay);
         });
         Receive<RetryLoad>(_ => Load());
@@ -126,7 +126,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             if (_failed is null)
             {
                 var delay = Backoff();
-                _log.Warning("search {SearchId}: controller stopped; restarting it from the journal in {Delay} s", _searchId, delay.TotalSeconds);
+                _log.Warning("search {SearchId}: controller stopped; restarting it from the journal in {Delay:0.#} s", _searchId, delay.TotalSeconds);
                 Timers.StartSingleTimer("restart", RetryLoad.Instance, delay);
             }
         });

@@ -305,7 +305,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
             {
                 Emit(new SearchCompleted(_state.NextTrialId, Policy().Version, DateTimeOffset.UtcNow), () =>
                 {
-                    _log.Info("search {SearchId} completed: {Trials} trials, best reward {BestReward} (trial {BestTrial})",
+                    _log.Info("search {SearchId} completed: {Trials} trials, best reward {BestReward:F4} (trial {BestTrial})",
                         _settings.Id, _state.TrialsRewarded, _state.BestReward, _state.BestTrial);
                     Stop("completed", null);
                 });
@@ -481,7 +481,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
             return;
         }
         Emit(new RewardComputed(reply.TrialId, reply.Inputs), () => _subscriber.Tell(Progress()));
-        _log.Debug("search {SearchId}: trial {TrialId} reward {Reward} (acc {Accuracy}, lat {LatencyMs} ms)",
+        _log.Debug("search {SearchId}: trial {TrialId} reward {Reward:F4} (acc {Accuracy:F4}, lat {LatencyMs:F2} ms)",
             _settings.Id, reply.TrialId, reply.Inputs.Reward, reply.Inputs.Accuracy, reply.Inputs.LatencyMs);
         Advance();
     }

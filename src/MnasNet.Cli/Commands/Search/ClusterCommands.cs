@@ -1,9 +1,12 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
 using MnasNet.Actors.Settings;
 using MnasNet.Cluster;
 using Serilog;
+using Spectre.Console;
 
 namespace MnasNet.Cli.Commands.Search;
 
@@ -78,24 +81,31 @@ public sealed class NodeCommand : SearchCliCommand
 
 internal static class ClusterSearchExecution
 {
-    public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
     {
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var signals = ClusterSignals.LeaveOn(leave);
-        Log.Logger = SearchLogging.Create(settings, console: true);
+        var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        Log.Logger = SearchLogging.Create(settings, console: !interactive);
         try
         {
             await output.WriteLineAsync($"search {settings.Id}: {(resume ? "resuming" : "starting")} on the cluster, journal {settings.Journal.Provider}");
-            var step = Math.Max(1, settings.BatchSize);
-            long lastPrinted = -1;
-            var outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, p =>
+            SearchOutcome outcome;
+            if (interactive)
             {
-                if (p.TrialsDone / step != lastPrinted / step)
-                {
-                    lastPrinted = p.TrialsDone;
-                    Log.Information("progress {TrialsDone}/{TrialBudget} trials, best reward {BestReward} (trial {BestTrial})", p.TrialsDone, p.TrialBudget, p.BestReward, p.BestTrial);
-                }
-            }, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+                // Member-up lines would tear the live view: it counts them in its caption instead.
+                var members = 0;
+                var connection = PostgresJournal.ConnectionString(settings.Journal);
+                outcome = await LiveView.RunAsync(settings,
+                    onProgress => ClusterRunner.RunSearchAsync(settings, node, resume, onProgress, _ => Interlocked.Increment(ref members), leave: leave.Token),
+                    () => PostgresJournal.ReadEvents(connection, settings.Id),
+                    () => $"{Volatile.Read(ref members)} members up");
+            }
+            else
+            {
+                var progress = new ProgressLog(settings, Log.Logger);
+                outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, progress.Observe, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+            }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
             await output.WriteLineAsync(outcome.Status switch
             {

@@ -1,17 +1,18 @@
 using System.CommandLine;
 using System.Globalization;
-using MnasNet.Actors.State;
+using MnasNet.Cli.Reporting;
 
 namespace MnasNet.Cli.Commands.Search;
 
-/// <summary><c>mnasnet report ID [--out DIR] [--json]</c>: top-k, Pareto front, reward per batch, PNG plots.</summary>
+/// <summary><c>mnasnet report ID [--out DIR] [--json] [--html]</c>: top-k, Pareto front, reward per batch, PNG plots, an HTML page.</summary>
 public sealed class ReportCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
     private readonly JournalOptions _journal = new();
-    private readonly Option<string?> _out = new("--out") { Description = "Directory for report.json, pareto.png and rewards.png (default: <journal-dir>/<id>.report)." };
+    private readonly Option<string?> _out = new("--out") { Description = "Directory for report.json, the PNG plots and report.html (default: <journal-dir>/<id>.report)." };
     private readonly Option<int> _top = new("--top") { Description = "How many trials in the top-k table.", DefaultValueFactory = _ => 10 };
     private readonly Option<bool> _json = new("--json") { Description = "Print the report as JSON." };
+    private readonly Option<bool> _html = new("--html") { Description = "Also write report.html: one self-contained page with the tables and the plots inlined." };
 
     public ReportCommand() : base("report", "Results of a search: top-k trials, Pareto front (accuracy vs latency), reward per batch, plots.")
     {
@@ -20,6 +21,7 @@ public sealed class ReportCommand : SearchCliCommand
         Options.Add(_out);
         Options.Add(_top);
         Options.Add(_json);
+        Options.Add(_html);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -31,14 +33,23 @@ public sealed class ReportCommand : SearchCliCommand
         {
             throw new CliInputException($"--top must be at least 1, got {top}");
         }
-        var summary = SearchSummary.From(id, journal.Open().ReadEvents(id));
-        var report = SearchReport.From(summary, top);
+        var data = ReportDataAdapter.FromJournal(id, journal.Open().ReadEvents(id));
+        var report = SearchReport.From(data, top);
         var outDir = parseResult.GetValue(_out) ?? Path.Combine(journal.Directory, $"{id}.report");
         Directory.CreateDirectory(outDir);
         var json = System.Text.Json.JsonSerializer.Serialize(report, Json);
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), json, cancellationToken);
-        ReportPlots.Pareto(summary, Path.Combine(outDir, "pareto.png"));
-        ReportPlots.Rewards(summary, Path.Combine(outDir, "rewards.png"));
+        var images = ReportPlots.RenderAll(data);
+        foreach (var image in images)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(outDir, image.FileName), image.Png, cancellationToken);
+        }
+        List<string> written = ["report.json", .. images.Select(i => i.FileName)];
+        if (parseResult.GetValue(_html))
+        {
+            await File.WriteAllTextAsync(Path.Combine(outDir, ReportHtml.FileName), ReportHtml.Render(data, images, top), cancellationToken);
+            written.Add(ReportHtml.FileName);
+        }
         if (parseResult.GetValue(_json))
         {
             await output.WriteLineAsync(json);
@@ -62,7 +73,7 @@ public sealed class ReportCommand : SearchCliCommand
         {
             await output.WriteLineAsync(string.Create(c, $"  batch {b.Batch,4}  mean {b.MeanReward:F5}  max {b.MaxReward:F5}  failed {b.Failed}  policy {b.ParameterHash}"));
         }
-        await output.WriteLineAsync($"\nwritten: {Path.Combine(outDir, "report.json")}, pareto.png, rewards.png");
+        await output.WriteLineAsync($"\nwritten to {Path.GetFullPath(outDir)}: {string.Join(", ", written)}");
         return ExitCodes.Success;
     }
 }
@@ -71,58 +82,12 @@ public sealed record ReportTrial(long TrialId, int Batch, double Reward, double 
 
 public sealed record SearchReport(
     string SearchId, string Status, int TrialsRewarded, int TrialsFailed, string? FinalPolicyHash,
-    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchSummary> Batches)
+    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches)
 {
-    public static SearchReport From(SearchSummary s, int top)
+    public static SearchReport From(ReportData data, int top)
     {
-        static ReportTrial View(TrialSummary t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens);
-        var ok = s.Rewarded.Where(t => !t.Failed).ToList();
-        return new SearchReport(s.SearchId, s.Status, s.Rewarded.Count(), s.Trials.Count(t => t.Failed), s.FinalPolicyHash,
-            ok.OrderByDescending(t => t.Reward).ThenBy(t => t.TrialId).Take(top).Select(View).ToList(),
-            s.ParetoFront().Select(View).ToList(), s.Batches);
-    }
-}
-
-internal static class ReportPlots
-{
-    public static void Pareto(SearchSummary s, string path)
-    {
-        var plot = new ScottPlot.Plot();
-        var ok = s.Rewarded.Where(t => !t.Failed && t.LatencyMs is not null && t.Accuracy is not null).ToList();
-        if (ok.Count > 0)
-        {
-            var all = plot.Add.Scatter(ok.Select(t => t.LatencyMs!.Value).ToArray(), ok.Select(t => t.Accuracy!.Value).ToArray());
-            all.LineWidth = 0;
-            all.MarkerSize = 4;
-            all.LegendText = "trials";
-            var front = s.ParetoFront();
-            var line = plot.Add.Scatter(front.Select(t => t.LatencyMs!.Value).ToArray(), front.Select(t => t.Accuracy!.Value).ToArray());
-            line.LineWidth = 2;
-            line.MarkerSize = 7;
-            line.LegendText = "Pareto front";
-            plot.ShowLegend();
-        }
-        plot.Title($"search {s.SearchId}: accuracy vs latency");
-        plot.XLabel("latency (ms)");
-        plot.YLabel("accuracy");
-        plot.SavePng(path, 900, 600);
-    }
-
-    public static void Rewards(SearchSummary s, string path)
-    {
-        var plot = new ScottPlot.Plot();
-        if (s.Batches.Count > 0)
-        {
-            var xs = s.Batches.Select(b => (double)b.Batch).ToArray();
-            var mean = plot.Add.Scatter(xs, s.Batches.Select(b => b.MeanReward).ToArray());
-            mean.LegendText = "mean reward";
-            var max = plot.Add.Scatter(xs, s.Batches.Select(b => b.MaxReward).ToArray());
-            max.LegendText = "max reward";
-            plot.ShowLegend();
-        }
-        plot.Title($"search {s.SearchId}: reward per batch");
-        plot.XLabel("batch");
-        plot.YLabel("reward");
-        plot.SavePng(path, 900, 600);
+        static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens);
+        return new SearchReport(data.SearchId, data.Status, data.Rewarded.Count(), data.Trials.Count(t => t.Failed), data.FinalPolicyHash,
+            data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches);
     }
 }

@@ -48,7 +48,7 @@ public sealed class SearchCommand : SearchCliCommand
         if (parseResult.GetValue(_cluster))
         {
             var node = _node.Resolve(parseResult, $"controller,{parseResult.GetValue(_roles)}");
-            return await ClusterSearchExecution.RunAsync(settings, node, parseResult.GetValue(_resume), output, cancellationToken);
+            return await ClusterSearchExecution.RunAsync(settings, node, parseResult.GetValue(_resume), output, parseResult.GetValue(_plain), cancellationToken);
         }
         if (parseResult.GetValue(_resume) || parseResult.GetValue(_node.SeedNodes) is { Length: > 0 })
         {
@@ -115,20 +115,13 @@ internal static class SearchExecution
             SearchOutcome outcome;
             if (interactive)
             {
-                outcome = await LiveView.RunAsync(settings, resume, pause.Token);
+                outcome = await LiveView.RunAsync(settings, onProgress => SearchRunner.RunAsync(settings, resume, onProgress, pauseToken: pause.Token),
+                    () => Actors.Journal.JournalReader.ReadEvents(settings.Journal.Directory, settings.Id));
             }
             else
             {
-                long lastPrinted = -1;
-                var step = Math.Max(1, settings.BatchSize);
-                outcome = await SearchRunner.RunAsync(settings, resume, p =>
-                {
-                    if (p.TrialsDone / step != lastPrinted / step)
-                    {
-                        lastPrinted = p.TrialsDone;
-                        Log.Information("progress {TrialsDone}/{TrialBudget} trials, best reward {BestReward} (trial {BestTrial})", p.TrialsDone, p.TrialBudget, p.BestReward, p.BestTrial);
-                    }
-                }, pauseToken: pause.Token);
+                var progress = new ProgressLog(settings, Log.Logger);
+                outcome = await SearchRunner.RunAsync(settings, resume, progress.Observe, pauseToken: pause.Token);
             }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
             await output.WriteLineAsync(outcome.Status switch
@@ -147,46 +140,5 @@ internal static class SearchExecution
             }
             await Log.CloseAndFlushAsync();
         }
-    }
-}
-
-/// <summary>The interactive view: a progress line and the current Pareto front (read from the journal every second).</summary>
-internal static class LiveView
-{
-    public static async Task<SearchOutcome> RunAsync(SearchSettings settings, bool resume, CancellationToken pause)
-    {
-        SearchProgress? last = null;
-        var table = new Table().Title($"search {settings.Id}").AddColumns("trial", "accuracy", "latency (ms)", "reward");
-        var started = DateTime.UtcNow;
-        return await AnsiConsole.Live(table).StartAsync(async ctx =>
-        {
-            var run = SearchRunner.RunAsync(settings, resume, p => last = p, pauseToken: pause);
-            while (!run.IsCompleted)
-            {
-                await Task.WhenAny(run, Task.Delay(1000, CancellationToken.None));
-                Render(table, settings, last, started);
-                ctx.Refresh();
-            }
-            return await run;
-        });
-    }
-
-    private static void Render(Table table, SearchSettings settings, SearchProgress? p, DateTime started)
-    {
-        var c = CultureInfo.InvariantCulture;
-        table.Rows.Clear();
-        try
-        {
-            var summary = Actors.State.SearchSummary.From(settings.Id, Actors.Journal.JournalReader.ReadEvents(settings.Journal.Directory, settings.Id));
-            foreach (var trial in summary.ParetoFront().Take(12))
-            {
-                table.AddRow(trial.TrialId.ToString(c), trial.Accuracy!.Value.ToString("F4", c), trial.LatencyMs!.Value.ToString("F2", c), (trial.Reward ?? 0).ToString("F4", c));
-            }
-        }
-        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
-        {
-        }
-        table.Caption(string.Create(c,
-            $"{p?.TrialsDone ?? 0}/{settings.TrialBudget} trials · batch {(p?.Batch ?? -1) + 1}/{settings.Batches} · best {(p?.BestReward is { } b ? b.ToString("F4", c) : "-")}{(p?.BestTrial is { } t ? $" (#{t})" : "")} · in flight {p?.InFlight ?? 0} · {DateTime.UtcNow - started:hh\\:mm\\:ss} · Pareto front (accuracy vs latency) above"));
     }
 }
