@@ -24,11 +24,11 @@ public sealed class ReportCommandTests
                 simulation = new { trainSeconds = 0, measureSeconds = 0, failureRate = 0.1 },
                 journal = new { directory = dir.FullName },
             }), TestContext.Current.CancellationToken);
-            var search = await CliRunner.RunAsync("search", "--config", config, "--id", "r1", "--plain");
+            var search = await InProcessCli.RunAsync("search", "--config", config, "--id", "r1", "--plain");
             Assert.True(search.ExitCode == ExitCodes.Success, search.Error + search.Output);
 
             var outDir = Path.Combine(dir.FullName, "out");
-            var report = await CliRunner.RunAsync("report", "r1", "--journal-dir", dir.FullName, "--out", outDir, "--html", "--top", "4");
+            var report = await InProcessCli.RunAsync("report", "r1", "--journal-dir", dir.FullName, "--out", outDir, "--html", "--top", "4");
             Assert.True(report.ExitCode == ExitCodes.Success, report.Error);
             Assert.Contains("report.json, rewards.png, pareto.png, report.html", report.Output);
             Assert.False(File.Exists(Path.Combine(outDir, ReportPlots.LatencyPerTargetFile)), "one target: no latency-per-target plot");
