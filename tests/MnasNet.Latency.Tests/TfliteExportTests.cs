@@ -36,6 +36,8 @@ public sealed class TfliteExportTests
     {
         var (expected, actual) = TorchAndTflite(OnnxExportTests.Resolve(name), resolution, new TfliteInterpreterSettings());
         AssertClose(expected, actual);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{name}@{resolution}: max |torch − tflite| = {expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max():G3}, logit scale {expected.Max(Math.Abs):G3}");
     }
 
     [Fact]
