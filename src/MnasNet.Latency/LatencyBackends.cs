@@ -5,13 +5,13 @@ namespace MnasNet.Latency;
 
 /// <summary>
 /// Creates backends from a spec string, as a CLI option or a device node's configuration:
-/// <c>onnxruntime[:threads=N]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>.
+/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>.
 /// </summary>
 public static class LatencyBackends
 {
     public const string Default = OnnxRuntimeBackend.Name;
 
-    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE"];
+    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TfliteBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE"];
 
     /// <summary>
     /// <paramref name="threads"/> overrides a spec's thread count when given (the CLI's <c>--threads</c>).
@@ -24,6 +24,8 @@ public static class LatencyBackends
         {
             case OnnxRuntimeBackend.Name:
                 return new OnnxRuntimeBackend(new OnnxRuntimeSettings(threads ?? Int(settings, "threads", 1, spec), Seed: seed));
+            case TfliteBackend.Name:
+                return new TfliteBackend(new TfliteSettings(threads ?? Int(settings, "threads", 1, spec), OnOff(settings, "xnnpack", true, spec), seed));
             case TorchSharpBackend.Name:
                 return new TorchSharpBackend(new TorchSharpSettings(threads ?? Int(settings, "threads", 1, spec), seed));
             case SimulatedBackend.Name:
@@ -47,7 +49,7 @@ public static class LatencyBackends
     {
         if (Parse(spec).Name == TableBackend.Prefix)
         {
-            throw new UnknownBackendException($"backend '{spec}': a table cannot be built from another table; use {OnnxRuntimeBackend.Name}, {TorchSharpBackend.Name} or {SimulatedBackend.Name}");
+            throw new UnknownBackendException($"backend '{spec}': a table cannot be built from another table; use {OnnxRuntimeBackend.Name}, {TfliteBackend.Name}, {TorchSharpBackend.Name} or {SimulatedBackend.Name}");
         }
         return (ILayerLatencyBackend)Create(spec, threads, seed);
     }
@@ -78,6 +80,7 @@ public static class LatencyBackends
         var known = name switch
         {
             OnnxRuntimeBackend.Name or TorchSharpBackend.Name => new[] { "threads" },
+            TfliteBackend.Name => ["threads", "xnnpack"],
             SimulatedBackend.Name => ["seed", "noise", "threads"],
             _ => [],
         };
@@ -97,6 +100,20 @@ public static class LatencyBackends
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
             ? v
             : throw new UnknownBackendException($"backend '{spec}': {key} must be a non-negative integer, got '{text}'");
+    }
+
+    private static bool OnOff(IReadOnlyDictionary<string, string> settings, string key, bool fallback, string spec)
+    {
+        if (!settings.TryGetValue(key, out var text))
+        {
+            return fallback;
+        }
+        return text.ToLowerInvariant() switch
+        {
+            "on" or "true" or "1" => true,
+            "off" or "false" or "0" => false,
+            _ => throw new UnknownBackendException($"backend '{spec}': {key} must be on or off, got '{text}'"),
+        };
     }
 
     private static double Double(IReadOnlyDictionary<string, string> settings, string key, double fallback, string spec)

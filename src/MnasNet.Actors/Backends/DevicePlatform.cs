@@ -12,7 +12,7 @@ namespace MnasNet.Actors.Backends;
 /// </summary>
 public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, string> Properties)
 {
-    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime"];
+    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", "tflite"];
 
     public static DevicePlatform Parse(string text)
     {
@@ -44,8 +44,17 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         {
             throw new SettingsException($"device platform '{text}': threads must be a whole number from 1 to 256, got '{threads}'");
         }
+        if (properties.TryGetValue("xnnpack", out var xnnpack) && (backend != "tflite" || xnnpack is not ("on" or "off")))
+        {
+            throw new SettingsException(backend == "tflite"
+                ? $"device platform '{text}': xnnpack must be on or off, got '{xnnpack}'"
+                : $"device platform '{text}': xnnpack applies to the tflite backend only");
+        }
         return new DevicePlatform(backend, properties);
     }
+
+    /// <summary>TFLite's XNNPACK delegate: on unless the platform says <c>xnnpack=off</c>.</summary>
+    public bool XnnPack => !Properties.TryGetValue("xnnpack", out var x) || x != "off";
 
     public int? Threads => Properties.TryGetValue("threads", out var t) ? int.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : null;
 
@@ -62,6 +71,10 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         var properties = new SortedDictionary<string, string>(Properties.ToDictionary(), StringComparer.Ordinal);
         properties.TryAdd("threads", defaultThreads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         properties.TryAdd("cpu", Slug(PlatformProbe.CpuModel()));
+        if (Backend == "tflite")
+        {
+            properties.TryAdd("xnnpack", "on");
+        }
         return this with { Properties = properties };
     }
 

@@ -87,7 +87,7 @@ public sealed record TrainingSettings
 
 public sealed record LatencySettings
 {
-    /// <summary>"onnxruntime" in real mode; the simulated backend is chosen by mode = simulated.</summary>
+    /// <summary>"onnxruntime" or "tflite" in real mode; the simulated backend is chosen by mode = simulated.</summary>
     public string Backend { get; init; } = "onnxruntime";
     public int Resolution { get; init; } = 224;
     public int Warmup { get; init; } = 3;

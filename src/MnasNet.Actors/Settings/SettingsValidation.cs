@@ -7,7 +7,7 @@ public static partial class SettingsValidation
 {
     public static IReadOnlyList<string> Strategies => Policy.SearchPolicies.Strategies;
     public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
-    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime"];
+    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite"];
     public static readonly IReadOnlyList<string> Presets = ["soft", "hard", "custom"];
     public static readonly IReadOnlyList<string> Levels = ["Verbose", "Debug", "Information", "Warning", "Error", "Fatal"];
 
