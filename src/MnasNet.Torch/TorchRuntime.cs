@@ -41,7 +41,11 @@ public static class TorchRuntime
         }
     }
 
-    /// <summary>Intra-op threads; part of a run's determinism (a different count changes the last bits).</summary>
+    /// <summary>
+    /// Intra-op threads of the calling thread; part of a run's determinism (a different count changes the last bits).
+    /// libtorch runs parallel kernels in an OpenMP team of the calling thread, sized by that thread's own count, so
+    /// threads that set different counts keep them; a thread that sets none starts with the last count set.
+    /// </summary>
     public static void SetThreads(int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);

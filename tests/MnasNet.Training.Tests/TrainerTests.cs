@@ -178,7 +178,7 @@ public sealed class TrainerTests
         Assert.Equal(0.05, LearningRates.At(exp, 30, 10, 100), 12);
     }
 
-    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    internal sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
     }

@@ -101,6 +101,19 @@ public static partial class SettingsValidation
         return s;
     }
 
+    /// <summary>
+    /// Valid settings worth a warning on a machine with <paramref name="processorCount"/> cores. Real trainers run in
+    /// parallel and stay deterministic however many share a process (see MnasNet.Training's README), but more
+    /// intra-op threads than cores make every trial slower.
+    /// </summary>
+    public static IReadOnlyList<string> Warnings(SearchSettings s, int processorCount)
+    {
+        var threads = (long)s.Workers.Trainers * s.Threads;
+        return !s.Simulated && threads > processorCount
+            ? [$"workers.trainers × threads = {s.Workers.Trainers} × {s.Threads} = {threads} training threads on {processorCount} cores: results stay the same, but trials run slower than with at most {processorCount} (lower workers.trainers or threads)"]
+            : [];
+    }
+
     /// <summary>Reward exponents after the preset is applied.</summary>
     public static (double Alpha, double Beta) Exponents(RewardSettings r) => r.Preset switch
     {

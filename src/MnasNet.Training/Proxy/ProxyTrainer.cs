@@ -17,13 +17,13 @@ public sealed record ProxyData(ImageSet Train, ImageSet Validation, Augmentation
 
 /// <summary>
 /// Trains an architecture briefly on a proxy task and reports its validation accuracy (the ACC of the reward).
-/// Call it off any actor's mailbox thread: it blocks for the whole run. Runs in one process are serialized,
-/// because libtorch's random generator and thread pool are process-wide and determinism depends on both.
+/// Call it off any actor's mailbox thread: it blocks for the whole run, all of it on the calling thread.
+/// Runs in one process may overlap: each draws every random number from its own generator seeded from
+/// <see cref="ProxyTrainingOptions.Seed"/> (never libtorch's global one), and sets its intra-op thread count on its
+/// own thread, where libtorch's OpenMP keeps it (see README, "Determinism").
 /// </summary>
 public static class ProxyTrainer
 {
-    private static readonly SemaphoreSlim Gate = new(1, 1);
-
     /// <summary>
     /// Trains <paramref name="architecture"/> on <paramref name="dataset"/>. Returns a failed result (with its reason)
     /// when the loss diverges, memory runs out or libtorch rejects an operation; throws <see cref="OperationCanceledException"/> when cancelled
@@ -70,16 +70,8 @@ public static class ProxyTrainer
         options.Validate();
         architecture.Validate();
         cancellation.ThrowIfCancellationRequested();
-        Gate.Wait(cancellation);
-        try
-        {
-            TorchRuntime.EnsureLoaded(options.Threads);
-            return new Run(architecture, data, classes, options, progress, cancellation).Execute();
-        }
-        finally
-        {
-            Gate.Release();
-        }
+        TorchRuntime.EnsureLoaded(options.Threads);
+        return new Run(architecture, data, classes, options, progress, cancellation).Execute();
     }
 
     /// <summary>Whether an exception from libtorch or the runtime means memory ran out.</summary>
@@ -141,10 +133,10 @@ public static class ProxyTrainer
 
         private TrainingResult TrainAndValidate()
         {
-            TorchRuntime.Seed((long)(SeededRandom.Derive(options.Seed, "weights") >> 1));
-            using var model = MnasNetModel.Build(architecture, _network);
+            using var generator = new Generator(SeededRandom.Derive(options.Seed, "weights") >> 1);
+            using var model = MnasNetModel.Build(architecture, _network, generator);
             _parameters = model.ParameterCount();
-            PrepareForShortTraining(model);
+            PrepareForShortTraining(model, generator);
             using var optimizer = CreateOptimizer(model);
             var parameters = model.parameters().ToArray();
             var n = data.Train.Count;
@@ -231,11 +223,13 @@ public static class ProxyTrainer
         // starts at a loss of ~10 and a short run never recovers. A small normal init (as TorchVision's MobileNetV2)
         // starts at ln(classes). Residual layers start as the identity (last BatchNorm scale 0, Goyal et al. 2017),
         // which lets a deep net learn from the first steps. BatchNorm statistics get the proxy run's momentum.
-        private void PrepareForShortTraining(MnasNetModel model)
+        private void PrepareForShortTraining(MnasNetModel model, Generator generator)
         {
             using (no_grad())
             {
-                nn.init.normal_(model.classifier.weight, 0, 0.01);
+                // Tensor.normal_, not nn.init.normal_: TorchSharp 0.107's init functions draw from the global generator
+                // whatever generator they are given.
+                model.classifier.weight.normal_(0, 0.01, generator);
                 foreach (var layer in model.layers.Where(l => l.HasResidual))
                 {
                     nn.init.zeros_(layer.convs[^1].bn.weight!);

@@ -111,6 +111,10 @@ internal static class SearchExecution
         Log.Logger = SearchLogging.Create(settings, console: !interactive);
         try
         {
+            foreach (var warning in SettingsValidation.Warnings(settings, Environment.ProcessorCount))
+            {
+                Log.Warning("{SettingsWarning}", warning);
+            }
             await output.WriteLineAsync($"search {settings.Id}: {(resume ? "resuming" : "starting")}, journal {Path.GetFullPath(Actors.Journal.JournalFiles.Database(settings.Journal.Directory, settings.Id))}");
             SearchOutcome outcome;
             if (interactive)
