@@ -2,6 +2,7 @@
 # Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
 #   deploy/setup.sh           runtime needs (the default dataset), then a Release build
 #   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl)
+# Both install the TensorFlow Lite 2.9 C library (tflite backend) into .native/tflite/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,30 @@ if (( ${#packages[@]} )); then
     echo "  Fashion-MNIST: download the four IDX .gz files into a folder and pass --data fashion-mnist:DIR." >&2
     exit 1
   fi
+fi
+
+# TensorFlow Lite 2.9.0 C library for the tflite backend: no TFLite runtime is packaged for Debian or NuGet; the
+# npm package tfjs-tflite-node 0.0.2 (Apache-2.0) ships the prebuilt library. `npm pack` only downloads the tarball
+# (npm install would compile a node addon). The backend finds it here (or via MNASNET_TFLITE_LIB).
+tflite_dir=.native/tflite
+tflite_sha256=dc89b4cd86d956516570bd483668e6dd98907f49901d0567dedc69a29a56b7f7
+if ! echo "$tflite_sha256  $tflite_dir/libtensorflowlite_c.so" | sha256sum --check --status 2>/dev/null; then
+  if ! command -v npm >/dev/null; then
+    echo "error: npm is needed once to download the TensorFlow Lite C library (apt-get install -y npm)" >&2
+    exit 1
+  fi
+  echo "installing: TensorFlow Lite 2.9.0 C library (npm tfjs-tflite-node@0.0.2) into $tflite_dir"
+  tflite_tmp=$(mktemp -d)
+  (cd "$tflite_tmp" && npm pack --silent tfjs-tflite-node@0.0.2 >/dev/null \
+    && tar xzf tfjs-tflite-node-0.0.2.tgz package/cc_deps/linux_amd64/libtensorflowlite_c.so)
+  if ! echo "$tflite_sha256  $tflite_tmp/package/cc_deps/linux_amd64/libtensorflowlite_c.so" | sha256sum --check --status; then
+    echo "error: the downloaded libtensorflowlite_c.so does not have the expected SHA-256 $tflite_sha256" >&2
+    rm -rf "$tflite_tmp"
+    exit 1
+  fi
+  mkdir -p "$tflite_dir"
+  cp "$tflite_tmp/package/cc_deps/linux_amd64/libtensorflowlite_c.so" "$tflite_dir/"
+  rm -rf "$tflite_tmp"
 fi
 
 dotnet build MnasNet.Actors.sln -c Release -nologo -clp:ErrorsOnly

@@ -118,7 +118,7 @@ public sealed class OnnxExportTests
     public void Folding_batchnorm_scales_weights_per_output_channel()
     {
         // Two output channels of two weights each, ε = 1: γ=2, σ²=3 → scale 1; γ=4, σ²=3 → scale 2.
-        var (w, b) = OnnxExporter.FoldBatchNorm([1, 2, 3, 4], [2, 4], [0.5f, -1], [1, 2], [3, 3], 1);
+        var (w, b) = FoldedWeights.FoldBatchNorm([1, 2, 3, 4], [2, 4], [0.5f, -1], [1, 2], [3, 3], 1);
         Assert.Equal([1, 2, 6, 8], w);
         Assert.Equal(new float[] { 0.5f - 1, -1 - 4 }, b);
     }

@@ -94,23 +94,15 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
     }
 
     /// <summary>One layer alone as an ONNX model (seeded default weights).</summary>
-    public static global::Onnx.ModelProto ExportLayer(LayerConfiguration layer, long seed = 0)
-    {
-        ArgumentNullException.ThrowIfNull(layer);
-        TorchRuntime.EnsureLoaded();
-        using var scope = torch.NewDisposeScope();
-        TorchRuntime.Seed(seed);
-        using var module = layer.BuildModule();
-        RandomWeights.CalibrateBatchNorm(module, layer.InputShape, seed);
-        return module switch
+    public static global::Onnx.ModelProto ExportLayer(LayerConfiguration layer, long seed = 0) =>
+        RandomWeights.WithLayerModule(layer, seed, module => module switch
         {
             Training.Models.ConvBnAct stem => OnnxExporter.ExportConvBnAct(stem, layer.Cost.InputSize, globalPool: false, layer.Key),
             LayerConfiguration.PooledConv head => OnnxExporter.ExportConvBnAct(head.conv, layer.Cost.InputSize, globalPool: true, layer.Key),
             LayerConfiguration.FlattenLinear classifier => OnnxExporter.ExportClassifier(classifier.linear, layer.Key),
             Training.Models.MnasNetLayer blockLayer => OnnxExporter.ExportLayer(blockLayer),
             _ => throw new InvalidOperationException($"no ONNX export for {module.GetType().Name}"),
-        };
-    }
+        });
 
     private TimedRuns Time(byte[] model, long[] inputShape, MeasurementProtocol protocol, CancellationToken cancellationToken, Action? beforeEachRun = null)
     {

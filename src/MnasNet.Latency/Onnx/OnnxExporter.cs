@@ -5,6 +5,7 @@ using MnasNet.Training.Models;
 using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
+using static MnasNet.Latency.FoldedWeights;
 using static MnasNet.Latency.Onnx.OnnxGraphBuilder;
 
 namespace MnasNet.Latency.Onnx;
@@ -53,12 +54,7 @@ public static class OnnxExporter
     /// </summary>
     public static ModelProto Export(Architecture architecture, NetworkOptions options, long seed = 0, OnnxExportOptions? exportOptions = null)
     {
-        TorchRuntime.EnsureLoaded();
-        using var scope = torch.NewDisposeScope();
-        TorchRuntime.Seed(seed);
-        using var model = MnasNetModel.Build(architecture, options);
-        RandomWeights.CalibrateBatchNorm(model, RandomWeights.InputShape(options), seed);
-        return Export(model, exportOptions);
+        return RandomWeights.WithModel(architecture, options, seed, model => Export(model, exportOptions));
     }
 
     /// <summary>One block layer alone: input [1, in, size, size] → its output.</summary>
@@ -211,46 +207,4 @@ public static class OnnxExporter
         return g.Node("Gemm", [flat, g.Floats("fc_w", Floats(classifier.weight!), shape), g.Floats("fc_b", Floats(classifier.bias!), shape[0])],
             Int("transB", 1));
     }
-
-    /// <summary>
-    /// BatchNorm (eval) after a bias-free conv as the conv's own weight and bias, computed in double:
-    /// w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
-    /// </summary>
-    public static (float[] Weight, float[] Bias) FoldBatchNorm(Conv2d conv, BatchNorm2d bn)
-    {
-        ArgumentNullException.ThrowIfNull(conv);
-        ArgumentNullException.ThrowIfNull(bn);
-        var w = Floats(conv.weight!);
-        var gamma = Floats(bn.weight!);
-        var beta = Floats(bn.bias!);
-        var mean = Floats(bn.running_mean!);
-        var variance = Floats(bn.running_var!);
-        return FoldBatchNorm(w, gamma, beta, mean, variance, bn.eps);
-    }
-
-    /// <summary>The folding arithmetic on plain arrays; <paramref name="weight"/> is [out, …] row-major.</summary>
-    public static (float[] Weight, float[] Bias) FoldBatchNorm(float[] weight, float[] gamma, float[] beta, float[] mean, float[] variance, double eps)
-    {
-        ArgumentNullException.ThrowIfNull(weight);
-        var outC = gamma.Length;
-        if (beta.Length != outC || mean.Length != outC || variance.Length != outC || weight.Length % outC != 0)
-        {
-            throw new ArgumentException("BatchNorm and conv shapes do not agree");
-        }
-        var perOut = weight.Length / outC;
-        var folded = new float[weight.Length];
-        var bias = new float[outC];
-        for (var o = 0; o < outC; o++)
-        {
-            var scale = gamma[o] / Math.Sqrt(variance[o] + eps);
-            for (var i = 0; i < perOut; i++)
-            {
-                folded[o * perOut + i] = (float)(weight[o * perOut + i] * scale);
-            }
-            bias[o] = (float)(beta[o] - mean[o] * scale);
-        }
-        return (folded, bias);
-    }
-
-    private static float[] Floats(torch.Tensor t) => t.detach().cpu().contiguous().data<float>().ToArray();
 }

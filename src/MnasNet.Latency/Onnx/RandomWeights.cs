@@ -1,5 +1,7 @@
+using MnasNet.Latency.Backends;
 using MnasNet.SearchSpace;
 using MnasNet.Torch;
+using MnasNet.Training.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,6 +48,34 @@ public static class RandomWeights
         {
             norms[i].momentum = momenta[i];
         }
+    }
+
+    /// <summary>
+    /// Builds the architecture with seeded random weights and calibrated BatchNorm statistics, in eval mode, and
+    /// hands it to <paramref name="export"/> (the exporters' shared entry for "any architecture, seeded weights").
+    /// </summary>
+    public static T WithModel<T>(Architecture architecture, NetworkOptions options, long seed, Func<MnasNetModel, T> export)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        TorchRuntime.Seed(seed);
+        using var model = MnasNetModel.Build(architecture, options);
+        CalibrateBatchNorm(model, InputShape(options), seed);
+        return export(model);
+    }
+
+    /// <summary>The same for one layer alone (table builds): its module with seeded, calibrated weights.</summary>
+    public static T WithLayerModule<T>(LayerConfiguration layer, long seed, Func<nn.Module<Tensor, Tensor>, T> export)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(export);
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        TorchRuntime.Seed(seed);
+        using var module = layer.BuildModule();
+        CalibrateBatchNorm(module, layer.InputShape, seed);
+        return export(module);
     }
 
     /// <summary>Input shape of a network at batch 1.</summary>
