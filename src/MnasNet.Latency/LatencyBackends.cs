@@ -1,6 +1,7 @@
 using System.Globalization;
 using MnasNet.Latency.Adb;
 using MnasNet.Latency.Backends;
+using MnasNet.Latency.Tflite;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Latency;
@@ -16,8 +17,8 @@ public static class LatencyBackends
 
     public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE", AdbPhoneBackend.Name];
 
-    /// <summary>Writes the model file a phone runs (TensorFlow Lite); null until a writer is installed.</summary>
-    public static Func<Architecture, NetworkOptions, long, byte[]>? PhoneModelWriter { get; set; }
+    /// <summary>Writes the model file a phone runs: TensorFlow Lite with seeded random weights.</summary>
+    public static Func<Architecture, NetworkOptions, long, byte[]> PhoneModelWriter { get; } = TfliteExporter.Export;
 
     /// <summary>
     /// <paramref name="threads"/> overrides a spec's thread count when given (the CLI's <c>--threads</c>).
@@ -118,8 +119,7 @@ public static class LatencyBackends
 
     private static AdbPhoneBackend CreatePhone(string spec, IReadOnlyDictionary<string, string> settings, int? threads, long seed)
     {
-        var writer = PhoneModelWriter ?? throw new UnknownBackendException($"backend '{spec}': no TensorFlow Lite model writer is installed");
-        return AdbPhoneBackend.ConnectAsync(PhoneSettings(spec, settings, threads), (a, o) => writer(a, o, seed)).GetAwaiter().GetResult();
+        return AdbPhoneBackend.ConnectAsync(PhoneSettings(spec, settings, threads), (a, o) => PhoneModelWriter(a, o, seed)).GetAwaiter().GetResult();
     }
 
     private static (string Name, IReadOnlyDictionary<string, string> Settings, string Argument) Parse(string spec)

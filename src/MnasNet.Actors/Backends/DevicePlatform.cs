@@ -12,7 +12,13 @@ namespace MnasNet.Actors.Backends;
 /// </summary>
 public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, string> Properties)
 {
-    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime"];
+    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", Android, Adb];
+
+    /// <summary>The platform of phones (<c>android:model=Pixel,abi=arm64-v8a,…</c>), as they advertise it.</summary>
+    public const string Android = "android";
+
+    /// <summary>A node's device spec for the phones on an adb server (<c>adb[:serial=S,threads=1,…]</c>), not a platform searches target.</summary>
+    public const string Adb = "adb";
 
     public static DevicePlatform Parse(string text)
     {
@@ -55,7 +61,7 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
     /// <summary>The platform a device spec runs on here: host backends gain the CPU model and their thread count.</summary>
     public DevicePlatform OnThisHost(int defaultThreads)
     {
-        if (Backend == "simulated")
+        if (Backend is "simulated" or Adb or Android)
         {
             return this;
         }
@@ -81,7 +87,9 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         {
             var platform = settings.Simulated
                 ? Parse("simulated")
-                : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                : Settings.SettingsValidation.BackendName(settings.Latency.Backend) == Adb
+                    ? PhoneSelector(settings.Latency.Backend, settings.Threads)
+                    : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
             return [new MeasureTarget(platform, settings.Reward.TargetMs)];
         }
         var targets = new List<MeasureTarget>();
@@ -110,7 +118,24 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
     /// <summary>The platform of the devices a single-node search creates from its settings.</summary>
     public static DevicePlatform LocalDeviceOf(SearchSettings settings) => settings.Simulated
         ? Parse("simulated")
-        : Parse(settings.Latency.Backend).OnThisHost(settings.Threads);
+        : Settings.SettingsValidation.BackendName(settings.Latency.Backend) == Adb
+            ? PhoneSelector(settings.Latency.Backend, settings.Threads)
+            : Parse(settings.Latency.Backend).OnThisHost(settings.Threads);
+
+    /// <summary>What an <c>adb:…</c> spec measures on: any Android phone (the named serial, if any) with its threads.</summary>
+    public static DevicePlatform PhoneSelector(string adbSpec, int defaultThreads)
+    {
+        var spec = Parse(adbSpec);
+        var properties = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["threads"] = (spec.Threads ?? defaultThreads).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (spec.Properties.TryGetValue("serial", out var serial))
+        {
+            properties["serial"] = MnasNet.Latency.Adb.PhoneCommands.Slug(serial);
+        }
+        return new DevicePlatform(Android, properties);
+    }
 
     public override string ToString() =>
         Properties.Count == 0 ? Backend : $"{Backend}:{string.Join(",", Properties.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}";

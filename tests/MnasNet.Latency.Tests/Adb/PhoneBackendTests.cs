@@ -152,22 +152,19 @@ public sealed class PhoneBackendTests(AdbServer server) : IClassFixture<AdbServe
     {
         await using var phone = new FakePhone();
         await server.AttachAsync(phone);
-        var previous = LatencyBackends.PhoneModelWriter;
-        LatencyBackends.PhoneModelWriter = (a, o, _) => ModelBytes(a, o);
-        try
-        {
-            await using var backend = LatencyBackends.Create($"adb:serial={phone.Serial},server=127.0.0.1:{server.Port},threads=2");
-            var phoneBackend = Assert.IsType<AdbPhoneBackend>(backend);
-            Assert.Equal(phone.Serial, phoneBackend.Phone.Serial);
-            Assert.Equal(2, backend.Platform.Threads);
-            Assert.Equal($"adb:{phone.Serial}/t2", backend.DeviceId);
-            var m = await backend.MeasureAsync(ReferenceArchitectures.MnasNetA1, Options, Protocol, Ct);
-            Assert.Contains(phone.Commands, c => c.Contains("--num_threads=2", StringComparison.Ordinal));
-            Assert.Equal(2, m.Threads);
-        }
-        finally
-        {
-            LatencyBackends.PhoneModelWriter = previous;
-        }
+        await using var backend = LatencyBackends.Create($"adb:serial={phone.Serial},server=127.0.0.1:{server.Port},threads=2", seed: 3);
+        var phoneBackend = Assert.IsType<AdbPhoneBackend>(backend);
+        Assert.Equal(phone.Serial, phoneBackend.Phone.Serial);
+        Assert.Equal(2, backend.Platform.Threads);
+        Assert.Equal($"adb:{phone.Serial}/t2", backend.DeviceId);
+        var small = new NetworkOptions(32, Classes: 10);
+        var m = await backend.MeasureAsync(ReferenceArchitectures.MnasNetA1, small, Protocol, Ct);
+        Assert.Contains(phone.Commands, c => c.Contains("--num_threads=2", StringComparison.Ordinal));
+        Assert.Equal(2, m.Threads);
+        // The default writer is the TFLite exporter: the phone received a TFL3 FlatBuffer of this seed.
+        var pushed = Assert.Single(phone.Files.Values);
+        Assert.Equal(Tflite.TfliteExporter.Export(ReferenceArchitectures.MnasNetA1, small, seed: 3), pushed);
+        Assert.Equal("TFL3", Encoding.ASCII.GetString(pushed, 4, 4));
+        Assert.Equal(FakePhone.LatencyUs(pushed) / 1000, m.MedianMs, 1e-3);
     }
 }
