@@ -334,14 +334,11 @@ internal sealed class AdbConnection(NetworkStream stream)
 
     public async Task WriteSyncAsync(string id, uint value, ReadOnlyMemory<byte> payload, CancellationToken ct)
     {
-        var header = new byte[8];
-        Encoding.ASCII.GetBytes(id, header);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), value);
-        await WriteAsync(header, ct).ConfigureAwait(false);
-        if (!payload.IsEmpty)
-        {
-            await stream.WriteAsync(payload, ct).ConfigureAwait(false);
-        }
+        var request = new byte[8 + payload.Length];
+        Encoding.ASCII.GetBytes(id, request);
+        BinaryPrimitives.WriteUInt32LittleEndian(request.AsSpan(4), value);
+        payload.CopyTo(request.AsMemory(8));
+        await WriteAsync(request, ct).ConfigureAwait(false);
     }
 
     public async Task<(string Id, uint Value)> ReadSyncHeaderAsync(CancellationToken ct)

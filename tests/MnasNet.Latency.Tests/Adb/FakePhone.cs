@@ -125,6 +125,7 @@ public sealed class FakePhone : IAsyncDisposable
             {
                 return;
             }
+            client.NoDelay = true;
             var id = Interlocked.Increment(ref _connectionIds);
             _connections[id] = client;
             _ = Task.Run(async () =>
@@ -315,8 +316,8 @@ public sealed class FakePhone : IAsyncDisposable
             await _writeLock.WaitAsync(ct);
             try
             {
-                await _net.WriteAsync(header, ct);
-                await _net.WriteAsync(payload, ct);
+                // One write per packet: a header and payload in two small writes meet Nagle and delayed ACKs (~40 ms).
+                await _net.WriteAsync((byte[])[.. header, .. payload], ct);
             }
             finally
             {
