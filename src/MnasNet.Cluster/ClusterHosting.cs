@@ -229,7 +229,7 @@ public static class ClusterHostingExtensions
     public static IDeviceBackend CreateDevice(DevicePlatform platform, SearchSettings search, MnasNetSearchSpace space, int index) => platform.Backend switch
     {
         "simulated" => new SimulatedBackendFactory(search, space).CreateDevice(index),
-        "onnxruntime" => new OnnxDeviceBackend(search with { Threads = platform.Threads ?? search.Threads }, space, index),
+        "onnxruntime" or "tflite" => new HostDeviceBackend(search with { Threads = platform.Threads ?? search.Threads }, space, index, platform),
         _ => throw new SettingsException($"device platform '{platform}' has no backend on this node"),
     };
 }

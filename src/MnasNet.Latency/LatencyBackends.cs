@@ -8,14 +8,14 @@ namespace MnasNet.Latency;
 
 /// <summary>
 /// Creates backends from a spec string, as a CLI option or a device node's configuration:
-/// <c>onnxruntime[:threads=N]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>,
+/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>,
 /// <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off,…]</c> (a phone; serials may contain colons).
 /// </summary>
 public static class LatencyBackends
 {
     public const string Default = OnnxRuntimeBackend.Name;
 
-    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE", AdbPhoneBackend.Name];
+    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TfliteBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE", AdbPhoneBackend.Name];
 
     /// <summary>Writes the model file a phone runs: TensorFlow Lite with seeded random weights.</summary>
     public static Func<Architecture, NetworkOptions, long, byte[]> PhoneModelWriter { get; } = TfliteExporter.Export;
@@ -31,6 +31,8 @@ public static class LatencyBackends
         {
             case OnnxRuntimeBackend.Name:
                 return new OnnxRuntimeBackend(new OnnxRuntimeSettings(threads ?? Int(settings, "threads", 1, spec), Seed: seed));
+            case TfliteBackend.Name:
+                return new TfliteBackend(new TfliteSettings(threads ?? Int(settings, "threads", 1, spec), OnOff(settings, "xnnpack", true, spec), seed));
             case TorchSharpBackend.Name:
                 return new TorchSharpBackend(new TorchSharpSettings(threads ?? Int(settings, "threads", 1, spec), seed));
             case SimulatedBackend.Name:
@@ -56,7 +58,7 @@ public static class LatencyBackends
     {
         if (Parse(spec).Name == TableBackend.Prefix)
         {
-            throw new UnknownBackendException($"backend '{spec}': a table cannot be built from another table; use {OnnxRuntimeBackend.Name}, {TorchSharpBackend.Name} or {SimulatedBackend.Name}");
+            throw new UnknownBackendException($"backend '{spec}': a table cannot be built from another table; use {OnnxRuntimeBackend.Name}, {TfliteBackend.Name}, {TorchSharpBackend.Name} or {SimulatedBackend.Name}");
         }
         return (ILayerLatencyBackend)Create(spec, threads, seed);
     }
@@ -77,12 +79,7 @@ public static class LatencyBackends
     private static AdbPhoneSettings PhoneSettings(string spec, IReadOnlyDictionary<string, string> settings, int? threads)
     {
         string? Text(string key) => settings.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
-        var xnnpack = Text("xnnpack") switch
-        {
-            null or "on" or "true" => true,
-            "off" or "false" => false,
-            var other => throw new UnknownBackendException($"backend '{spec}': xnnpack must be on or off, got '{other}'"),
-        };
+        var xnnpack = OnOff(settings, "xnnpack", true, spec);
         var cores = Text("cores") ?? "auto";
         if (cores != "auto")
         {
@@ -148,6 +145,7 @@ public static class LatencyBackends
         var known = name switch
         {
             OnnxRuntimeBackend.Name or TorchSharpBackend.Name => new[] { "threads" },
+            TfliteBackend.Name => ["threads", "xnnpack"],
             SimulatedBackend.Name => ["seed", "noise", "threads"],
             AdbPhoneBackend.Name => AdbSettingKeys,
             _ => [],
@@ -168,6 +166,20 @@ public static class LatencyBackends
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
             ? v
             : throw new UnknownBackendException($"backend '{spec}': {key} must be a non-negative integer, got '{text}'");
+    }
+
+    private static bool OnOff(IReadOnlyDictionary<string, string> settings, string key, bool fallback, string spec)
+    {
+        if (!settings.TryGetValue(key, out var text))
+        {
+            return fallback;
+        }
+        return text.ToLowerInvariant() switch
+        {
+            "on" or "true" or "1" => true,
+            "off" or "false" or "0" => false,
+            _ => throw new UnknownBackendException($"backend '{spec}': {key} must be on or off, got '{text}'"),
+        };
     }
 
     private static double Double(IReadOnlyDictionary<string, string> settings, string key, double fallback, string spec)

@@ -59,8 +59,8 @@ public sealed class BadInputTests : IClassFixture<BadInputTests.CompletedSearch>
         "search", "--id", "t8", "--set", "latency.target=onnxruntime:threads=8", "--set", $"journal.directory={Dir}", "--plain");
 
     [Fact]
-    public Task Malformed_target_platform() => AssertFails(ExitCodes.InvalidInput, "unknown backend 'tflite'",
-        "search", "--id", "tf", "--set", "latency.target=tflite", "--set", $"journal.directory={Dir}", "--plain");
+    public Task Malformed_target_platform() => AssertFails(ExitCodes.InvalidInput, "unknown backend 'tensorrt'",
+        "search", "--id", "tf", "--set", "latency.target=tensorrt", "--set", $"journal.directory={Dir}", "--plain");
 
     [Fact]
     public Task Missing_config_file() => AssertFails(ExitCodes.NotFound, "config file", "search", "--config", Path.Combine(Dir, "nope.json"));

@@ -63,6 +63,9 @@ public sealed class CliEndToEndTests
         Assert.Equal(0, export.ExitCode);
         var arch = SearchSpace.ArchitectureJson.Load(dir.File($"export/trial-{best.TrialId}.json"));
         Assert.Equal(best.ArchitectureId, arch.Id);
+        Assert.False(File.Exists(dir.File($"export/trial-{best.TrialId}.onnx")));
+        var tflite = await File.ReadAllBytesAsync(dir.File($"export/trial-{best.TrialId}.tflite"), TestContext.Current.CancellationToken);
+        Assert.Equal("TFL3", System.Text.Encoding.ASCII.GetString(tflite, 4, 4));
     }
 
     [Fact]

@@ -11,6 +11,7 @@ public sealed class DevicePlatformTests
     [InlineData("onnxruntime", "onnxruntime")]
     [InlineData(" onnxruntime : threads = 2 , cpu=Xeon ", "onnxruntime:cpu=Xeon,threads=2")]
     [InlineData("simulated:name=rack-1", "simulated:name=rack-1")]
+    [InlineData("tflite:xnnpack=off,threads=1", "tflite:threads=1,xnnpack=off")]
     public void Parses_to_a_canonical_text_form(string text, string canonical)
     {
         var platform = DevicePlatform.Parse(text);
@@ -19,7 +20,9 @@ public sealed class DevicePlatformTests
     }
 
     [Theory]
-    [InlineData("tflite:threads=1", "unknown backend 'tflite'")]
+    [InlineData("tensorrt:threads=1", "unknown backend 'tensorrt'")]
+    [InlineData("tflite:xnnpack=yes", "xnnpack must be on or off")]
+    [InlineData("onnxruntime:xnnpack=on", "xnnpack applies to TensorFlow Lite backends only")]
     [InlineData("onnxruntime:threads", "'threads' is not key=value")]
     [InlineData("onnxruntime:threads=0", "threads must be a whole number from 1 to 256")]
     [InlineData("onnxruntime:threads=1,threads=2", "'threads' is given twice")]
@@ -34,6 +37,20 @@ public sealed class DevicePlatformTests
     [InlineData("simulated", "onnxruntime", false)]
     public void A_device_satisfies_a_selector_when_every_named_property_matches(string device, string selector, bool satisfies) =>
         Assert.Equal(satisfies, DevicePlatform.Parse(device).Satisfies(DevicePlatform.Parse(selector)));
+
+    [Fact]
+    public void A_tflite_device_on_this_host_names_cpu_threads_and_xnnpack()
+    {
+        var device = DevicePlatform.Parse("tflite:threads=1").OnThisHost(defaultThreads: 2);
+        Assert.Matches("^tflite:cpu=[^,]+,threads=1,xnnpack=on$", device.ToString());
+        Assert.True(device.XnnPack);
+        Assert.True(device.Satisfies(DevicePlatform.Parse("tflite:threads=1")));
+        Assert.False(device.Satisfies(DevicePlatform.Parse("tflite:xnnpack=off")));
+        var off = DevicePlatform.Parse("tflite:xnnpack=off").OnThisHost(defaultThreads: 2);
+        Assert.Matches("^tflite:cpu=[^,]+,threads=2,xnnpack=off$", off.ToString());
+        Assert.False(off.XnnPack);
+        Assert.DoesNotContain("xnnpack", DevicePlatform.Parse("onnxruntime").OnThisHost(1).ToString());
+    }
 
     [Fact]
     public void A_search_targets_its_own_backend_and_threads_unless_latency_target_says_otherwise()

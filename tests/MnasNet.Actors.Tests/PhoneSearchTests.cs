@@ -179,7 +179,7 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
         Assert.Equal("Pixel 3a", row.GetProperty("model").GetString());
         Assert.Equal("2-3", row.GetProperty("bigCores").GetString());
         var platform = DevicePlatform.Parse(row.GetProperty("platform").GetString()!);
-        var targets = DevicePlatform.TargetsOf(new SearchSettings { Latency = new LatencySettings { Target = "android:model=Pixel-3a@75;onnxruntime:threads=1@20" } });
+        var targets = DevicePlatform.TargetsOf(new SearchSettings { Latency = new LatencySettings { Target = "android:model=Pixel-3a@75;tflite:threads=1@20" } });
         Assert.True(platform.Satisfies(targets[0].Platform));
         Assert.False(platform.Satisfies(targets[1].Platform));
         Assert.Equal(2, platform.Threads);

@@ -53,7 +53,8 @@ public sealed class LatencyCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("tflite", "unknown backend 'tflite'")]
+    [InlineData("tensorrt", "unknown backend 'tensorrt'")]
+    [InlineData("tflite:xnnpack=auto", "xnnpack must be on or off")]
     [InlineData("onnxruntime:cores=2", "unknown setting 'cores'")]
     [InlineData("table:", "needs a file")]
     public async Task A_bad_backend_is_a_clear_error_with_a_non_zero_exit(string backend, string expected)
@@ -99,10 +100,51 @@ public sealed class LatencyCommandTests : IDisposable
         Assert.Equal(7, logits.Length);
         Assert.All(logits, v => Assert.True(float.IsFinite(v)));
 
-        var badFormat = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("x.tflite"));
+        var badFormat = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "caffe", "--out", PathOf("x.caffe"));
         Assert.Equal(ExitCodes.InvalidInput, badFormat.ExitCode);
-        Assert.Contains("unknown format 'tflite'", badFormat.Error);
-        Assert.False(File.Exists(PathOf("x.tflite")));
+        Assert.Contains("unknown format 'caffe' (known: onnx, tflite)", badFormat.Error);
+        Assert.False(File.Exists(PathOf("x.caffe")));
+    }
+
+    [Fact]
+    public async Task Export_writes_a_tflite_file_that_the_tflite_interpreter_runs()
+    {
+        var path = PathOf("b1.tflite");
+        var r = await CliRunner.RunAsync("export", "--arch", "mnasnet-b1", "--format", "tflite", "--out", path, "--resolution", "32", "--classes", "7");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        Assert.Contains("[1, 32, 32, 3] (NHWC)", r.Output);
+        Assert.Equal("TFL3", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(path), 4, 4));
+        var logits = MnasNet.Latency.Tflite.TfliteInterpreter.Run(File.ReadAllBytes(path), new float[32 * 32 * 3]);
+        Assert.Equal(7, logits.Length);
+        Assert.All(logits, v => Assert.True(float.IsFinite(v)));
+
+        var tooLarge = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("small.tflite"), "--resolution", "8");
+        Assert.Equal(ExitCodes.InvalidInput, tooLarge.ExitCode);
+        Assert.Contains("too large for resolution 8", tooLarge.Error);
+        Assert.False(File.Exists(PathOf("small.tflite")));
+
+        var batched = await CliRunner.RunAsync("export", "--arch", "mnasnet-a1", "--format", "tflite", "--out", PathOf("b.tflite"), "--batch", "0");
+        Assert.Equal(ExitCodes.InvalidInput, batched.ExitCode);
+        Assert.Contains("TFLite exports are batch 1", batched.Error);
+    }
+
+    [Fact]
+    public async Task Latency_and_a_latency_table_on_tflite()
+    {
+        var r = await CliRunner.RunAsync("latency", "--arch", "mnasnet-a1", "--backend", "tflite:xnnpack=on", "--resolution", "32", "--classes", "10", "--runs", "4", "--warmup", "1", "--json");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Output);
+        Assert.Equal("tflite", doc.RootElement.GetProperty("backend").GetString());
+        Assert.Equal(4, doc.RootElement.GetProperty("samplesMs").GetArrayLength());
+        Assert.StartsWith("2.9", doc.RootElement.GetProperty("platform").GetProperty("libraries").GetProperty("tflite").GetString());
+
+        var path = PathOf("tflite.json");
+        var build = await CliRunner.RunAsync("latency-table", "build", "--backend", "tflite", "--out", path,
+            "--resolution", "32", "--classes", "10", "--samples", "1", "--seed", "5", "--runs", "2", "--warmup", "1");
+        Assert.Equal(ExitCodes.Success, build.ExitCode);
+        var table = LatencyTable.Load(path);
+        Assert.Equal("tflite", table.Platform.Backend);
+        Assert.NotEmpty(table.Entries);
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public sealed class PostgresReadCommandsTests(PostgresSearches journal) : IClass
         var outDir = _dir.File("report");
 
         var report = await InProcessCli.RunAsync(["report", Audited, .. Pg, "--json", "--top", "3", "--out", outDir]);
-        var export = await InProcessCli.RunAsync(["export-trial", Audited, .. Pg, "--trial", best.TrialId.ToString(CultureInfo.InvariantCulture), "--out", _dir.File("export"), "--no-onnx"]);
+        var export = await InProcessCli.RunAsync(["export-trial", Audited, .. Pg, "--trial", best.TrialId.ToString(CultureInfo.InvariantCulture), "--out", _dir.File("export"), "--no-onnx", "--no-tflite"]);
 
         Assert.True(report.ExitCode == ExitCodes.Success, report.Error);
         var r = JsonNode.Parse(report.Output)!;

@@ -12,7 +12,7 @@ public sealed class BackendTests
 
     public BackendTests() => TorchRuntime.EnsureLoaded(threads: 1);
 
-    public static TheoryData<string> RealBackends() => [OnnxRuntimeBackend.Name, TorchSharpBackend.Name];
+    public static TheoryData<string> RealBackends() => [OnnxRuntimeBackend.Name, TfliteBackend.Name, TorchSharpBackend.Name];
 
     [Theory]
     [MemberData(nameof(RealBackends))]
@@ -150,9 +150,9 @@ public sealed class BackendTests
     [Fact]
     public void Unknown_backend_message_lists_the_known_ones()
     {
-        var e = Assert.Throws<UnknownBackendException>(() => LatencyBackends.Create("tflite"));
-        Assert.Contains("'tflite'", e.Message);
-        Assert.Contains("onnxruntime, torchsharp, simulated, table:FILE", e.Message);
+        var e = Assert.Throws<UnknownBackendException>(() => LatencyBackends.Create("tensorrt"));
+        Assert.Contains("'tensorrt'", e.Message);
+        Assert.Contains("onnxruntime, tflite, torchsharp, simulated, table:FILE", e.Message);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace MnasNet.Actors.Backends;
 /// </summary>
 public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, string> Properties)
 {
-    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", Android, Adb];
+    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", "tflite", Android, Adb];
 
     /// <summary>The platform of phones (<c>android:model=Pixel,abi=arm64-v8a,…</c>), as they advertise it.</summary>
     public const string Android = "android";
@@ -50,8 +50,18 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         {
             throw new SettingsException($"device platform '{text}': threads must be a whole number from 1 to 256, got '{threads}'");
         }
+        var runsTflite = backend is "tflite" or Android or Adb;
+        if (properties.TryGetValue("xnnpack", out var xnnpack) && (!runsTflite || xnnpack is not ("on" or "off")))
+        {
+            throw new SettingsException(runsTflite
+                ? $"device platform '{text}': xnnpack must be on or off, got '{xnnpack}'"
+                : $"device platform '{text}': xnnpack applies to TensorFlow Lite backends only (tflite, android, adb)");
+        }
         return new DevicePlatform(backend, properties);
     }
+
+    /// <summary>TFLite's XNNPACK delegate: on unless the platform says <c>xnnpack=off</c>.</summary>
+    public bool XnnPack => !Properties.TryGetValue("xnnpack", out var x) || x != "off";
 
     public int? Threads => Properties.TryGetValue("threads", out var t) ? int.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : null;
 
@@ -68,6 +78,10 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         var properties = new SortedDictionary<string, string>(Properties.ToDictionary(), StringComparer.Ordinal);
         properties.TryAdd("threads", defaultThreads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         properties.TryAdd("cpu", Slug(PlatformProbe.CpuModel()));
+        if (Backend == "tflite")
+        {
+            properties.TryAdd("xnnpack", "on");
+        }
         return this with { Properties = properties };
     }
 

@@ -54,23 +54,46 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
     }
 }
 
-/// <summary>Real latency on ONNX Runtime (MnasNet.Latency): the full 224×224 ImageNet-shaped network, batch 1.</summary>
-public sealed class OnnxDeviceBackend(SearchSettings settings, MnasNetSearchSpace space, int index) : IDeviceBackend
+/// <summary>
+/// Real latency on the host (MnasNet.Latency): ONNX Runtime or TensorFlow Lite, the full ImageNet-shaped network at
+/// the search's latency resolution, batch 1.
+/// </summary>
+public sealed class HostDeviceBackend : IDeviceBackend
 {
-    private readonly OnnxRuntimeBackend _backend = new(new OnnxRuntimeSettings(IntraOpThreads: settings.Threads), deviceId: $"{Environment.MachineName}/onnxruntime/t{settings.Threads}/{index}");
+    private readonly SearchSettings _settings;
+    private readonly MnasNetSearchSpace _space;
+    private readonly ILatencyBackend _backend;
 
-    public string Name => OnnxRuntimeBackend.Name;
+    /// <summary>
+    /// <paramref name="platform"/>: the device's platform (backend, and for tflite <c>xnnpack=on|off</c>); the
+    /// thread count is the settings' (a device node passes its platform's).
+    /// </summary>
+    public HostDeviceBackend(SearchSettings settings, MnasNetSearchSpace space, int index, DevicePlatform? platform = null)
+    {
+        (_settings, _space) = (settings, space);
+        platform ??= DevicePlatform.Parse(settings.Latency.Backend);
+        Name = platform.Backend;
+        var id = $"{Environment.MachineName}/{Name}/t{settings.Threads}";
+        _backend = platform.Backend switch
+        {
+            OnnxRuntimeBackend.Name => new OnnxRuntimeBackend(new OnnxRuntimeSettings(IntraOpThreads: settings.Threads), deviceId: $"{id}/{index}"),
+            TfliteBackend.Name => new TfliteBackend(new TfliteSettings(settings.Threads, platform.XnnPack), deviceId: $"{id}{(platform.XnnPack ? "" : "/no-xnnpack")}/{index}"),
+            _ => throw new SettingsException($"device platform '{platform}' is not a host backend (expected {OnnxRuntimeBackend.Name} or {TfliteBackend.Name})"),
+        };
+    }
+
+    public string Name { get; }
 
     public string DeviceId => _backend.DeviceId;
 
     public async Task<LatencyRecord> MeasureAsync(WorkOffer work, CancellationToken cancellationToken)
     {
-        MnasNet.Torch.TorchRuntime.EnsureLoaded(settings.Threads);
-        var options = new NetworkOptions(Resolution: settings.Latency.Resolution);
+        MnasNet.Torch.TorchRuntime.EnsureLoaded(_settings.Threads);
+        var options = new NetworkOptions(Resolution: _settings.Latency.Resolution);
         LatencyMeasurement m;
         try
         {
-            m = await _backend.MeasureAsync(space.Decode(work.Tokens), options, new MeasurementProtocol(settings.Latency.Warmup, settings.Latency.Runs), cancellationToken);
+            m = await _backend.MeasureAsync(_space.Decode(work.Tokens), options, new MeasurementProtocol(_settings.Latency.Warmup, _settings.Latency.Runs), cancellationToken);
         }
         catch (Exception e) when (e is LatencyException or ArchitectureException or ArgumentException)
         {
@@ -110,5 +133,5 @@ public sealed class RealBackendFactory : IBackendFactory
     public IDeviceBackend CreateDevice(int index) =>
         SettingsValidation.BackendName(_settings.Latency.Backend) == DevicePlatform.Adb
             ? PhoneDeviceBackend.Connect(_settings, _space, PhoneDeviceBackend.SettingsOf(_settings.Latency.Backend, _settings.Threads))
-            : new OnnxDeviceBackend(_settings, _space, index);
+            : new HostDeviceBackend(_settings, _space, index);
 }

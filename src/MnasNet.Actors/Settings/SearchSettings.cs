@@ -88,7 +88,7 @@ public sealed record TrainingSettings
 public sealed record LatencySettings
 {
     /// <summary>
-    /// "onnxruntime" in real mode, or a phone: <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off]</c>;
+    /// "onnxruntime" or "tflite" in real mode, or a phone: <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off]</c>;
     /// the simulated backend is chosen by mode = simulated.
     /// </summary>
     public string Backend { get; init; } = "onnxruntime";

@@ -7,7 +7,7 @@ public static partial class SettingsValidation
 {
     public static IReadOnlyList<string> Strategies => Policy.SearchPolicies.Strategies;
     public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
-    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", MnasNet.Latency.Adb.AdbPhoneBackend.Name];
+    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite", MnasNet.Latency.Adb.AdbPhoneBackend.Name];
 
     /// <summary>The backend a spec names: <c>adb</c> of <c>adb:serial=…</c>.</summary>
     public static string BackendName(string spec) => (spec.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? spec[..colon] : spec).Trim();

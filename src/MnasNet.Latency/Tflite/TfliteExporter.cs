@@ -24,11 +24,13 @@ public static class TfliteExporter
     /// <summary>
     /// Builds the architecture with seeded random weights and trained-like BatchNorm statistics
     /// (<see cref="RandomWeights"/>) and exports it: input [1, R, R, C] → logits [1, classes].
+    /// Throws <see cref="ArchitectureTooLargeException"/> when the architecture does not fit the resolution.
     /// </summary>
     public static byte[] Export(Architecture architecture, NetworkOptions options, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(options);
+        ResolutionLimits.Default.Check(architecture, options);
         return RandomWeights.WithModel(architecture, options, seed, Export);
     }
 

@@ -1,14 +1,15 @@
 using System.CommandLine;
 using MnasNet.Actors.State;
 using MnasNet.Latency.Onnx;
+using MnasNet.Latency.Tflite;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Cli.Commands.Search;
 
 /// <summary>
-/// <c>mnasnet export-trial ID --trial N --out DIR</c>: the trial's architecture JSON, an ONNX file of the deployed
-/// network (224×224×3, 1000 classes, seeded weights: the shape whose latency was measured) and, where kept, the
-/// trained proxy weights (TorchSharp .pt). Named export-trial so it never clashes with <c>mnasnet export --arch</c>.
+/// <c>mnasnet export-trial ID --trial N --out DIR</c>: the trial's architecture JSON, ONNX and TFLite files of the
+/// deployed network (224×224×3, 1000 classes, the same seeded weights: the shape whose latency was measured) and,
+/// where kept, the trained proxy weights (TorchSharp .pt). Named export-trial so it never clashes with <c>mnasnet export --arch</c>.
 /// </summary>
 public sealed class ExportTrialCommand : SearchCliCommand
 {
@@ -17,14 +18,16 @@ public sealed class ExportTrialCommand : SearchCliCommand
     private readonly Option<long> _trial = new("--trial") { Description = "Trial id.", Required = true };
     private readonly Option<string> _out = new("--out") { Description = "Output directory.", Required = true };
     private readonly Option<bool> _noOnnx = new("--no-onnx") { Description = "Skip the ONNX file." };
+    private readonly Option<bool> _noTflite = new("--no-tflite") { Description = "Skip the TFLite file." };
 
-    public ExportTrialCommand() : base("export-trial", "Export one trial of a search: architecture JSON, ONNX, weights where kept.")
+    public ExportTrialCommand() : base("export-trial", "Export one trial of a search: architecture JSON, ONNX, TFLite, weights where kept.")
     {
         Arguments.Add(_id);
         _journal.AddTo(this);
         Options.Add(_trial);
         Options.Add(_out);
         Options.Add(_noOnnx);
+        Options.Add(_noTflite);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -45,6 +48,12 @@ public sealed class ExportTrialCommand : SearchCliCommand
             var onnxPath = Path.Combine(outDir, $"trial-{trialId}.onnx");
             OnnxExporter.Save(OnnxExporter.Export(arch, NetworkOptions.ImageNet), onnxPath);
             await output.WriteLineAsync($"onnx (224x224x3, 1000 classes, seeded weights): {onnxPath}");
+        }
+        if (!parseResult.GetValue(_noTflite))
+        {
+            var tflitePath = Path.Combine(outDir, $"trial-{trialId}.tflite");
+            TfliteExporter.Save(TfliteExporter.Export(arch, NetworkOptions.ImageNet), tflitePath);
+            await output.WriteLineAsync($"tflite (1x224x224x3 NHWC, 1000 classes, the same seeded weights): {tflitePath}");
         }
         if (trial.WeightsPath is { } weights && File.Exists(weights))
         {
