@@ -28,6 +28,7 @@ public static class MnasNetCli
         root.Subcommands.Add(new LatencyCommand());
         root.Subcommands.Add(new LatencyTableCommand());
         root.Subcommands.Add(new ExportCommand());
+        root.Subcommands.Add(new DevicesCommand());
         var bench = new BenchCommand();
         bench.Subcommands.Add(new BenchSearchCommand());
         bench.Subcommands.Add(new BenchTrainCommand());

@@ -205,11 +205,20 @@ public static class ClusterHostingExtensions
             if (node.Has(NodeRoles.Device))
             {
                 var platforms = node.DevicePlatforms(settings);
-                for (var i = 0; i < platforms.Count; i++)
+                var retry = DeviceRetry.Of(settings);
+                var i = 0;
+                foreach (var platform in platforms)
                 {
-                    var (index, platform) = (i, platforms[i]);
-                    var backends = WorkerBackends<IDeviceBackend>.PerSearch(s => CreateDevice(platform, s, space, index), DeviceWorker.DisposeDevice);
-                    system.ActorOf(DeviceWorker.Props(work, backends, platform, repeat), $"device-{prefix}-{i}");
+                    // An adb spec stands for phones: one worker per phone, advertising that phone's platform.
+                    var devices = platform.Backend == DevicePlatform.Adb
+                        ? PhoneDiscovery.Discover(platform, settings.Threads).Select(p => (p.Platform, Create: (Func<SearchSettings, int, IDeviceBackend>)((s, _) => PhoneDeviceBackend.Connect(s, space, p.Settings)))).ToList()
+                        : [(platform, (s, index) => CreateDevice(platform, s, space, index))];
+                    foreach (var (advertised, create) in devices)
+                    {
+                        var index = i++;
+                        var backends = WorkerBackends<IDeviceBackend>.PerSearch(s => create(s, index), DeviceWorker.DisposeDevice);
+                        system.ActorOf(DeviceWorker.Props(work, backends, advertised, repeat, retry), $"device-{prefix}-{index}");
+                    }
                 }
             }
         });

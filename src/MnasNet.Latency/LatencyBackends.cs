@@ -1,17 +1,24 @@
 using System.Globalization;
+using MnasNet.Latency.Adb;
 using MnasNet.Latency.Backends;
+using MnasNet.Latency.Tflite;
+using MnasNet.SearchSpace;
 
 namespace MnasNet.Latency;
 
 /// <summary>
 /// Creates backends from a spec string, as a CLI option or a device node's configuration:
-/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>.
+/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>,
+/// <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off,…]</c> (a phone; serials may contain colons).
 /// </summary>
 public static class LatencyBackends
 {
     public const string Default = OnnxRuntimeBackend.Name;
 
-    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TfliteBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE"];
+    public static IReadOnlyList<string> Names { get; } = [OnnxRuntimeBackend.Name, TfliteBackend.Name, TorchSharpBackend.Name, SimulatedBackend.Name, TableBackend.Prefix + ":FILE", AdbPhoneBackend.Name];
+
+    /// <summary>Writes the model file a phone runs: TensorFlow Lite with seeded random weights.</summary>
+    public static Func<Architecture, NetworkOptions, long, byte[]> PhoneModelWriter { get; } = TfliteExporter.Export;
 
     /// <summary>
     /// <paramref name="threads"/> overrides a spec's thread count when given (the CLI's <c>--threads</c>).
@@ -33,6 +40,8 @@ public static class LatencyBackends
                     NoiseCv: Double(settings, "noise", 0.03, spec),
                     Seed: (ulong)Int(settings, "seed", (int)seed, spec),
                     Threads: threads ?? Int(settings, "threads", 1, spec)));
+            case AdbPhoneBackend.Name:
+                return CreatePhone(spec, settings, threads, seed);
             case TableBackend.Prefix:
                 if (string.IsNullOrWhiteSpace(argument))
                 {
@@ -52,6 +61,62 @@ public static class LatencyBackends
             throw new UnknownBackendException($"backend '{spec}': a table cannot be built from another table; use {OnnxRuntimeBackend.Name}, {TfliteBackend.Name}, {TorchSharpBackend.Name} or {SimulatedBackend.Name}");
         }
         return (ILayerLatencyBackend)Create(spec, threads, seed);
+    }
+
+    private static readonly string[] AdbSettingKeys = ["serial", "threads", "cores", "binary", "remote-binary", "xnnpack", "server", "max-temp", "thermal-wait", "timeout"];
+
+    /// <summary>Parses an <c>adb:…</c> spec (pure; no phone is contacted).</summary>
+    public static AdbPhoneSettings PhoneSettings(string spec, int? threads = null)
+    {
+        var (name, settings, _) = Parse(spec);
+        if (name != AdbPhoneBackend.Name)
+        {
+            throw new UnknownBackendException($"backend '{spec}' is not an adb phone");
+        }
+        return PhoneSettings(spec, settings, threads);
+    }
+
+    private static AdbPhoneSettings PhoneSettings(string spec, IReadOnlyDictionary<string, string> settings, int? threads)
+    {
+        string? Text(string key) => settings.TryGetValue(key, out var v) && v.Length > 0 ? v : null;
+        var xnnpack = OnOff(settings, "xnnpack", true, spec);
+        var cores = Text("cores") ?? "auto";
+        if (cores != "auto")
+        {
+            try
+            {
+                PhoneCommands.ParseMask(cores);
+            }
+            catch (FormatException e)
+            {
+                throw new UnknownBackendException($"backend '{spec}': {e.Message}");
+            }
+        }
+        TimeSpan? Seconds(string key) => settings.ContainsKey(key) ? TimeSpan.FromSeconds(Double(settings, key, 0, spec)) : null;
+        var phone = new AdbPhoneSettings(
+            Serial: Text("serial"),
+            Threads: threads ?? Int(settings, "threads", 1, spec),
+            Cores: cores,
+            LocalBinary: Text("binary"),
+            Xnnpack: xnnpack,
+            Server: Text("server"),
+            MaxTemperatureC: settings.ContainsKey("max-temp") ? Double(settings, "max-temp", 0, spec) : null,
+            ThermalWait: Seconds("thermal-wait"),
+            BenchmarkTimeout: Seconds("timeout"));
+        phone = Text("remote-binary") is { } remote ? phone with { RemoteBinary = remote } : phone;
+        try
+        {
+            return phone.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UnknownBackendException($"backend '{spec}': {e.Message}");
+        }
+    }
+
+    private static AdbPhoneBackend CreatePhone(string spec, IReadOnlyDictionary<string, string> settings, int? threads, long seed)
+    {
+        return AdbPhoneBackend.ConnectAsync(PhoneSettings(spec, settings, threads), (a, o) => PhoneModelWriter(a, o, seed)).GetAwaiter().GetResult();
     }
 
     private static (string Name, IReadOnlyDictionary<string, string> Settings, string Argument) Parse(string spec)
@@ -82,6 +147,7 @@ public static class LatencyBackends
             OnnxRuntimeBackend.Name or TorchSharpBackend.Name => new[] { "threads" },
             TfliteBackend.Name => ["threads", "xnnpack"],
             SimulatedBackend.Name => ["seed", "noise", "threads"],
+            AdbPhoneBackend.Name => AdbSettingKeys,
             _ => [],
         };
         foreach (var key in settings.Keys.Where(k => !known.Contains(k, StringComparer.OrdinalIgnoreCase)))

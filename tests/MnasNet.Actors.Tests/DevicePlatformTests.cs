@@ -22,7 +22,7 @@ public sealed class DevicePlatformTests
     [Theory]
     [InlineData("tensorrt:threads=1", "unknown backend 'tensorrt'")]
     [InlineData("tflite:xnnpack=yes", "xnnpack must be on or off")]
-    [InlineData("onnxruntime:xnnpack=on", "xnnpack applies to the tflite backend only")]
+    [InlineData("onnxruntime:xnnpack=on", "xnnpack applies to TensorFlow Lite backends only")]
     [InlineData("onnxruntime:threads", "'threads' is not key=value")]
     [InlineData("onnxruntime:threads=0", "threads must be a whole number from 1 to 256")]
     [InlineData("onnxruntime:threads=1,threads=2", "'threads' is given twice")]

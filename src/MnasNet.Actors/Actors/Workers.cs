@@ -215,18 +215,52 @@ public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerB
         Akka.Actor.Props.Create(() => new TrainerWorker(workSource, backends, repeatRequest));
 }
 
-/// <summary>Owns one device: measures one model at a time (devices are exclusive) and advertises its platform.</summary>
-public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null)
+/// <summary>How a device worker retries a transient device fault: up to MaxAttempts tries, the delay doubling from FirstDelay.</summary>
+public sealed record DeviceRetry(int MaxAttempts, TimeSpan FirstDelay)
+{
+    public static DeviceRetry Default { get; } = new(3, TimeSpan.FromSeconds(2));
+
+    public static DeviceRetry Of(SearchSettings settings) => new(settings.Workers.MaxAttempts, TimeSpan.FromSeconds(settings.Workers.RetryDelaySeconds));
+
+    public TimeSpan DelayAfter(int attempt) => FirstDelay * Math.Pow(2, attempt - 1);
+}
+
+/// <summary>
+/// Owns one device: measures one model at a time (devices are exclusive) and advertises its platform. A transient
+/// device fault (<see cref="TransientDeviceException"/>) is retried with back-off here, so a phone that drops off
+/// for a moment does not fail the trial; when the attempts are spent the trial fails with the last fault.
+/// </summary>
+public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null)
     : PullWorker<IDeviceBackend>(workSource, WorkKind.Measure, backends, platform.ToString(), repeatRequest)
 {
-    protected override async Task<ISearchCommand> RunAsync(IDeviceBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
-        new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken), work.Target);
+    private readonly DeviceRetry _retry = retry ?? DeviceRetry.Default;
+    private readonly ILoggingAdapter _retryLog = Context.GetLogger();
 
-    public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform) =>
-        Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform);
+    protected override async Task<ISearchCommand> RunAsync(IDeviceBackend backend, WorkOffer work, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return new MeasurementDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.MeasureAsync(work, cancellationToken), work.Target);
+            }
+            catch (TransientDeviceException e) when (attempt < _retry.MaxAttempts)
+            {
+                _retryLog.Warning("worker {Worker}: trial {TrialId}: device fault ({Reason}); attempt {Attempt} of {MaxAttempts} in {Delay}", WorkerId, work.TrialId, e.Message, attempt + 1, _retry.MaxAttempts, _retry.DelayAfter(attempt));
+                await Task.Delay(_retry.DelayAfter(attempt), cancellationToken);
+            }
+            catch (TransientDeviceException e)
+            {
+                throw new TrialFailureException($"device unavailable after {attempt} attempt{(attempt == 1 ? "" : "s")}: {e.Message}");
+            }
+        }
+    }
 
-    public static Props Props(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null) =>
-        Akka.Actor.Props.Create(() => new DeviceWorker(workSource, backends, platform, repeatRequest));
+    public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform, DeviceRetry? retry = null) =>
+        Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform, retry: retry);
+
+    public static Props Props(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null) =>
+        Akka.Actor.Props.Create(() => new DeviceWorker(workSource, backends, platform, repeatRequest, retry));
 
     public static void DisposeDevice(IDeviceBackend backend) => backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

@@ -5,6 +5,12 @@ namespace MnasNet.Actors.Backends;
 /// <summary>A trial that could not produce a result (diverged, out of memory, too large); the reason is journaled.</summary>
 public sealed class TrialFailureException(string reason) : Exception(reason);
 
+/// <summary>
+/// The device could not measure for now (phone offline or unauthorized, adb server gone, shell killed): the device
+/// worker retries with back-off instead of failing the trial.
+/// </summary>
+public sealed class TransientDeviceException(string reason, Exception? inner = null) : Exception(reason, inner);
+
 /// <summary>Trains one trial's architecture (real: TorchSharp proxy training; simulated: surrogate accuracy).</summary>
 public interface ITrainerBackend : IDisposable
 {
@@ -19,6 +25,9 @@ public interface IDeviceBackend : IAsyncDisposable
     string Name { get; }
 
     string DeviceId { get; }
+
+    /// <summary>The platform this device advertises when it knows it better than the settings do (a phone); null: from the settings.</summary>
+    DevicePlatform? Platform => null;
 
     Task<LatencyRecord> MeasureAsync(WorkOffer work, CancellationToken cancellationToken);
 }

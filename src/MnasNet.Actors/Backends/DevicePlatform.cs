@@ -12,7 +12,13 @@ namespace MnasNet.Actors.Backends;
 /// </summary>
 public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, string> Properties)
 {
-    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", "tflite"];
+    public static readonly IReadOnlyList<string> Backends = ["simulated", "onnxruntime", "tflite", Android, Adb];
+
+    /// <summary>The platform of phones (<c>android:model=Pixel,abi=arm64-v8a,…</c>), as they advertise it.</summary>
+    public const string Android = "android";
+
+    /// <summary>A node's device spec for the phones on an adb server (<c>adb[:serial=S,threads=1,…]</c>), not a platform searches target.</summary>
+    public const string Adb = "adb";
 
     public static DevicePlatform Parse(string text)
     {
@@ -44,11 +50,12 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         {
             throw new SettingsException($"device platform '{text}': threads must be a whole number from 1 to 256, got '{threads}'");
         }
-        if (properties.TryGetValue("xnnpack", out var xnnpack) && (backend != "tflite" || xnnpack is not ("on" or "off")))
+        var runsTflite = backend is "tflite" or Android or Adb;
+        if (properties.TryGetValue("xnnpack", out var xnnpack) && (!runsTflite || xnnpack is not ("on" or "off")))
         {
-            throw new SettingsException(backend == "tflite"
+            throw new SettingsException(runsTflite
                 ? $"device platform '{text}': xnnpack must be on or off, got '{xnnpack}'"
-                : $"device platform '{text}': xnnpack applies to the tflite backend only");
+                : $"device platform '{text}': xnnpack applies to TensorFlow Lite backends only (tflite, android, adb)");
         }
         return new DevicePlatform(backend, properties);
     }
@@ -64,7 +71,7 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
     /// <summary>The platform a device spec runs on here: host backends gain the CPU model and their thread count.</summary>
     public DevicePlatform OnThisHost(int defaultThreads)
     {
-        if (Backend == "simulated")
+        if (Backend is "simulated" or Adb or Android)
         {
             return this;
         }
@@ -94,7 +101,9 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
         {
             var platform = settings.Simulated
                 ? Parse("simulated")
-                : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                : Settings.SettingsValidation.BackendName(settings.Latency.Backend) == Adb
+                    ? PhoneSelector(settings.Latency.Backend, settings.Threads)
+                    : Parse($"{settings.Latency.Backend}:threads={settings.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
             return [new MeasureTarget(platform, settings.Reward.TargetMs)];
         }
         var targets = new List<MeasureTarget>();
@@ -123,7 +132,24 @@ public sealed record DevicePlatform(string Backend, IReadOnlyDictionary<string, 
     /// <summary>The platform of the devices a single-node search creates from its settings.</summary>
     public static DevicePlatform LocalDeviceOf(SearchSettings settings) => settings.Simulated
         ? Parse("simulated")
-        : Parse(settings.Latency.Backend).OnThisHost(settings.Threads);
+        : Settings.SettingsValidation.BackendName(settings.Latency.Backend) == Adb
+            ? PhoneSelector(settings.Latency.Backend, settings.Threads)
+            : Parse(settings.Latency.Backend).OnThisHost(settings.Threads);
+
+    /// <summary>What an <c>adb:…</c> spec measures on: any Android phone (the named serial, if any) with its threads.</summary>
+    public static DevicePlatform PhoneSelector(string adbSpec, int defaultThreads)
+    {
+        var spec = Parse(adbSpec);
+        var properties = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["threads"] = (spec.Threads ?? defaultThreads).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (spec.Properties.TryGetValue("serial", out var serial))
+        {
+            properties["serial"] = MnasNet.Latency.Adb.PhoneCommands.Slug(serial);
+        }
+        return new DevicePlatform(Android, properties);
+    }
 
     public override string ToString() =>
         Properties.Count == 0 ? Backend : $"{Backend}:{string.Join(",", Properties.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"))}";

@@ -130,5 +130,8 @@ public sealed class RealBackendFactory : IBackendFactory
 
     public ITrainerBackend CreateTrainer(int index) => new ProxyTrainerBackend(_settings, _space, _dataset, _weights);
 
-    public IDeviceBackend CreateDevice(int index) => new HostDeviceBackend(_settings, _space, index);
+    public IDeviceBackend CreateDevice(int index) =>
+        SettingsValidation.BackendName(_settings.Latency.Backend) == DevicePlatform.Adb
+            ? PhoneDeviceBackend.Connect(_settings, _space, PhoneDeviceBackend.SettingsOf(_settings.Latency.Backend, _settings.Threads))
+            : new HostDeviceBackend(_settings, _space, index);
 }

@@ -72,7 +72,8 @@ public static class SearchHostingExtensions
                 var platform = DevicePlatform.LocalDeviceOf(settings);
                 for (var i = 0; i < settings.Workers.Devices; i++)
                 {
-                    system.ActorOf(DeviceWorker.Props(controller, options.Backends.CreateDevice(i), platform), $"device-{i}");
+                    var device = options.Backends.CreateDevice(i);
+                    system.ActorOf(DeviceWorker.Props(controller, device, device.Platform ?? platform, DeviceRetry.Of(settings)), $"device-{i}");
                 }
             }
         });

@@ -38,10 +38,13 @@ public static class SearchRunner
         CancellationToken pauseToken = default,
         bool serializeMessages = false)
     {
-        var local = DevicePlatform.LocalDeviceOf(settings);
-        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => !local.Satisfies(t)))
+        // A phone says what it is only when asked: the adb backend's platform comes from the phone itself.
+        IReadOnlyList<DevicePlatform> locals = !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
+            ? [.. PhoneDiscovery.Discover(DevicePlatform.Parse(settings.Latency.Backend), settings.Threads).Select(p => p.Platform)]
+            : [DevicePlatform.LocalDeviceOf(settings)];
+        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => !locals.Any(l => l.Satisfies(t))))
         {
-            throw new SettingsException($"latency.target '{target}' is not this machine's device ({local}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
+            throw new SettingsException($"latency.target '{target}' is not this machine's device ({string.Join(", ", locals)}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
         }
         var directory = settings.Journal.Directory;
         JournalFiles.EnsureWritableDirectory(directory);

@@ -41,7 +41,11 @@ public sealed record TrainingRecord(
     string? WeightsPath,
     ulong Seed);
 
-/// <summary>The full latency measurement: platform, protocol, every sample and its statistics.</summary>
+/// <summary>
+/// The full latency measurement: platform, protocol, every sample and its statistics. <paramref name="Device"/>: what
+/// the device reported with this measurement (a phone's model, build fingerprint, ABI, SDK, governor, temperature,
+/// benchmark_model's figures); absent for host backends and in journals written before phones.
+/// </summary>
 public sealed record LatencyRecord(
     string Backend,
     string Source,
@@ -62,7 +66,8 @@ public sealed record LatencyRecord(
     int OutlierCount,
     IReadOnlyList<double> SamplesMs,
     double WallSeconds,
-    ulong Seed);
+    ulong Seed,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? Device = null);
 
 /// <summary>
 /// The reward with every input it came from: reward = ACC · (LAT/T)^w, w = α if LAT ≤ T else β. With several target

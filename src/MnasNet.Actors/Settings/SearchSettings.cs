@@ -87,7 +87,10 @@ public sealed record TrainingSettings
 
 public sealed record LatencySettings
 {
-    /// <summary>"onnxruntime" or "tflite" in real mode; the simulated backend is chosen by mode = simulated.</summary>
+    /// <summary>
+    /// "onnxruntime" or "tflite" in real mode, or a phone: <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off]</c>;
+    /// the simulated backend is chosen by mode = simulated.
+    /// </summary>
     public string Backend { get; init; } = "onnxruntime";
     public int Resolution { get; init; } = 224;
     public int Warmup { get; init; } = 3;
@@ -137,6 +140,12 @@ public sealed record WorkerSettings
     public double LeaseTimeoutSeconds { get; init; } = 600;
     /// <summary>On pause, how long in-flight trials may run before they are abandoned (re-run on resume).</summary>
     public double PauseGraceSeconds { get; init; } = 30;
+    /// <summary>
+    /// Attempts a device worker makes at one measurement when the device fails transiently (phone offline, adb server
+    /// gone), waiting retryDelaySeconds, then twice that, … between them; then the trial fails.
+    /// </summary>
+    public int MaxAttempts { get; init; } = 3;
+    public double RetryDelaySeconds { get; init; } = 2;
 }
 
 public sealed record LoggingSettings

@@ -7,7 +7,10 @@ public static partial class SettingsValidation
 {
     public static IReadOnlyList<string> Strategies => Policy.SearchPolicies.Strategies;
     public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
-    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite"];
+    public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite", MnasNet.Latency.Adb.AdbPhoneBackend.Name];
+
+    /// <summary>The backend a spec names: <c>adb</c> of <c>adb:serial=…</c>.</summary>
+    public static string BackendName(string spec) => (spec.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? spec[..colon] : spec).Trim();
     public static readonly IReadOnlyList<string> Presets = ["soft", "hard", "custom"];
     public static readonly IReadOnlyList<string> Levels = ["Verbose", "Debug", "Information", "Warning", "Error", "Fatal"];
 
@@ -62,7 +65,18 @@ public static partial class SettingsValidation
         else
         {
             Require(s.Latency.Backend != "simulated", "latency.backend 'simulated' contradicts mode 'real'; set mode to 'simulated' (both backends simulated) or pick a real latency backend");
-            Require(RealLatencyBackends.Contains(s.Latency.Backend), $"latency.backend '{s.Latency.Backend}': expected one of {string.Join(", ", RealLatencyBackends)}");
+            Require(RealLatencyBackends.Contains(BackendName(s.Latency.Backend)), $"latency.backend '{s.Latency.Backend}': expected one of {string.Join(", ", RealLatencyBackends)}");
+            if (BackendName(s.Latency.Backend) == MnasNet.Latency.Adb.AdbPhoneBackend.Name)
+            {
+                try
+                {
+                    MnasNet.Latency.LatencyBackends.PhoneSettings(s.Latency.Backend);
+                }
+                catch (MnasNet.Latency.UnknownBackendException e)
+                {
+                    throw new SettingsException($"latency.backend: {e.Message}");
+                }
+            }
             Require(s.Simulation.TrainSeconds == 0 && s.Simulation.MeasureSeconds == 0, "simulation.trainSeconds/measureSeconds are set but mode is 'real'; virtual durations only apply to mode 'simulated'");
         }
         Require(s.Latency.Resolution is >= 8 and <= 1024, $"latency.resolution must be between 8 and 1024, got {s.Latency.Resolution}");
@@ -94,6 +108,10 @@ public static partial class SettingsValidation
         Require(w.Devices is >= 1 and <= 64, $"workers.devices must be between 1 and 64, got {w.Devices}");
         Require(w.LeaseTimeoutSeconds > 0, $"workers.leaseTimeoutSeconds must be positive, got {w.LeaseTimeoutSeconds}");
         Require(w.PauseGraceSeconds >= 0, $"workers.pauseGraceSeconds must be 0 or more, got {w.PauseGraceSeconds}");
+        Require(s.Simulated || BackendName(s.Latency.Backend) != MnasNet.Latency.Adb.AdbPhoneBackend.Name || w.Devices == 1,
+            $"workers.devices is {w.Devices} but latency.backend '{s.Latency.Backend}' is one phone; measure on several phones with a cluster device node (mnasnet node --roles device --device adb)");
+        Require(w.MaxAttempts is >= 1 and <= 100, $"workers.maxAttempts must be between 1 and 100, got {w.MaxAttempts}");
+        Require(w.RetryDelaySeconds is >= 0 and <= 3600, $"workers.retryDelaySeconds must be between 0 and 3600, got {w.RetryDelaySeconds}");
         Require(!s.Simulated || w.LeaseTimeoutSeconds > Math.Max(sim.TrainSeconds, sim.MeasureSeconds),
             $"workers.leaseTimeoutSeconds ({w.LeaseTimeoutSeconds}) must exceed the simulated trial durations ({Math.Max(sim.TrainSeconds, sim.MeasureSeconds)} s), or every lease would expire");
         Require(Levels.Contains(s.Logging.Level), $"logging.level '{s.Logging.Level}': expected one of {string.Join(", ", Levels)}");

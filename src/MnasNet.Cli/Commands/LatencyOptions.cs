@@ -15,7 +15,7 @@ internal static class LatencyOptions
 
     public static Option<string> Backend(string? fallback = LatencyBackends.Default) => new("--backend")
     {
-        Description = "onnxruntime[:threads=N], tflite[:threads=N,xnnpack=on|off], torchsharp[:threads=N], simulated[:seed=S,noise=CV] or table:FILE.",
+        Description = "onnxruntime[:threads=N], tflite[:threads=N,xnnpack=on|off], torchsharp[:threads=N], simulated[:seed=S,noise=CV], table:FILE or a phone adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off].",
         DefaultValueFactory = fallback is null ? null! : _ => fallback,
     };
 

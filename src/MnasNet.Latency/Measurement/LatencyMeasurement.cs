@@ -6,7 +6,9 @@ namespace MnasNet.Latency.Measurement;
 /// The full record of one latency measurement: every raw sample in run order, their statistics (outliers flagged,
 /// not dropped), the protocol that produced them and the platform they are valid for. <see cref="HostLoadAverage"/>
 /// is the host's 1-minute load average when the measurement started (null where unknown or simulated): figures
-/// taken while other processes kept the cores busy are slower and noisier.
+/// taken while other processes kept the cores busy are slower and noisier. <see cref="Device"/>: what a device
+/// reported at the time of this measurement (a phone's model, build fingerprint, ABI, SDK, governor, temperature);
+/// null for host backends.
 /// </summary>
 public sealed record LatencyMeasurement(
     string ArchitectureId,
@@ -24,7 +26,8 @@ public sealed record LatencyMeasurement(
     IReadOnlyList<double> SamplesMs,
     double WallSeconds,
     DateTimeOffset StartedAt,
-    double? HostLoadAverage = null)
+    double? HostLoadAverage = null,
+    IReadOnlyDictionary<string, string>? Device = null)
 {
     [JsonIgnore]
     public double MedianMs => Statistics.MedianMs;

@@ -20,7 +20,7 @@ internal sealed class ClusterNodeCliOptions
     public Option<int?> Devices { get; } = new("--devices") { Description = "Device workers on this node, of the platform the settings name (default: workers.devices)." };
     public Option<string[]> Device { get; } = new("--device")
     {
-        Description = "One device worker of this platform, e.g. onnxruntime:threads=1, tflite:threads=1 or simulated (repeatable; instead of --devices). Searches measure only on devices that satisfy their latency.target.",
+        Description = "One device worker of this platform, e.g. onnxruntime:threads=1, tflite:threads=1, simulated, or adb[:serial=S,threads=1] for the phones on the adb server, one worker per phone (repeatable; instead of --devices). Searches measure only on devices that satisfy their latency.target.",
     };
 
     public void AddTo(Command command)
