@@ -45,7 +45,7 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
 
     private static async Task AssertReplayVerifies(TempDir dir, string id)
     {
-        var replay = await Cli.RunAsync("replay", id, "--journal-dir", dir.Path, "--verify");
+        var replay = await InProcessCli.RunAsync("replay", id, "--journal-dir", dir.Path, "--verify");
         Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
     }
 
@@ -165,14 +165,14 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
         await using var locked = new FakePhone(unauthorized: true);
         await server.AttachAsync(phone);
         await server.AttachAsync(locked, state: "unauthorized");
-        var text = await Cli.RunAsync("devices", "--server", $"127.0.0.1:{server.Port}");
+        var text = await InProcessCli.RunAsync("devices", "--server", $"127.0.0.1:{server.Port}");
         Assert.True(text.ExitCode == ExitCodes.Success, text.Error);
         Assert.Contains($"target: android:abi=arm64-v8a,model=Pixel-3a,sdk=29,serial={phone.Serial},threads=1,xnnpack=on", text.Output, StringComparison.Ordinal);
         Assert.Contains("big cores 2-3 (mask c)", text.Output, StringComparison.Ordinal);
         Assert.Contains($"{locked.Serial}  unauthorized", text.Output, StringComparison.Ordinal);
         Assert.Contains("Allow USB debugging", text.Output, StringComparison.Ordinal);
 
-        var json = await Cli.RunAsync("devices", "--server", $"127.0.0.1:{server.Port}", "--json", "--threads", "2");
+        var json = await InProcessCli.RunAsync("devices", "--server", $"127.0.0.1:{server.Port}", "--json", "--threads", "2");
         using var doc = System.Text.Json.JsonDocument.Parse(json.Output);
         var row = doc.RootElement.GetProperty("devices").EnumerateArray().Single(d => d.GetProperty("serial").GetString() == phone.Serial);
         Assert.Equal("device", row.GetProperty("state").GetString());
@@ -188,7 +188,7 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
     [Fact]
     public async Task No_adb_server_is_a_clear_error_from_mnasnet_devices()
     {
-        var result = await Cli.RunAsync("devices", "--server", "127.0.0.1:1");
+        var result = await InProcessCli.RunAsync("devices", "--server", "127.0.0.1:1");
         Assert.Equal(ExitCodes.Failure, result.ExitCode);
         Assert.Contains("no adb server at 127.0.0.1:1", result.Error, StringComparison.Ordinal);
     }
