@@ -53,11 +53,11 @@ public sealed class ControllerCommandTests
     [Fact]
     public async Task Bench_controller_prints_throughput()
     {
-        var r = await CliRunner.RunAsync("bench", "controller", "--batch", "4", "--sample-batches", "1", "--updates", "1");
+        var r = await CliRunner.RunAsync("bench", "controller", "--throughput", "--batch", "4", "--sample-batches", "1", "--updates", "1");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("architectures/s", r.Output);
         Assert.Contains("updates/s", r.Output);
-        var bad = await CliRunner.RunAsync("bench", "controller", "--batch", "0");
+        var bad = await CliRunner.RunAsync("bench", "controller", "--throughput", "--batch", "0");
         Assert.Equal(ExitCodes.InvalidInput, bad.ExitCode);
     }
 }
