@@ -3,13 +3,14 @@ using MnasNet.SearchSpace;
 namespace MnasNet.Controller;
 
 /// <summary>
-/// Settings of the tree-structured Parzen estimator. Defaults follow Optuna's <c>TPESampler</c> (n_ei_candidates
-/// 24, γ(n) = min(⌈0.1·n⌉, 25), prior weight 1, its trial weights) except <paramref name="StartupTrials"/>: 42
-/// decisions need a few more random trials than Optuna's 10 before the densities say anything.
+/// Settings of the tree-structured Parzen estimator. Defaults follow Optuna's <c>TPESampler</c> (γ(n) = min(⌈0.1·n⌉,
+/// 25), prior weight 1, its trial weights) except <paramref name="StartupTrials"/> (42 decisions need a few more
+/// random trials than Optuna's 10) and <paramref name="Candidates"/>: 4 instead of 24 keeps more exploration per
+/// decision, which the benchmark suite measured as better at budgets up to 1000 (see the Controller README).
 /// </summary>
 public sealed record TpeOptions(
     int StartupTrials = 20,
-    int Candidates = 24,
+    int Candidates = 4,
     double GammaFraction = 0.1,
     int MaxGood = 25,
     double PriorWeight = 1.0,
