@@ -107,18 +107,16 @@ public sealed class ControllerPolicy : nn.Module
         var (output, _, _) = lstm.call(inputs.transpose(0, 1));                              // [42, B, H]
         Tensor? logProb = null;
         Tensor? entropy = null;
-        using var temperatureScalar = temperature.ToScalar();
-        using var maskedLogit = MaskedLogit.ToScalar();
         for (var k = 0; k < heads.Count; k++)
         {
             var logits = heads[k].call(output.index_select(0, _positionsOfKind[k]));          // [7, B, C]
             if (temperature != 1.0)
             {
-                logits = logits / temperatureScalar;
+                logits = logits / temperature;
             }
             if (_disallowedOfKind[k] is { } mask)
             {
-                logits = logits.masked_fill(mask, maskedLogit);
+                logits = logits.masked_fill(mask, MaskedLogit);
             }
             var logSoftmax = logits.log_softmax(2);
             var chosen = tokens.index_select(1, _positionsOfKind[k]).t().unsqueeze(2);        // [7, B, 1]
@@ -164,8 +162,7 @@ public sealed class ControllerPolicy : nn.Module
                 chosen[j] = choice;
                 result[j][i] = choice;
             }
-            using var offset = _embeddingOffset[i].ToScalar();
-            x = embedding.call(tensor(chosen) + offset).MoveToOuterDisposeScope();
+            x = embedding.call(tensor(chosen) + _embeddingOffset[i]).MoveToOuterDisposeScope();
             foreach (var t in h.Concat(c))
             {
                 t.MoveToOuterDisposeScope();

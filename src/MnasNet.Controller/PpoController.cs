@@ -147,11 +147,6 @@ public sealed class PpoController : IArchitectureSampler
             var old = tensor(oldLogProb.Select(v => (float)v).ToArray());
             var adv = tensor(advantages.Select(v => (float)v).ToArray());
             var eps = Options.ClipEpsilon;
-            using var one = 1.0.ToScalar();
-            using var low = (1 - eps).ToScalar();
-            using var high = (1 + eps).ToScalar();
-            using var epsScalar = eps.ToScalar();
-            using var entropyWeight = (-entropyCoefficient).ToScalar();
             for (var epoch = 0; epoch < Options.Epochs; epoch++)
             {
                 using var stepScope = NewDisposeScope();
@@ -159,10 +154,10 @@ public sealed class PpoController : IArchitectureSampler
                 var (logProb, entropy) = _policy.Evaluate(tokens, Options.Temperature);
                 var logRatio = logProb - old;
                 var ratio = logRatio.exp();
-                var surrogate = torch.min(ratio * adv, ratio.clamp(low, high) * adv);
+                var surrogate = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv);
                 var policy = -surrogate.mean();
                 var meanEnt = entropy.mean();
-                var entropyTerm = meanEnt * entropyWeight;
+                var entropyTerm = -entropyCoefficient * meanEnt;
                 var total = policy + entropyTerm;
                 total.backward();
                 gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), Options.MaxGradNorm);
@@ -173,7 +168,7 @@ public sealed class PpoController : IArchitectureSampler
                 totalLoss = total.item<float>();
                 meanEntropy = meanEnt.item<float>();
                 approxKl = (-logRatio).mean().item<float>();
-                clipFraction = ((ratio - one).abs() > epsScalar).to_type(ScalarType.Float32).mean().item<float>();
+                clipFraction = ((ratio - 1).abs() > eps).to_type(ScalarType.Float32).mean().item<float>();
             }
         }
 
