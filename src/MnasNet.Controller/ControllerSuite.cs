@@ -166,22 +166,6 @@ public static class ControllerSuite
     /// <summary>One simulated search: the best reward found after each sample (index k = k + 1 samples).</summary>
     public static double[] BestSoFar(SuiteSettings settings, BlockObjective objective, LatencyTarget target, string strategy, ulong seed)
     {
-        if (strategy == SearchStrategies.Ppo)
-        {
-            // Two PPO controllers driving libtorch from parallel threads crashed inside libtorch on freed Scalars
-            // ("Unknown scalar type"), so PPO runs take turns; the other strategies use no libtorch and run alongside.
-            lock (TorchLock)
-            {
-                return Search(settings, objective, target, strategy, seed);
-            }
-        }
-        return Search(settings, objective, target, strategy, seed);
-    }
-
-    private static readonly object TorchLock = new();
-
-    private static double[] Search(SuiteSettings settings, BlockObjective objective, LatencyTarget target, string strategy, ulong seed)
-    {
         using var sampler = ArchitectureSamplers.Create(strategy, seed, settings.Ppo, settings.Evolution, settings.Tpe);
         var budget = settings.MaxBudget;
         var result = new double[budget];
