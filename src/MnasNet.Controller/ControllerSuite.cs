@@ -125,11 +125,16 @@ public static class ControllerSuite
         var runs = problems
             .SelectMany(p => settings.Strategies.SelectMany(s => Enumerable.Range(1, settings.Seeds).Select(seed => new Run(p.Family, p.Preset, s, (ulong)seed))))
             .ToArray();
-        // PPO runs are the slow ones: start them first so the cores stay busy to the end.
-        var order = Enumerable.Range(0, runs.Length).OrderBy(i => runs[i].Strategy == SearchStrategies.Ppo ? 0 : 1).ThenBy(i => i).ToArray();
         var curves = new double[runs.Length][];
         var done = 0;
-        Parallel.ForEach(order, parallel, i =>
+        // PPO runs first, on their own: PPO controllers running beside the allocation-heavy other strategies crashed
+        // inside libtorch on freed Scalars ("Unknown scalar type"); PPO beside PPO did not.
+        var ppo = Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy == SearchStrategies.Ppo).ToArray();
+        var others = Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy != SearchStrategies.Ppo).ToArray();
+        Parallel.ForEach(ppo, parallel, RunOne);
+        Parallel.ForEach(others, parallel, RunOne);
+
+        void RunOne(int i)
         {
             var r = runs[i];
             curves[i] = BestSoFar(settings, objectives[r.Family], LatencyTarget.For(r.Preset, settings.TargetMs), r.Strategy, r.Seed);
@@ -138,7 +143,7 @@ public static class ControllerSuite
             {
                 progress?.Invoke($"{n}/{runs.Length} runs, {watch.Elapsed.TotalSeconds:F0} s");
             }
-        });
+        }
 
         var cells = new List<SuiteCell>();
         var curveList = new List<SuiteCurve>();
