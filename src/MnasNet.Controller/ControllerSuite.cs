@@ -127,12 +127,15 @@ public static class ControllerSuite
             .ToArray();
         var curves = new double[runs.Length][];
         var done = 0;
-        // PPO runs first, on their own: PPO controllers running beside the allocation-heavy other strategies crashed
-        // inside libtorch on freed Scalars ("Unknown scalar type"); PPO beside PPO did not.
-        var ppo = Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy == SearchStrategies.Ppo).ToArray();
-        var others = Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy != SearchStrategies.Ppo).ToArray();
-        Parallel.ForEach(ppo, parallel, RunOne);
-        Parallel.ForEach(others, parallel, RunOne);
+        // PPO runs first, one at a time and with no other run beside them: PPO controllers running on parallel threads
+        // (beside each other or beside the other strategies) crashed inside libtorch on freed Scalars ("Unknown
+        // scalar type"). The other strategies use no libtorch and run in parallel afterwards.
+        foreach (var i in Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy == SearchStrategies.Ppo))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunOne(i);
+        }
+        Parallel.ForEach(Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy != SearchStrategies.Ppo), parallel, RunOne);
 
         void RunOne(int i)
         {
