@@ -23,6 +23,12 @@ namespace MnasNet.Controller;
 /// <param name="BaselineDecay">The baseline is an exponential moving average of batch-mean rewards with this decay.</param>
 /// <param name="NormalizeAdvantages">Divide advantages by the batch's reward standard deviation (not centred: the
 /// baseline centres them), so the step size does not depend on the reward's scale.</param>
+/// <param name="Advantage">How rewards become advantages: "baseline" (reward − moving-average baseline, divided by
+/// the batch's reward std when normalising; what every journal before this option used), "batch" (reward − batch
+/// mean, divided by its std: PPO's usual normalisation) or "rank" (centred ranks within the batch, unit std: the
+/// step ignores how far apart rewards are, only their order).</param>
+/// <param name="EntropyDecayUpdates">0: constant entropy weight; n &gt; 0: the weight falls linearly from
+/// EntropyCoefficient at update 0 to 0 at update n and stays 0.</param>
 /// <param name="Threads">libtorch intra-op threads set when the controller is created or restored; part of
 /// determinism (another count may change the last bits). Null leaves the process setting alone.</param>
 public sealed record ControllerOptions(
@@ -42,7 +48,9 @@ public sealed record ControllerOptions(
     double MaxGradNorm = 1.0,
     double BaselineDecay = 0.25,
     bool NormalizeAdvantages = true,
-    int? Threads = 1)
+    int? Threads = 1,
+    string Advantage = AdvantageModes.Baseline,
+    int EntropyDecayUpdates = 0)
 {
     public static ControllerOptions Default { get; } = new();
 
@@ -63,6 +71,8 @@ public sealed record ControllerOptions(
         Check(Epochs is >= 1 and <= 1000, nameof(Epochs), Epochs, "must be between 1 and 1000");
         Check(MaxGradNorm is > 0 and <= 1e6, nameof(MaxGradNorm), MaxGradNorm, "must be in (0, 1e6]");
         Check(BaselineDecay is >= 0 and < 1, nameof(BaselineDecay), BaselineDecay, "must be in [0, 1)");
+        Check(AdvantageModes.All.Contains(Advantage), nameof(Advantage), Advantage, $"must be one of {string.Join(", ", AdvantageModes.All)}");
+        Check(EntropyDecayUpdates is >= 0 and <= 10_000_000, nameof(EntropyDecayUpdates), EntropyDecayUpdates, "must be between 0 and 10000000");
         Check(Threads is null or (>= 1 and <= 1024), nameof(Threads), Threads, "must be between 1 and 1024 (or null)");
         return this;
     }
@@ -75,6 +85,16 @@ public sealed record ControllerOptions(
             throw new ControllerException($"controller option {name} {rule}, got {value}");
         }
     }
+}
+
+/// <summary>Values of <see cref="ControllerOptions.Advantage"/>.</summary>
+public static class AdvantageModes
+{
+    public const string Baseline = "baseline";
+    public const string Batch = "batch";
+    public const string Rank = "rank";
+
+    public static IReadOnlyList<string> All { get; } = [Baseline, Batch, Rank];
 }
 
 /// <summary>Bad controller input: invalid options, invalid samples, a corrupt or foreign state blob.</summary>

@@ -16,7 +16,8 @@ public sealed record SimulationSettings(
     ulong ObjectiveSeed = 1,
     ControllerOptions? Ppo = null,
     EvolutionOptions? Evolution = null,
-    bool ComputeOptimum = false)
+    bool ComputeOptimum = false,
+    TpeOptions? Tpe = null)
 {
     public SimulationSettings Validate()
     {
@@ -38,6 +39,7 @@ public sealed record SimulationSettings(
         }
         Ppo?.Validate();
         Evolution?.Validate();
+        Tpe?.Validate();
         return this;
     }
 }
@@ -60,13 +62,13 @@ public sealed record SimulationResult(
 /// <summary>Runs a strategy against the surrogate objective, without actors. Pure given the settings.</summary>
 public static class ControllerSimulation
 {
-    public static SimulationResult Run(SimulationSettings settings, SurrogateObjective? objective = null)
+    public static SimulationResult Run(SimulationSettings settings, BlockObjective? objective = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
         objective ??= new SurrogateObjective(SurrogateOptions.Default with { Seed = settings.ObjectiveSeed });
         var target = LatencyTarget.For(settings.Reward, settings.TargetMs);
-        using var sampler = ArchitectureSamplers.Create(settings.Strategy, settings.Seed, settings.Ppo, settings.Evolution);
+        using var sampler = ArchitectureSamplers.Create(settings.Strategy, settings.Seed, settings.Ppo, settings.Evolution, settings.Tpe);
 
         var curve = new List<BatchPoint>();
         var best = double.NegativeInfinity;

@@ -8,7 +8,7 @@ namespace MnasNet.Controller;
 /// </summary>
 public interface IArchitectureSampler : IDisposable
 {
-    /// <summary>"ppo", "random" or "evolution".</summary>
+    /// <summary>"ppo", "random", "evolution" or "tpe".</summary>
     string Strategy { get; }
 
     /// <summary>Identifies the current proposal distribution (PPO: the parameter hash).</summary>
@@ -28,8 +28,9 @@ public static class SearchStrategies
     public const string Ppo = "ppo";
     public const string Random = "random";
     public const string Evolution = "evolution";
+    public const string Tpe = "tpe";
 
-    public static IReadOnlyList<string> All { get; } = [Ppo, Random, Evolution];
+    public static IReadOnlyList<string> All { get; } = [Ppo, Random, Evolution, Tpe];
 }
 
 /// <summary>Creates a sampler by strategy name and restores any sampler from its saved state.</summary>
@@ -37,12 +38,13 @@ public static class ArchitectureSamplers
 {
     internal const int MagicLength = 8;
 
-    public static IArchitectureSampler Create(string strategy, ulong seed, ControllerOptions? ppo = null, EvolutionOptions? evolution = null) =>
+    public static IArchitectureSampler Create(string strategy, ulong seed, ControllerOptions? ppo = null, EvolutionOptions? evolution = null, TpeOptions? tpe = null) =>
         strategy switch
         {
             SearchStrategies.Ppo => new PpoController((ppo ?? ControllerOptions.Default) with { Seed = seed }),
             SearchStrategies.Random => new RandomSearchSampler(seed),
             SearchStrategies.Evolution => new EvolutionSampler((evolution ?? EvolutionOptions.Default) with { Seed = seed }),
+            SearchStrategies.Tpe => new TpeSampler((tpe ?? TpeOptions.Default) with { Seed = seed }),
             _ => throw new ControllerException($"unknown strategy '{strategy}' (expected {string.Join(", ", SearchStrategies.All)})"),
         };
 
@@ -55,7 +57,8 @@ public static class ArchitectureSamplers
             PpoController.Magic => PpoController.Restore(state),
             RandomSearchSampler.Magic => RandomSearchSampler.Restore(state),
             EvolutionSampler.Magic => EvolutionSampler.Restore(state),
-            _ => throw new ControllerException("sampler state: unknown format (not a PPO, random or evolution state)"),
+            TpeSampler.Magic => TpeSampler.Restore(state),
+            _ => throw new ControllerException("sampler state: unknown format (not a PPO, random, evolution or TPE state)"),
         };
     }
 }

@@ -150,7 +150,8 @@ public sealed class PpoController : IArchitectureSampler
         }
 
         var rewards = batch.Select(s => s.Reward).ToArray();
-        var advantages = Advantages(rewards, Baseline, Options.NormalizeAdvantages, out var baselineBefore);
+        var advantages = Advantages(rewards, Baseline, Options.NormalizeAdvantages, Options.Advantage, out var baselineBefore);
+        var entropyCoefficient = EntropyCoefficientAt(UpdateCount);
         var hashBefore = ParameterHash;
 
         double policyLoss = 0, entropyLoss = 0, totalLoss = 0, meanEntropy = 0, approxKl = 0, clipFraction = 0, gradNorm = 0;
@@ -170,7 +171,7 @@ public sealed class PpoController : IArchitectureSampler
                 var surrogate = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv);
                 var policy = -surrogate.mean();
                 var meanEnt = entropy.mean();
-                var entropyTerm = -Options.EntropyCoefficient * meanEnt;
+                var entropyTerm = -entropyCoefficient * meanEnt;
                 var total = policy + entropyTerm;
                 total.backward();
                 gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), Options.MaxGradNorm);
@@ -192,6 +193,56 @@ public sealed class PpoController : IArchitectureSampler
         LastUpdate = new PolicyUpdate(UpdateCount, policyLoss, entropyLoss, totalLoss, meanEntropy, approxKl, clipFraction,
             gradNorm, advantages, baselineBefore, Baseline.Value, hashBefore, ParameterHash);
         return LastUpdate;
+    }
+
+    /// <summary>The entropy weight of the update after <paramref name="updatesDone"/> updates (see <see cref="ControllerOptions.EntropyDecayUpdates"/>).</summary>
+    public double EntropyCoefficientAt(long updatesDone) => Options.EntropyDecayUpdates == 0
+        ? Options.EntropyCoefficient
+        : Options.EntropyCoefficient * Math.Max(0.0, 1.0 - (double)updatesDone / Options.EntropyDecayUpdates);
+
+    /// <summary>Advantages in any <see cref="AdvantageModes"/> mode; "baseline" is <see cref="Advantages(IReadOnlyList{double}, double?, bool, out double)"/>.</summary>
+    public static double[] Advantages(IReadOnlyList<double> rewards, double? baseline, bool normalize, string mode, out double baselineUsed)
+    {
+        switch (mode)
+        {
+            case AdvantageModes.Baseline:
+                return Advantages(rewards, baseline, normalize, out baselineUsed);
+            case AdvantageModes.Batch:
+                baselineUsed = baseline ?? rewards.Average();
+                return Advantages(rewards, null, normalize, out _);
+            case AdvantageModes.Rank:
+                baselineUsed = baseline ?? rewards.Average();
+                return Advantages(CentredRanks(rewards), null, normalize, out _);
+            default:
+                throw new ControllerException($"advantage mode '{mode}': expected one of {string.Join(", ", AdvantageModes.All)}");
+        }
+    }
+
+    /// <summary>Rank of each reward in the batch (ties share their mean rank), mapped to [−0.5, 0.5].</summary>
+    private static double[] CentredRanks(IReadOnlyList<double> rewards)
+    {
+        var n = rewards.Count;
+        var ranks = new double[n];
+        if (n == 1)
+        {
+            return ranks;
+        }
+        var order = Enumerable.Range(0, n).OrderBy(j => rewards[j]).ThenBy(j => j).ToArray();
+        for (var start = 0; start < n;)
+        {
+            var end = start;
+            while (end + 1 < n && rewards[order[end + 1]] == rewards[order[start]])
+            {
+                end++;
+            }
+            var mean = (start + end) / 2.0;
+            for (var k = start; k <= end; k++)
+            {
+                ranks[order[k]] = mean / (n - 1) - 0.5;
+            }
+            start = end + 1;
+        }
+        return ranks;
     }
 
     /// <summary>

@@ -53,11 +53,80 @@ public sealed class ControllerCommandTests
     [Fact]
     public async Task Bench_controller_prints_throughput()
     {
-        var r = await InProcessCli.RunAsync("bench", "controller", "--batch", "4", "--sample-batches", "1", "--updates", "1");
+        var r = await InProcessCli.RunAsync("bench", "controller", "--throughput", "--batch", "4", "--sample-batches", "1", "--updates", "1");
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("architectures/s", r.Output);
         Assert.Contains("updates/s", r.Output);
-        var bad = await InProcessCli.RunAsync("bench", "controller", "--batch", "0");
+        var bad = await InProcessCli.RunAsync("bench", "controller", "--throughput", "--batch", "0");
         Assert.Equal(ExitCodes.InvalidInput, bad.ExitCode);
+    }
+
+    [Fact]
+    public async Task Simulate_runs_tpe_on_another_objective_family()
+    {
+        var r = await InProcessCli.RunAsync("controller", "simulate", "--strategy", "tpe", "--family", "rugged", "--budget", "60", "--batch", "10", "--optimum", "--json");
+        Assert.Equal(ExitCodes.Success, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Output);
+        Assert.Equal("rugged", doc.RootElement.GetProperty("family").GetString());
+        Assert.True(doc.RootElement.GetProperty("bestReward").GetDouble() <= doc.RootElement.GetProperty("optimum").GetProperty("reward").GetDouble());
+    }
+
+    [Fact]
+    public async Task Bench_controller_quick_prints_the_table_and_writes_json_and_a_plot()
+    {
+        var dir = Directory.CreateTempSubdirectory("bench-controller-");
+        try
+        {
+            var r = await InProcessCli.RunAsync("bench", "controller", "--quick", "--out", dir.FullName);
+            Assert.Equal(ExitCodes.Success, r.ExitCode);
+            Assert.Contains("| family | reward | optimum | budget | ppo best (regret) | random best (regret) | evolution best (regret) | tpe best (regret) |", r.Output);
+            Assert.Matches(@"(?m)^\| additive \| soft \| 0\.\d{4} \| 96 \|", r.Output);
+            Assert.Matches(@"(?m)^\| fitted \| hard \| \d\.\d{4} \| 48 \|", r.Output);
+            using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(dir.FullName, "controller-bench.json"), TestContext.Current.CancellationToken));
+            var cells = doc.RootElement.GetProperty("cells");
+            Assert.Equal(2 * 2 * 4 * 2, cells.GetArrayLength());
+            Assert.All(cells.EnumerateArray(), c => Assert.True(c.GetProperty("meanRegret").GetDouble() >= 0));
+            var png = await File.ReadAllBytesAsync(Path.Combine(dir.FullName, "controller-bench.png"), TestContext.Current.CancellationToken);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+            Assert.True(png.Length > 20_000, $"{png.Length} bytes");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(ExitCodes.InvalidInput, "unknown option", "--quick", "--ppo", "Bogus=1")]
+    [InlineData(ExitCodes.InvalidInput, "not a number", "--quick", "--ppo", "LearningRate=fast")]
+    [InlineData(ExitCodes.InvalidInput, "LearningRate", "--quick", "--ppo", "LearningRate=5")]
+    [InlineData(ExitCodes.InvalidInput, "budgets", "--quick", "--budgets", "0")]
+    [InlineData(ExitCodes.InvalidInput, "families", "--quick", "--families", "flat")]
+    [InlineData(ExitCodes.InvalidInput, "batch", "--quick", "--batch", "500")]
+    [InlineData(ExitCodes.UsageError, "medium", "--quick", "--rewards", "medium")]
+    public async Task Bench_controller_rejects_bad_input_naming_it(int expected, string named, params string[] args)
+    {
+        var r = await InProcessCli.RunAsync(["bench", "controller", .. args]);
+        Assert.Equal(expected, r.ExitCode);
+        Assert.StartsWith("error:", r.Error);
+        Assert.Contains(named, r.Error);
+    }
+
+    [Fact]
+    public async Task Fit_landscape_reports_a_missing_search()
+    {
+        var dir = Directory.CreateTempSubdirectory("fit-landscape-");
+        try
+        {
+            var r = await InProcessCli.RunAsync("controller", "fit-landscape", "nothing-here", "--journal-dir", dir.FullName, "--out", Path.Combine(dir.FullName, "fit.json"));
+            Assert.NotEqual(ExitCodes.Success, r.ExitCode);
+            Assert.StartsWith("error:", r.Error);
+            Assert.Contains("nothing-here", r.Error);
+            Assert.False(File.Exists(Path.Combine(dir.FullName, "fit.json")));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 }

@@ -26,6 +26,7 @@ public sealed class BaselineTests
     [Theory]
     [InlineData(SearchStrategies.Random)]
     [InlineData(SearchStrategies.Evolution)]
+    [InlineData(SearchStrategies.Tpe)]
     public void Same_seed_same_proposals_other_seed_other_proposals(string strategy)
     {
         var options = new EvolutionOptions(PopulationSize: 20, SampleSize: 5);
@@ -41,6 +42,7 @@ public sealed class BaselineTests
     [Theory]
     [InlineData(SearchStrategies.Random)]
     [InlineData(SearchStrategies.Evolution)]
+    [InlineData(SearchStrategies.Tpe)]
     public void Saved_state_continues_exactly(string strategy)
     {
         var options = new EvolutionOptions(PopulationSize: 20, SampleSize: 5);

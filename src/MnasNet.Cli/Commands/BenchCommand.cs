@@ -16,21 +16,41 @@ public sealed class BenchCommand : Command
     }
 }
 
+/// <summary>
+/// <c>mnasnet bench controller</c>: the strategy benchmark suite (every strategy on every objective family and reward
+/// preset, several budgets and seeds: best reward and regret, a PNG of best-so-far curves), or with
+/// <c>--throughput</c> the controller's samples/s and PPO updates/s.
+/// </summary>
 public sealed class BenchControllerCommand : CliCommand
 {
-    private readonly Option<int> _batch = new("--batch") { Description = "Architectures per sampling call and per PPO update.", DefaultValueFactory = _ => 32 };
-    private readonly Option<int> _sampleBatches = new("--sample-batches") { Description = "Timed sampling calls.", DefaultValueFactory = _ => 20 };
-    private readonly Option<int> _updates = new("--updates") { Description = "Timed PPO updates.", DefaultValueFactory = _ => 10 };
-    private readonly Option<int> _threads = new("--threads") { Description = "libtorch intra-op threads.", DefaultValueFactory = _ => 1 };
+    private const string FontFile = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+    private readonly Option<bool> _throughput = new("--throughput") { Description = "Measure sampling and PPO-update throughput instead of search quality." };
+    private readonly Option<bool> _quick = new("--quick") { Description = "CI-sized suite: two families, budgets 48 and 96, two seeds (explicit options still apply)." };
+    private readonly Option<string[]> _strategies = new("--strategies") { Description = $"Strategies to compare (default: {string.Join(", ", SearchStrategies.All)}).", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<string[]> _families = new("--families") { Description = $"Objective families (default: {string.Join(", ", ObjectiveFamilies.All)}).", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<string[]> _rewards = new("--rewards") { Description = "Reward presets: soft, hard (default: both).", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<int[]> _budgets = new("--budgets") { Description = "Budgets in architectures (default: 250 500 1000 2000).", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<int?> _seeds = new("--seeds") { Description = "Strategy seeds 1..N per cell (default 5)." };
+    private readonly Option<int> _batch = new("--batch") { Description = "Architectures per batch (suite: per Observe / PPO update; throughput: per sampling call and update).", DefaultValueFactory = _ => 16 };
+    private readonly Option<double> _targetMs = new("--target-ms") { Description = "Target latency T in ms.", DefaultValueFactory = _ => 75.0 };
+    private readonly Option<int> _parallel = new("--parallel") { Description = "Runs in parallel (default: the number of cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private readonly Option<string[]> _ppo = new("--ppo") { Description = "Override a PPO controller option, Name=value (e.g. LearningRate=0.03, Advantage=rank); repeatable." };
+    private readonly Option<string[]> _evolution = new("--evolution") { Description = "Override an evolution option, Name=value (PopulationSize, SampleSize); repeatable." };
+    private readonly Option<string[]> _tpe = new("--tpe") { Description = "Override a TPE option, Name=value (StartupTrials, Candidates, GammaFraction, MaxGood, PriorWeight); repeatable." };
+    private readonly Option<string?> _out = new("--out") { Description = "Directory for controller-bench.json and controller-bench.png (default: ./controller-bench)." };
+    private readonly Option<int> _sampleBatches = new("--sample-batches") { Description = "Throughput: timed sampling calls.", DefaultValueFactory = _ => 20 };
+    private readonly Option<int> _updates = new("--updates") { Description = "Throughput: timed PPO updates.", DefaultValueFactory = _ => 10 };
+    private readonly Option<int> _threads = new("--threads") { Description = "Throughput: libtorch intra-op threads.", DefaultValueFactory = _ => 1 };
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
 
-    public BenchControllerCommand() : base("controller", "Controller throughput at the default sizes: architectures sampled per second and PPO updates per second.")
+    public BenchControllerCommand() : base("controller", "Compare search strategies on a suite of objectives with known optima (best reward and regret per budget, best-so-far curves); --throughput for samples/s and PPO updates/s.")
     {
-        Options.Add(_batch);
-        Options.Add(_sampleBatches);
-        Options.Add(_updates);
-        Options.Add(_threads);
-        Options.Add(_json);
+        _rewards.AcceptOnlyFromAmong("soft", "hard");
+        foreach (var option in new Option[] { _throughput, _quick, _strategies, _families, _rewards, _budgets, _seeds, _batch, _targetMs, _parallel, _ppo, _evolution, _tpe, _out, _sampleBatches, _updates, _threads, _json })
+        {
+            Options.Add(option);
+        }
     }
 
     protected override int? ExitCodeFor(Exception e) => e switch
@@ -40,7 +60,65 @@ public sealed class BenchControllerCommand : CliCommand
         _ => base.ExitCodeFor(e),
     };
 
-    protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    protected override Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken) =>
+        parseResult.GetValue(_throughput) ? ThroughputAsync(parseResult, output, cancellationToken) : SuiteAsync(parseResult, output, cancellationToken);
+
+    private async Task<int> SuiteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    {
+        var settings = parseResult.GetValue(_quick) ? SuiteSettings.Quick : SuiteSettings.Full;
+        if (parseResult.GetValue(_strategies) is { Length: > 0 } strategies)
+        {
+            settings = settings with { Strategies = strategies };
+        }
+        if (parseResult.GetValue(_families) is { Length: > 0 } families)
+        {
+            settings = settings with { Families = families };
+        }
+        if (parseResult.GetValue(_rewards) is { Length: > 0 } rewards)
+        {
+            settings = settings with { Presets = rewards.Select(LatencyTarget.ParsePreset).Distinct().ToArray() };
+        }
+        if (parseResult.GetValue(_budgets) is { Length: > 0 } budgets)
+        {
+            settings = settings with { Budgets = budgets.Distinct().Order().ToArray() };
+        }
+        if (parseResult.GetValue(_seeds) is { } seeds)
+        {
+            settings = settings with { Seeds = seeds };
+        }
+        settings = settings with
+        {
+            Batch = parseResult.GetValue(_batch),
+            TargetMs = parseResult.GetValue(_targetMs),
+            Parallelism = parseResult.GetValue(_parallel),
+            Ppo = OptionOverrides.Apply(ControllerOptions.Default, parseResult.GetValue(_ppo), "--ppo"),
+            Evolution = OptionOverrides.Apply(EvolutionOptions.Default, parseResult.GetValue(_evolution), "--evolution"),
+            Tpe = OptionOverrides.Apply(TpeOptions.Default, parseResult.GetValue(_tpe), "--tpe"),
+        };
+        settings.Validate();
+        var outDir = parseResult.GetValue(_out) ?? "controller-bench";
+        var json = parseResult.GetValue(_json);
+        var log = json ? TextWriter.Null : output;
+        var result = await Task.Run(() => ControllerSuite.Execute(settings, m => log.WriteLine(m), cancellationToken), cancellationToken);
+        Directory.CreateDirectory(outDir);
+        var jsonPath = Path.Combine(outDir, "controller-bench.json");
+        var pngPath = Path.Combine(outDir, "controller-bench.png");
+        await File.WriteAllTextAsync(jsonPath, System.Text.Json.JsonSerializer.Serialize(result, Json), cancellationToken);
+        ControllerBenchPlot.Save(result, pngPath, File.Exists(FontFile) ? FontFile : null);
+        if (json)
+        {
+            await WriteJsonAsync(output, result);
+            return ExitCodes.Success;
+        }
+        foreach (var line in ControllerSuiteTable.Lines(result))
+        {
+            await output.WriteLineAsync(line);
+        }
+        await output.WriteLineAsync($"written: {jsonPath}, {pngPath}");
+        return ExitCodes.Success;
+    }
+
+    private async Task<int> ThroughputAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var batch = parseResult.GetValue(_batch);
         if (batch is < 1 or > 100_000)
@@ -60,5 +138,109 @@ public sealed class BenchControllerCommand : CliCommand
         await output.WriteLineAsync(string.Create(inv, $"sampling: {r.SamplesPerSecond:F0} architectures/s (batches of {r.Batch}, {r.SampleBatches} timed calls)"));
         await output.WriteLineAsync(string.Create(inv, $"ppo update: {r.UpdatesPerSecond:F2} updates/s, {r.MillisecondsPerUpdate:F1} ms each (batch {r.Batch}, {o.Epochs} epochs, {r.Updates} timed)"));
         return ExitCodes.Success;
+    }
+}
+
+/// <summary>Applies Name=value assignments to an options record through its JSON form (so every property is settable).</summary>
+internal static class OptionOverrides
+{
+    public static T Apply<T>(T defaults, string[]? assignments, string option)
+    {
+        if (assignments is not { Length: > 0 })
+        {
+            return defaults;
+        }
+        var node = System.Text.Json.JsonSerializer.SerializeToNode(defaults)!.AsObject();
+        foreach (var assignment in assignments)
+        {
+            var eq = assignment.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? assignment[..eq] : throw new CliInputException($"{option} {assignment}: expected Name=value");
+            var text = assignment[(eq + 1)..];
+            var key = node.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase))
+                ?? throw new CliInputException($"{option} {name}: unknown option (known: {string.Join(", ", node.Select(kv => kv.Key))})");
+            node[key] = node[key]?.GetValueKind() switch
+            {
+                System.Text.Json.JsonValueKind.Number => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
+                    ? System.Text.Json.Nodes.JsonValue.Create(d)
+                    : throw new CliInputException($"{option} {name}={text}: not a number"),
+                System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => bool.TryParse(text, out var b)
+                    ? System.Text.Json.Nodes.JsonValue.Create(b)
+                    : throw new CliInputException($"{option} {name}={text}: expected true or false"),
+                _ => System.Text.Json.Nodes.JsonValue.Create(text),
+            };
+        }
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(node) ?? defaults;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new CliInputException($"{option}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>The suite's table: per problem and budget, one row per strategy (mean ± sd over seeds).</summary>
+internal static class ControllerSuiteTable
+{
+    public static IEnumerable<string> Lines(SuiteResult result)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var s = result.Settings;
+        yield return string.Create(inv, $"controller suite: {s.Seeds} seeds, batch {s.Batch}, T = {s.TargetMs} ms, {result.Seconds:F0} s");
+        yield return "";
+        yield return "| family | reward | optimum | budget | " + string.Join(" | ", s.Strategies.Select(x => $"{x} best (regret)")) + " |";
+        yield return "|---|---|---|---|" + string.Concat(s.Strategies.Select(_ => "---|"));
+        foreach (var group in result.Cells.GroupBy(c => (c.Family, c.Preset, c.Budget)))
+        {
+            var cells = s.Strategies.Select(x => group.First(c => c.Strategy == x)).ToArray();
+            var bestMean = cells.Max(c => c.MeanBest);
+            var row = cells.Select(c => string.Create(inv, $"{(c.MeanBest == bestMean ? "**" : "")}{c.MeanBest:F4} ± {c.SdBest:F4}{(c.MeanBest == bestMean ? "**" : "")} ({c.MeanRegret:F4} ± {c.SdRegret:F4})"));
+            yield return string.Create(inv, $"| {group.Key.Family} | {group.Key.Preset.ToString().ToLowerInvariant()} | {cells[0].Optimum:F4} | {group.Key.Budget} | {string.Join(" | ", row)} |");
+        }
+    }
+}
+
+/// <summary>One panel per problem (family × preset): mean best-so-far reward per strategy, with the optimum as a line.</summary>
+internal static class ControllerBenchPlot
+{
+    public static void Save(SuiteResult result, string path, string? fontFile)
+    {
+        const string font = "DejaVu Sans";
+        if (fontFile is not null)
+        {
+            ScottPlot.Fonts.AddFontFile(font, fontFile);
+        }
+        var problems = result.Curves.Select(c => (c.Family, c.Preset)).Distinct().ToArray();
+        var columns = Math.Min(problems.Length, result.Settings.Presets.Count);
+        var rows = (problems.Length + columns - 1) / columns;
+        var multiplot = new ScottPlot.Multiplot();
+        ScottPlot.IMultiplotExtensions.AddPlots(multiplot, problems.Length);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(rows, columns);
+        for (var i = 0; i < problems.Length; i++)
+        {
+            var (family, preset) = problems[i];
+            var plot = ScottPlot.IMultiplotExtensions.GetPlot(multiplot, i);
+            if (fontFile is not null)
+            {
+                plot.Font.Set(font);
+            }
+            foreach (var curve in result.Curves.Where(c => c.Family == family && c.Preset == preset))
+            {
+                var line = plot.Add.Scatter(curve.Samples.Select(k => (double)k).ToArray(), curve.MeanBestSoFar.ToArray());
+                line.MarkerSize = 0;
+                line.LineWidth = 2;
+                line.LegendText = curve.Strategy;
+            }
+            var optimum = result.Cells.First(c => c.Family == family && c.Preset == preset).Optimum;
+            var h = plot.Add.HorizontalLine(optimum);
+            h.LinePattern = ScottPlot.LinePattern.Dashed;
+            h.LegendText = "optimum";
+            plot.Title($"{family}, {preset.ToString().ToLowerInvariant()} reward");
+            plot.XLabel("architectures");
+            plot.YLabel("best reward so far");
+            plot.ShowLegend(ScottPlot.Alignment.LowerRight);
+        }
+        ScottPlot.IMultiplotExtensions.SavePng(multiplot, path, 700 * columns, 450 * rows);
     }
 }
