@@ -51,9 +51,9 @@ public static class SearchPolicies
 {
     /// <summary>
     /// "ppo": MnasNet.Controller's LSTM policy with PPO (the paper's controller); "random" and "evolution": its
-    /// baselines; "ppo-tabular": a factorised softmax policy with PPO in plain C# (fast; benchmarks and big simulations).
+    /// baselines; "tpe": a tree-structured Parzen estimator as in Optuna; "ppo-tabular": a factorised softmax policy with PPO in plain C# (fast; benchmarks and big simulations).
     /// </summary>
-    public static readonly IReadOnlyList<string> Strategies = ["ppo", "random", "evolution", "ppo-tabular"];
+    public static readonly IReadOnlyList<string> Strategies = ["ppo", "random", "evolution", "tpe", "ppo-tabular"];
 
     public static ISearchPolicy Create(Settings.SearchSettings settings, MnasNetSearchSpace space)
     {
@@ -62,7 +62,7 @@ public static class SearchPolicies
         {
             "ppo-tabular" => new TabularPpoPolicy(space, settings.Policy, seed),
             "ppo" => new ControllerSamplerPolicy(new Controller.PpoController(ControllerOptions(settings, seed), space)),
-            "random" or "evolution" => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Create(settings.Strategy, seed)),
+            "random" or "evolution" or "tpe" => new ControllerSamplerPolicy(Controller.ArchitectureSamplers.Create(settings.Strategy, seed)),
             _ => throw new Settings.SettingsException($"strategy '{settings.Strategy}' is not supported"),
         };
     }
