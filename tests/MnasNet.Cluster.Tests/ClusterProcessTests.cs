@@ -154,7 +154,9 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     public async Task TrainerNodeLeavingOnSigtermHandsItsTrialBackAtOnce()
     {
         // A lease far longer than the test: only the graceful leave (the controller sees the worker stop) can free it.
-        var settings = Settings("cluster-g", trainSeconds: 1.0, batches: 2) with
+        // Trials long enough that the SIGTERM lands while the leaving worker still trains the one it was seen to hold
+        // (with 1 s trials a loaded machine sometimes let it finish first, and nothing was handed back).
+        var settings = Settings("cluster-g", trainSeconds: 3.0, batches: 2) with
         {
             Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 600, PauseGraceSeconds = 5 },
         };
