@@ -166,7 +166,7 @@ public sealed class DataLoaderTests : IDisposable
     {
         if (TestPaths.RealCifar10Subset is not { } subset)
         {
-            Assert.Skip($"optional: the real CIFAR-10 subset is not there (set {TestPaths.RealCifar10SubsetVariable}, or put it at ../shared/data/cifar10-subset)");
+            Assert.Skip($"optional: the real CIFAR-10 subset is not there (set {TestPaths.RealCifar10SubsetVariable} to its folder)");
             return;
         }
         var data = DatasetSpec.Parse($"cifar10:{subset}").Load();
