@@ -61,7 +61,7 @@ public static class LearningAudit
             {
                 SamePlatform &= samePlatform;
             }
-            return samePlatform || policy.ParameterValues().Count == 0;
+            return samePlatform || policy.ExactArithmetic;
         }
 
         public PlatformComparison Result() => new(BitForBit, WriterJournaled ? Writer?.ToString() ?? "not journaled" : "not journaled", AuditorPlatform.ToString(),

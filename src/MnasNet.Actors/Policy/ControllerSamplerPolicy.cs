@@ -50,5 +50,7 @@ public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler, long s
 
     public IReadOnlyList<float> ParameterValues() => sampler is PpoController ppo ? ppo.ParameterValues() : [];
 
+    public bool ExactArithmetic => sampler is not PpoController;
+
     public void Dispose() => sampler.Dispose();
 }

@@ -45,6 +45,9 @@ public interface ISearchPolicy
 
     /// <summary>The float parameters the last bits of an update depend on (empty for strategies of exact arithmetic).</summary>
     IReadOnlyList<float> ParameterValues() => [];
+
+    /// <summary>Whether samples and updates are plain arithmetic that gives equal bits on every platform.</summary>
+    bool ExactArithmetic => true;
 }
 
 public static class SearchPolicies
