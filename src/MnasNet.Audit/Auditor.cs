@@ -343,7 +343,7 @@ public static class Auditor
                 divergences.Add(new Divergence(facts.StartedAt, "search-started", null, null,
                     $"policy {policy.Version} (rebuilt from the journaled settings: strategy {facts.Settings.Strategy}, seed {facts.Settings.Seed})",
                     $"policy {facts.Started.PolicyVersion}"));
-                (policy as IDisposable)?.Dispose();
+                policy.Dispose();
                 return new LearningResult(start, startSeq, samplesOk, updatesOk, 0, checkedBatches);
             }
         }
@@ -387,32 +387,13 @@ public static class Auditor
         }
         finally
         {
-            (policy as IDisposable)?.Dispose();
+            policy.Dispose();
         }
         return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches);
     }
 
-    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b)
-    {
-        if (b.PolicyVersion != policy.Version)
-        {
-            return new Divergence(seq, "batch-sampled", null, b.Batch, $"policy version {policy.Version}", $"policy version {b.PolicyVersion}");
-        }
-        var samples = policy.Sample(b.Trials.Count);
-        for (var i = 0; i < samples.Count; i++)
-        {
-            var (s, j) = (samples[i], b.Trials[i]);
-            if (!s.Tokens.SequenceEqual(j.Tokens))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"tokens {string.Join(",", s.Tokens)} (policy {b.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
-            }
-            if (!SameBits(s.LogProb, j.LogProb))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"log-probability {F(s.LogProb)} (policy {b.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
-            }
-        }
-        return null;
-    }
+    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b) =>
+        PolicyReplay.Sample(policy, b) is { } m ? new Divergence(seq, "batch-sampled", m.TrialId, b.Batch, m.Expected, m.Found) : null;
 
     private static Divergence? CheckUpdate(ISearchPolicy policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts)
     {
@@ -440,15 +421,7 @@ public static class Auditor
         }
         var byId = batch.Trials.ToDictionary(t => t.TrialId);
         var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
-        var r = policy.Update(feedback);
-        for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
-        {
-            if (!SameBits(r.Advantages[i], p.Advantages[i]))
-            {
-                return Fail($"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(p.Advantages[i])} (baseline {F(p.BaselineBefore)})", ids[i]);
-            }
-        }
-        return r.ParameterHash == p.ParameterHash ? null : Fail($"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {p.ParameterHash}");
+        return PolicyReplay.Update(policy, feedback, p) is { } m ? Fail(m.Expected, m.Found, m.TrialId) : null;
     }
 
     // ------------------------------------------------------------------ rows
@@ -470,7 +443,7 @@ public static class Auditor
         }).ToList();
     }
 
-    internal static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
+    internal static bool SameBits(double a, double b) => PolicyReplay.SameBits(a, b);
 
-    internal static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    internal static string F(double v) => PolicyReplay.F(v);
 }

@@ -7,7 +7,7 @@ namespace MnasNet.Actors.Policy;
 /// without a log-probability (evolution's mutations) carries NaN in the journal. The samplers' saved state has no
 /// step count: a policy restored from a snapshot is given the journaled step it was saved at.
 /// </summary>
-public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler, long step = 0) : ISearchPolicy, IDisposable
+public sealed class ControllerSamplerPolicy(IArchitectureSampler sampler, long step = 0) : ISearchPolicy
 {
     public string Strategy => sampler.Strategy;
 

@@ -25,7 +25,7 @@ public sealed record PolicyStepResult(
 /// The search strategy the SearchController drives: sample a batch, learn from its rewards, save and restore its whole
 /// state (parameters, optimizer, random stream) so a resumed search continues bit for bit.
 /// </summary>
-public interface ISearchPolicy
+public interface ISearchPolicy : IDisposable
 {
     string Strategy { get; }
 

@@ -200,6 +200,10 @@ public sealed class TabularPpoPolicy : ISearchPolicy
 
     private sealed record StateDocument(string Format, long Step, double? Baseline, ulong[] Random, long[][] Logits);
 
+    public void Dispose()
+    {
+    }
+
     public byte[] SaveState() => JsonSerializer.SerializeToUtf8Bytes(new StateDocument(
         Format, Step, _baseline, _random.State, _logits.Select(r => r.Select(BitConverter.DoubleToInt64Bits).ToArray()).ToArray()));
 

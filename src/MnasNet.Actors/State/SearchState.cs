@@ -3,12 +3,31 @@ using MnasNet.Actors.Protocol;
 
 namespace MnasNet.Actors.State;
 
+/// <summary>Where a search stands. The journal gives New, Running, Paused or Completed; Failed is a controller that stopped on an error.</summary>
 public enum SearchStatus
 {
     New,
     Running,
     Paused,
     Completed,
+    Failed,
+}
+
+public static class SearchStatusWords
+{
+    /// <summary>The lower-case word messages and JSON outputs carry ("running", "paused", …).</summary>
+    public static string Word(this SearchStatus status) => status switch
+    {
+        SearchStatus.New => "new",
+        SearchStatus.Running => "running",
+        SearchStatus.Paused => "paused",
+        SearchStatus.Completed => "completed",
+        SearchStatus.Failed => "failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+    };
+
+    /// <summary>The status a word names, or null for another word (such as a host's "starting").</summary>
+    public static SearchStatus? FromWord(string? word) => Enum.GetValues<SearchStatus>().Where(s => s.Word() == word).Select(s => (SearchStatus?)s).FirstOrDefault();
 }
 
 public enum WorkStatus
@@ -95,8 +114,9 @@ public sealed record SearchState(
     long EventCount,
     int MeasureTargets = 1)
 {
-    public static SearchState Empty(string searchId) =>
-        new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0);
+    /// <param name="measureTargets">How many target platforms each trial is measured on (the search's settings say).</param>
+    public static SearchState Empty(string searchId, int measureTargets = 1) =>
+        new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0, measureTargets);
 
     public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null) && BatchesUpdated <= Batch;
 
@@ -137,7 +157,6 @@ public sealed record SearchState(
                 Status = SearchStatus.Running,
                 SettingsJson = s.SettingsJson,
                 PolicyVersion = s.PolicyVersion,
-                MeasureTargets = Backends.DevicePlatform.TargetsOf(Settings.SettingsLoader.FromJson(s.SettingsJson)).Count,
             },
             BatchSampled b => this with
             {

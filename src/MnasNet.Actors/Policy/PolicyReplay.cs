@@ -1,0 +1,57 @@
+using System.Globalization;
+using MnasNet.Actors.Protocol;
+
+namespace MnasNet.Actors.Policy;
+
+/// <summary>Where a re-run policy disagrees with the journal: the trial (if one) and what each side says.</summary>
+public sealed record ReplayMismatch(long? TrialId, string Expected, string Found);
+
+/// <summary>
+/// Re-runs the policy against journaled batches and updates, bit for bit: the controller's recovery and the auditor
+/// both check through these two functions. Each advances the policy exactly as the live search did.
+/// </summary>
+public static class PolicyReplay
+{
+    /// <summary>Samples as many proposals as the batch holds; they must be its tokens and log-probabilities.</summary>
+    public static ReplayMismatch? Sample(ISearchPolicy policy, BatchSampled batch)
+    {
+        if (batch.PolicyVersion != policy.Version)
+        {
+            return new ReplayMismatch(null, $"policy version {policy.Version}", $"policy version {batch.PolicyVersion}");
+        }
+        var samples = policy.Sample(batch.Trials.Count);
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var (s, j) = (samples[i], batch.Trials[i]);
+            if (!s.Tokens.SequenceEqual(j.Tokens))
+            {
+                return new ReplayMismatch(j.TrialId, $"tokens {string.Join(",", s.Tokens)} (policy {batch.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
+            }
+            if (!SameBits(s.LogProb, j.LogProb))
+            {
+                return new ReplayMismatch(j.TrialId, $"log-probability {F(s.LogProb)} (policy {batch.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Feeds the batch back (trial-id order); advantages and the parameter hash must come out as journaled.</summary>
+    public static ReplayMismatch? Update(ISearchPolicy policy, IReadOnlyList<PolicyFeedback> feedback, PolicyUpdated update)
+    {
+        var r = policy.Update(feedback);
+        for (var i = 0; i < update.TrialIds.Count && i < update.Advantages.Count && i < r.Advantages.Count; i++)
+        {
+            if (!SameBits(r.Advantages[i], update.Advantages[i]))
+            {
+                return new ReplayMismatch(update.TrialIds[i], $"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(update.Advantages[i])} (baseline {F(update.BaselineBefore)})");
+            }
+        }
+        return r.ParameterHash == update.ParameterHash
+            ? null
+            : new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
+    }
+
+    public static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
+
+    public static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
