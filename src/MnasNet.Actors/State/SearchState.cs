@@ -3,7 +3,10 @@ using MnasNet.Actors.Protocol;
 
 namespace MnasNet.Actors.State;
 
-/// <summary>Where a search stands. The journal gives New, Running, Paused or Completed; Failed is a controller that stopped on an error.</summary>
+/// <summary>
+/// Where a search stands. The journal gives New, Running, Paused or Completed; Failed is a controller that stopped on
+/// an error, Starting a cluster host (re)starting its controller: neither is journaled.
+/// </summary>
 public enum SearchStatus
 {
     New,
@@ -11,6 +14,7 @@ public enum SearchStatus
     Paused,
     Completed,
     Failed,
+    Starting,
 }
 
 public static class SearchStatusWords
@@ -23,6 +27,7 @@ public static class SearchStatusWords
         SearchStatus.Paused => "paused",
         SearchStatus.Completed => "completed",
         SearchStatus.Failed => "failed",
+        SearchStatus.Starting => "starting",
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
@@ -64,7 +69,9 @@ public sealed record TrialState(
 {
     public int Targets => 1 + (OtherMeasures?.Count ?? 0);
 
-    public MeasureState MeasureOf(int target) => target == 0 ? new MeasureState(Measure, MeasureAttempts, LatencyMs) : OtherMeasures![target - 1];
+    /// <summary>A target beyond <see cref="Targets"/> (a read of a journal whose target count the reader does not know) is pending.</summary>
+    public MeasureState MeasureOf(int target) => target == 0 ? new MeasureState(Measure, MeasureAttempts, LatencyMs)
+        : OtherMeasures is { } others && target <= others.Count ? others[target - 1] : new MeasureState();
 
     public IEnumerable<MeasureState> Measures => Enumerable.Range(0, Targets).Select(MeasureOf);
 
@@ -88,7 +95,7 @@ public sealed record TrialState(
         var m = change(MeasureOf(target));
         return target == 0
             ? this with { Measure = m.Status, MeasureAttempts = m.Attempts, LatencyMs = m.LatencyMs }
-            : this with { OtherMeasures = OtherMeasures!.SetItem(target - 1, m) };
+            : this with { OtherMeasures = Enumerable.Range(0, Math.Max(0, target - (OtherMeasures?.Count ?? 0))).Aggregate(OtherMeasures ?? [], (o, _) => o.Add(new MeasureState())).SetItem(target - 1, m) };
     }
 }
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using MnasNet.Actors.Logging;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 using MnasNet.Cluster;
 using Serilog;
 
@@ -97,11 +98,11 @@ internal static class ClusterSearchExecution
                 }
             }, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
             var done = outcome.LastProgress?.TrialsDone ?? 0;
-            await output.WriteLineAsync(outcome.Status switch
+            await output.WriteLineAsync((outcome.Status == ClusterRunner.LeftStatus ? null : SearchStatusWords.FromWord(outcome.Status)) switch
             {
-                "completed" => $"search {settings.Id} completed: {done} trials",
-                "paused" => $"search {settings.Id} paused after {done} trials ({outcome.Reason})",
-                "left" => $"search {settings.Id}: {outcome.Reason}",
+                SearchStatus.Completed => $"search {settings.Id} completed: {done} trials",
+                SearchStatus.Paused => $"search {settings.Id} paused after {done} trials ({outcome.Reason})",
+                null => $"search {settings.Id}: {outcome.Reason}",
                 _ => throw new CliInputException($"search {settings.Id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure),
             });
             return ExitCodes.Success;
