@@ -258,12 +258,12 @@ public static class Auditor
         var updatesOk = new HashSet<int>();
         var checkedBatches = new HashSet<int>();
         var updatesChecked = 0;
-        ISearchPolicy policy;
+        IArchitectureSampler policy;
         long startSeq;
         string start;
         if (fromSnapshot && snapshot is not null)
         {
-            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState), snapshot.Snapshot.State.PolicyStep);
+            policy = SearchPolicies.Restore(facts.Settings, space, Convert.FromBase64String(snapshot.Snapshot.PolicyState));
             startSeq = snapshot.SequenceNr;
             start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
             if (policy.Version != snapshot.Snapshot.State.PolicyVersion)
@@ -332,10 +332,10 @@ public static class Auditor
         return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches);
     }
 
-    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b) =>
+    private static Divergence? CheckSample(IArchitectureSampler policy, long seq, BatchSampled b) =>
         PolicyReplay.Sample(policy, b) is { } m ? new Divergence(seq, "batch-sampled", m.TrialId, b.Batch, m.Expected, m.Found) : null;
 
-    private static Divergence? CheckUpdate(ISearchPolicy policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts)
+    private static Divergence? CheckUpdate(IArchitectureSampler policy, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts)
     {
         Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
         if (batch is null || batch.Batch != p.Batch)
@@ -360,7 +360,7 @@ public static class Auditor
             }
         }
         var byId = batch.Trials.ToDictionary(t => t.TrialId);
-        var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
+        var feedback = ids.Select((id, i) => PolicyReplay.Feedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
         return PolicyReplay.Update(policy, feedback, p) is { } m ? Fail(m.Expected, m.Found, m.TrialId) : null;
     }
 

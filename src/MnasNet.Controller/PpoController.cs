@@ -105,7 +105,11 @@ public sealed class PpoController : IArchitectureSampler
 
     public double LogProb(IReadOnlyList<int> tokens) => Score([tokens])[0].LogProb;
 
-    void IArchitectureSampler.Observe(IReadOnlyList<ScoredSample> batch) => Update(batch);
+    SamplerStep IArchitectureSampler.Observe(IReadOnlyList<ScoredSample> batch)
+    {
+        var u = Update(batch);
+        return new SamplerStep(u.ParameterHashBefore, u.ParameterHash, u.Advantages, u.PolicyLoss, u.MeanEntropy, u.ApproxKl, u.ClipFraction, u.BaselineBefore, u.BaselineAfter);
+    }
 
     /// <summary>
     /// One PPO update on a batch: advantages from the moving-average baseline, <see cref="ControllerOptions.Epochs"/>

@@ -1,9 +1,9 @@
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Decisions;
-using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Controller;
 
 namespace MnasNet.Actors.Tests;
 
@@ -25,7 +25,7 @@ public sealed class DeciderTests : IDisposable
     /// <summary>A controller run driven by hand: every decision is kept, the session carried over.</summary>
     private sealed class Run : IDisposable
     {
-        public Run(SearchSettings settings, SearchSession<string>? session = null, ISearchPolicy? policy = null)
+        public Run(SearchSettings settings, SearchSession<string>? session = null, IArchitectureSampler? policy = null)
         {
             Decider = new SearchDecider<string>(settings);
             Session = session ?? Decider.Initial();
@@ -36,7 +36,7 @@ public sealed class DeciderTests : IDisposable
 
         public SearchSession<string> Session { get; private set; }
 
-        public ISearchPolicy Policy { get; }
+        public IArchitectureSampler Policy { get; }
 
         public List<ISearchEvent> Journal { get; } = [];
 
@@ -232,7 +232,7 @@ public sealed class DeciderTests : IDisposable
 
         var recovering = new SearchDecider<string>(Settings(batchSize: 3, batches: 3));
         var state = recovering.Initial().Journaled;
-        ISearchPolicy? policy = null;
+        IArchitectureSampler? policy = null;
         foreach (var e in journal)
         {
             policy = recovering.Recover(state, policy, e);
@@ -253,7 +253,7 @@ public sealed class DeciderTests : IDisposable
         var tampered = journal.Select(e => ReferenceEquals(e, batch) ? batch with { Trials = [batch.Trials[0] with { Tokens = [.. batch.Trials[0].Tokens.Reverse()] }, .. batch.Trials.Skip(1)] } : e);
 
         var state = recovering.Initial().Journaled;
-        ISearchPolicy? policy = null;
+        IArchitectureSampler? policy = null;
         var error = Assert.Throws<JournalMismatchException>(() =>
         {
             foreach (var e in tampered)

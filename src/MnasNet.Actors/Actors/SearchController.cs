@@ -2,10 +2,10 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using MnasNet.Actors.Decisions;
-using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Controller;
 
 namespace MnasNet.Actors.Actors;
 
@@ -28,7 +28,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly IActorRef _subscriber;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private SearchSession<IActorRef> _session;
-    private ISearchPolicy? _policy;
+    private IArchitectureSampler? _policy;
 
     public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber)
     {

@@ -4,6 +4,7 @@ using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Controller;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Decisions;
@@ -29,16 +30,16 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
 
     public SearchSession<TWorker> Initial() => SearchSession<TWorker>.Of(SearchState.Empty(settings.Id, _targets.Count));
 
-    public ISearchPolicy CreatePolicy() => SearchPolicies.Create(settings, _space);
+    public IArchitectureSampler CreatePolicy() => SearchPolicies.Create(settings, _space);
 
-    public ISearchPolicy RestorePolicy(SearchSnapshot snapshot) =>
-        SearchPolicies.Restore(settings, _space, Convert.FromBase64String(snapshot.PolicyState), snapshot.State.PolicyStep);
+    public IArchitectureSampler RestorePolicy(SearchSnapshot snapshot) =>
+        SearchPolicies.Restore(settings, _space, Convert.FromBase64String(snapshot.PolicyState));
 
     /// <summary>
     /// Recovery of one journaled event: the policy re-runs what the event records (a mismatch is a
     /// <see cref="JournalMismatchException"/>), then the event is folded into the state. Returns the policy to go on with.
     /// </summary>
-    public ISearchPolicy? Recover(SearchState state, ISearchPolicy? policy, ISearchEvent e)
+    public IArchitectureSampler? Recover(SearchState state, IArchitectureSampler? policy, ISearchEvent e)
     {
         switch (e)
         {
@@ -64,7 +65,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
     public static bool Handles(object command) => command is RequestWork or WithdrawWorkRequest or WorkDeclined or TrainingDone or MeasurementDone
         or WorkFailed or RewardReply or PauseSearch or PauseGraceOver or CheckLeases;
 
-    public Decision<TWorker> Decide(SearchSession<TWorker> session, ISearchPolicy? policy, object command, TWorker sender, DateTimeOffset now)
+    public Decision<TWorker> Decide(SearchSession<TWorker> session, IArchitectureSampler? policy, object command, TWorker sender, DateTimeOffset now)
     {
         var d = new Deciding(this, session, policy, now);
         switch (command)
@@ -87,13 +88,13 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
         return new Decision<TWorker>(d.Session, d.Steps);
     }
 
-    private static ISearchPolicy Require(ISearchPolicy? policy) => policy ?? throw new InvalidOperationException("policy used before the search started");
+    private static IArchitectureSampler Require(IArchitectureSampler? policy) => policy ?? throw new InvalidOperationException("policy used before the search started");
 
-    private static List<PolicyFeedback> Feedback(SearchState state) =>
-        state.Trials.Values.Select(t => new PolicyFeedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
+    private static List<ScoredSample> Feedback(SearchState state) =>
+        state.Trials.Values.Select(t => PolicyReplay.Feedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
 
     /// <summary>One decision being made: events are folded into the session as they are decided, as the actor will journal them.</summary>
-    private sealed class Deciding(SearchDecider<TWorker> decider, SearchSession<TWorker> session, ISearchPolicy? policy, DateTimeOffset now)
+    private sealed class Deciding(SearchDecider<TWorker> decider, SearchSession<TWorker> session, IArchitectureSampler? policy, DateTimeOffset now)
     {
         private readonly SearchSettings _settings = decider.Settings;
         private readonly string _id = decider.Settings.Id;
@@ -104,7 +105,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
 
         private SearchState State => Session.Journaled;
 
-        private ISearchPolicy Policy => Require(policy);
+        private IArchitectureSampler Policy => Require(policy);
 
         private void Emit(ISearchEvent e)
         {
@@ -183,7 +184,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
             var version = Policy.Version;
             var first = State.NextTrialId;
             var trials = Policy.Sample(_settings.BatchSize).Select((s, i) =>
-                new SampledTrial(first + i, s.Tokens, s.LogProb, decider._space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, first + i))).ToList();
+                new SampledTrial(first + i, s.Tokens, PolicyReplay.LogProb(s), decider._space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, first + i))).ToList();
             Session = Session with { RewardRequested = [] };
             Emit(new BatchSampled(State.Batch + 1, version, trials));
         }
@@ -191,12 +192,13 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
         private void UpdatePolicy()
         {
             var trials = State.Trials.Values.ToList();
-            var r = Policy.Update(Feedback(State));
-            var e = new PolicyUpdated(State.Batch, r.Step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
+            var r = Policy.Observe(Feedback(State));
+            var step = State.PolicyStep + 1;
+            var e = new PolicyUpdated(State.Batch, step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
                 trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
                 r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter);
             Emit(e);
-            if (r.Step % _settings.Journal.SnapshotEvery == 0)
+            if (step % _settings.Journal.SnapshotEvery == 0)
             {
                 // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1
                 // and never deleted), so it is exact before the journal has numbered the event.
@@ -204,7 +206,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings)
                 Steps.Add(new WriteSnapshot(new SearchSnapshot(State, Convert.ToBase64String(Policy.SaveState()))));
             }
             Log(LogLevel.InfoLevel, "search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
-                _id, State.Batch, r.Step, r.ParameterHash, e.Rewards.Average());
+                _id, State.Batch, step, r.ParameterHash, e.Rewards.Average());
         }
 
         // ------------------------------------------------------------ work

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MnasNet.Actors.Protocol;
+using MnasNet.Controller;
 
 namespace MnasNet.Actors.Policy;
 
@@ -13,7 +14,7 @@ public sealed record ReplayMismatch(long? TrialId, string Expected, string Found
 public static class PolicyReplay
 {
     /// <summary>Samples as many proposals as the batch holds; they must be its tokens and log-probabilities.</summary>
-    public static ReplayMismatch? Sample(ISearchPolicy policy, BatchSampled batch)
+    public static ReplayMismatch? Sample(IArchitectureSampler policy, BatchSampled batch)
     {
         if (batch.PolicyVersion != policy.Version)
         {
@@ -27,18 +28,18 @@ public static class PolicyReplay
             {
                 return new ReplayMismatch(j.TrialId, $"tokens {string.Join(",", s.Tokens)} (policy {batch.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
             }
-            if (!SameBits(s.LogProb, j.LogProb))
+            if (!SameBits(LogProb(s), j.LogProb))
             {
-                return new ReplayMismatch(j.TrialId, $"log-probability {F(s.LogProb)} (policy {batch.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
+                return new ReplayMismatch(j.TrialId, $"log-probability {F(LogProb(s))} (policy {batch.PolicyVersion} re-sampled)", $"log-probability {F(j.LogProb)}");
             }
         }
         return null;
     }
 
     /// <summary>Feeds the batch back (trial-id order); advantages and the parameter hash must come out as journaled.</summary>
-    public static ReplayMismatch? Update(ISearchPolicy policy, IReadOnlyList<PolicyFeedback> feedback, PolicyUpdated update)
+    public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
     {
-        var r = policy.Update(feedback);
+        var r = policy.Observe(feedback);
         for (var i = 0; i < update.TrialIds.Count && i < update.Advantages.Count && i < r.Advantages.Count; i++)
         {
             if (!SameBits(r.Advantages[i], update.Advantages[i]))
@@ -50,6 +51,13 @@ public static class PolicyReplay
             ? null
             : new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
     }
+
+    /// <summary>A proposal's log-probability as the journal holds it: NaN where the strategy has none (evolution's mutations).</summary>
+    public static double LogProb(Proposal proposal) => proposal.LogProb ?? double.NaN;
+
+    /// <summary>A journaled trial fed back to the strategy: the journal's NaN log-probability is none.</summary>
+    public static ScoredSample Feedback(IReadOnlyList<int> tokens, double logProb, double reward, bool failed) =>
+        new(tokens, double.IsNaN(logProb) ? null : logProb, reward, failed);
 
     public static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
 
