@@ -1,8 +1,10 @@
 using System.Globalization;
 using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 using MnasNet.Controller;
 using MnasNet.SearchSpace;
 
@@ -82,14 +84,15 @@ public sealed record AuditReport(
 public sealed class AuditInputException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// The journal folded into per-trial facts: the first pass of every audit and what-if, pure.
+/// The journal folded into per-trial facts (the read model, <see cref="SearchHistory"/>) with its journaled settings:
+/// the first pass of every audit and what-if, pure.
 /// </summary>
 public sealed record JournalFacts(
     string SearchId,
     long StartedAt,
     SearchStarted Started,
     SearchSettings Settings,
-    IReadOnlyDictionary<long, TrialFacts> Trials,
+    IReadOnlyDictionary<long, TrialHistory> Trials,
     IReadOnlyList<(long Seq, BatchSampled Batch)> Batches,
     IReadOnlyList<(long Seq, PolicyUpdated Update)> Updates,
     string Status,
@@ -115,74 +118,11 @@ public sealed record JournalFacts(
         {
             throw new AuditInputException($"search '{read.SearchId}': the settings journaled in search-started cannot be read: {e.Message}", e);
         }
-        var trials = new SortedDictionary<long, TrialFacts>();
-        var batches = new List<(long, BatchSampled)>();
-        var updates = new List<(long, PolicyUpdated)>();
-        var status = "running";
-        foreach (var r in read.Records)
-        {
-            switch (r.Event)
-            {
-                case BatchSampled b:
-                    batches.Add((r.SequenceNr, b));
-                    foreach (var t in b.Trials)
-                    {
-                        trials[t.TrialId] = new TrialFacts(t, b.Batch, r.SequenceNr);
-                    }
-                    break;
-                case TrialTrained tt when trials.TryGetValue(tt.TrialId, out var t):
-                    t.Trained = (r.SequenceNr, tt.Record);
-                    break;
-                case LatencyMeasured m when trials.TryGetValue(m.TrialId, out var t):
-                    t.Latencies.Add((r.SequenceNr, m.Record, m.Target));
-                    break;
-                case TrialFailed f when trials.TryGetValue(f.TrialId, out var t):
-                    t.Failures.Add((r.SequenceNr, f));
-                    break;
-                case RewardComputed rc when trials.TryGetValue(rc.TrialId, out var t):
-                    t.Rewards.Add((r.SequenceNr, rc.Inputs));
-                    break;
-                case PolicyUpdated p:
-                    updates.Add((r.SequenceNr, p));
-                    foreach (var (id, i) in p.TrialIds.Select((id, i) => (id, i)))
-                    {
-                        if (trials.TryGetValue(id, out var t) && i < p.Advantages.Count)
-                        {
-                            t.Advantage = p.Advantages[i];
-                        }
-                    }
-                    break;
-                case SearchPaused:
-                    status = "paused";
-                    break;
-                case SearchResumed:
-                    status = "running";
-                    break;
-                case SearchCompleted:
-                    status = "completed";
-                    break;
-            }
-        }
-        return new JournalFacts(read.SearchId, first.SequenceNr, started, settings, trials, batches, updates, status, read.Records.Count);
+        var history = SearchHistory.From(read.SearchId, read.Records);
+        return new JournalFacts(read.SearchId, first.SequenceNr, started, settings, history.Trials, history.Batches, history.Updates, history.Status.Word(), read.Records.Count);
     }
 
     public (double Alpha, double Beta) Exponents => SettingsValidation.Exponents(Settings.Reward);
-}
-
-/// <summary>Everything the journal says about one trial (mutable only while <see cref="JournalFacts.From"/> folds).</summary>
-public sealed class TrialFacts(SampledTrial sampled, int batch, long sampledAt)
-{
-    public SampledTrial Sampled { get; } = sampled;
-    public int Batch { get; } = batch;
-    public long SampledAt { get; } = sampledAt;
-    public (long Seq, TrainingRecord Record)? Trained { get; set; }
-    /// <summary>Latency records with the index of the target platform they measured for (0 in single-device searches).</summary>
-    public List<(long Seq, LatencyRecord Record, int Target)> Latencies { get; } = [];
-    public List<(long Seq, TrialFailed Event)> Failures { get; } = [];
-    public List<(long Seq, RewardInputs Inputs)> Rewards { get; } = [];
-    public double? Advantage { get; set; }
-
-    public RewardInputs? Reward => Rewards.Count > 0 ? Rewards[0].Inputs : null;
 }
 
 /// <summary>
@@ -257,7 +197,7 @@ public static class Auditor
     /// rest of the journal gives: accuracy from trial-trained, latency from latency-measured, failure from
     /// trial-failed, T, α and β from the settings in search-started.
     /// </summary>
-    internal static (string Expected, string Found)? RewardProblem(TrialFacts t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta,
+    internal static (string Expected, string Found)? RewardProblem(TrialHistory t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta,
         IReadOnlyList<MeasureTarget>? targets = null)
     {
         if (inputs.FormulaId != RewardFormula.Id)
@@ -336,7 +276,7 @@ public static class Auditor
         }).ToList();
     }
 
-    internal static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
+    internal static bool SameBits(double a, double b) => PolicyReplay.SameBits(a, b);
 
-    internal static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    internal static string F(double v) => PolicyReplay.F(v);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Serialization;
 
 namespace MnasNet.Audit;
@@ -7,14 +8,14 @@ namespace MnasNet.Audit;
 /// <summary>Every event as one JSON line: sequence number, manifest, timestamp (UTC, when the journal has one), event fields.</summary>
 public static class JournalExport
 {
-    public static string Line(string searchId, JournalRecord record)
+    public static string Line(string searchId, JournalEntry record)
     {
         var line = new JsonObject
         {
             ["searchId"] = searchId,
             ["sequenceNr"] = record.SequenceNr,
             ["manifest"] = record.Manifest,
-            ["timestamp"] = record.Timestamp?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["timestamp"] = record.WrittenAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             ["event"] = JsonSerializer.SerializeToNode(record.Event, record.Event.GetType(), SearchJson.Options),
         };
         return line.ToJsonString();

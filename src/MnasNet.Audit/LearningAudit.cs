@@ -1,4 +1,5 @@
 using System.Globalization;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Controller;
@@ -54,7 +55,7 @@ public static class LearningAudit
         /// A journal without platform records cannot say where it was written, so only the tolerance can be asked for;
         /// on its own platform it still comes out bit for bit, which the comparison then reports.
         /// </summary>
-        public bool Exact(ISearchPolicy policy)
+        public bool Exact(IArchitectureSampler policy)
         {
             var samePlatform = WriterJournaled && Writer == AuditorPlatform;
             if (WriterJournaled)
@@ -68,21 +69,21 @@ public static class LearningAudit
             MaxParameterDelta, MaxLogProbDelta, Tolerance, StatesJournaled, SamePlatform);
     }
 
-    internal static LearningResult Verify(JournalFacts facts, Audit.SnapshotRecord? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
+    internal static LearningResult Verify(JournalFacts facts, JournalSnapshot? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
     {
         var space = MnasNetSearchSpace.Default;
         var samplesOk = new HashSet<int>();
         var updatesOk = new HashSet<int>();
         var checkedBatches = new HashSet<int>();
         var updatesChecked = 0;
-        ISearchPolicy policy;
+        IArchitectureSampler policy;
         long startSeq;
         string start;
         byte[]? journaledState = null;
         if (fromSnapshot && snapshot is not null)
         {
             journaledState = Convert.FromBase64String(snapshot.Snapshot.PolicyState);
-            policy = SearchPolicies.Restore(facts.Settings, space, journaledState, snapshot.Snapshot.State.PolicyStep);
+            policy = SearchPolicies.Restore(facts.Settings, space, journaledState);
             startSeq = snapshot.SequenceNr;
             start = string.Create(CultureInfo.InvariantCulture, $"snapshot at sequence {snapshot.SequenceNr} (policy {policy.Version})");
         }
@@ -92,7 +93,7 @@ public static class LearningAudit
             try
             {
                 journaledState = initial.Decode(null);
-                policy = SearchPolicies.Restore(facts.Settings, space, journaledState, 0);
+                policy = SearchPolicies.Restore(facts.Settings, space, journaledState);
             }
             catch (InvalidDataException e)
             {
@@ -126,7 +127,7 @@ public static class LearningAudit
                 : new Divergence(facts.StartedAt, "search-started", null, null,
                     $"policy {policy.Version} ({(facts.Started.Policy is null ? $"rebuilt from the journaled settings: strategy {facts.Settings.Strategy}, seed {facts.Settings.Seed}" : "the journaled initial state")})",
                     $"policy {facts.Started.PolicyVersion}"));
-            (policy as IDisposable)?.Dispose();
+            policy.Dispose();
             return Empty(start, startSeq);
         }
         try
@@ -169,7 +170,7 @@ public static class LearningAudit
         }
         finally
         {
-            (policy as IDisposable)?.Dispose();
+            policy.Dispose();
         }
         return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result());
 
@@ -177,7 +178,7 @@ public static class LearningAudit
             new PlatformComparison(true, "-", "-", 0, 0, tolerance, facts.Started.Policy is not null));
     }
 
-    private static Divergence? CheckSample(ISearchPolicy policy, long seq, BatchSampled b, Comparison comparison)
+    private static Divergence? CheckSample(IArchitectureSampler policy, long seq, BatchSampled b, Comparison comparison)
     {
         var exact = comparison.Exact(policy);
         // Once a journal without policy states drifted (accepted within the tolerance), versions differ by construction.
@@ -185,36 +186,26 @@ public static class LearningAudit
         {
             return new Divergence(seq, "batch-sampled", null, b.Batch, $"policy version {policy.Version}", $"policy version {b.PolicyVersion}");
         }
-        var samples = policy.Sample(b.Trials.Count);
-        for (var i = 0; i < samples.Count; i++)
+        var (mismatch, delta) = PolicyReplay.Resample(policy, b, exact ? null : comparison.Tolerance);
+        if (mismatch is not null)
         {
-            var (s, j) = (samples[i], b.Trials[i]);
-            if (!s.Tokens.SequenceEqual(j.Tokens))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"tokens {string.Join(",", s.Tokens)} (policy {b.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}");
-            }
-            if (Auditor.SameBits(s.LogProb, j.LogProb) || (double.IsNaN(s.LogProb) && double.IsNaN(j.LogProb)))
-            {
-                continue;
-            }
-            var delta = Math.Abs(s.LogProb - j.LogProb);
-            if (exact || !(delta <= Bound(comparison.Tolerance, j.LogProb)))
-            {
-                return new Divergence(seq, "batch-sampled", j.TrialId, b.Batch, $"log-probability {Auditor.F(s.LogProb)} (policy {b.PolicyVersion} re-sampled{(exact ? "" : $", tolerance {comparison.Tolerance:G3}")})", $"log-probability {Auditor.F(j.LogProb)}");
-            }
+            return new Divergence(seq, "batch-sampled", mismatch.TrialId, b.Batch, mismatch.Expected, mismatch.Found);
+        }
+        if (delta > 0)
+        {
             comparison.BitForBit = false;
             comparison.MaxLogProbDelta = Math.Max(comparison.MaxLogProbDelta, delta);
         }
         return null;
     }
 
-    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdate(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    private static (Divergence? Problem, IArchitectureSampler Next, byte[]? JournaledState) CheckUpdate(IArchitectureSampler policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
     {
         var (problem, next, after) = CheckUpdateCore(policy, before, seq, p, batch, facts, comparison);
         return (problem, next, after ?? before);
     }
 
-    private static (Divergence? Problem, ISearchPolicy Next, byte[]? JournaledState) CheckUpdateCore(ISearchPolicy policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
+    private static (Divergence? Problem, IArchitectureSampler Next, byte[]? JournaledState) CheckUpdateCore(IArchitectureSampler policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
     {
         Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
         if (batch is null || batch.Batch != p.Batch)
@@ -241,8 +232,8 @@ public static class LearningAudit
         }
         var exact = comparison.Exact(policy);
         var byId = batch.Trials.ToDictionary(t => t.TrialId);
-        var feedback = ids.Select((id, i) => new PolicyFeedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
-        var r = policy.Update(feedback);
+        var feedback = ids.Select((id, i) => PolicyReplay.Feedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
+        var r = policy.Observe(feedback);
         for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
         {
             // Advantages are plain double arithmetic on journaled rewards: equal bits on every platform.
@@ -260,12 +251,12 @@ public static class LearningAudit
             return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy, null);
         }
 
-        ISearchPolicy after;
+        IArchitectureSampler after;
         byte[] afterState;
         try
         {
             afterState = journaled.Decode(before);
-            after = SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, afterState, p.Step);
+            after = SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, afterState);
         }
         catch (InvalidDataException e)
         {
@@ -306,7 +297,7 @@ public static class LearningAudit
             // The next step starts from the journaled state, never from this platform's re-run of it.
             comparison.Writer = journaled.Platform;
             comparison.WriterJournaled = true;
-            (next as IDisposable)?.Dispose();
+            next.Dispose();
         }
     }
 
@@ -314,7 +305,7 @@ public static class LearningAudit
     /// An update of a journal that holds no policy states: its hash must match where it was written; elsewhere (a
     /// journal without platform records cannot say where that was) the journaled losses must match within the tolerance.
     /// </summary>
-    private static Divergence? CheckUnjournaledUpdate(PolicyStepResult r, PolicyUpdated p, Comparison comparison, bool exact, Func<string, string, long?, Divergence> fail)
+    private static Divergence? CheckUnjournaledUpdate(SamplerStep r, PolicyUpdated p, Comparison comparison, bool exact, Func<string, string, long?, Divergence> fail)
     {
         if (r.ParameterHash == p.ParameterHash)
         {
@@ -334,8 +325,6 @@ public static class LearningAudit
         comparison.BitForBit = false;
         return null;
     }
-
-    private static double Bound(double tolerance, double value) => tolerance * Math.Max(1, Math.Abs(value));
 
     private static double MaxDelta(IReadOnlyList<float> a, IReadOnlyList<float> b)
     {

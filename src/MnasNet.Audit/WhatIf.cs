@@ -1,5 +1,6 @@
 using System.Globalization;
 using MnasNet.Actors.Backends;
+using MnasNet.Actors.State;
 using MnasNet.Controller;
 
 namespace MnasNet.Audit;
@@ -81,7 +82,7 @@ public static class WhatIf
         var (alpha, beta, target) = change.Resolve(alpha0, beta0, target0);
         var rewarded = facts.Trials.Values.Where(t => t.Reward is not null).ToList();
 
-        double NewReward(TrialFacts t)
+        double NewReward(TrialHistory t)
         {
             var inputs = t.Reward!;
             if (inputs.Failed)

@@ -1,7 +1,5 @@
-using MnasNet.Actors.Actors;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
-using Npgsql;
 
 namespace MnasNet.Bench;
 
@@ -130,33 +128,6 @@ public static class ClusterBenchFigures
     }
 
     /// <summary>A search's events with the times their rows were written; empty while the journal table does not exist.</summary>
-    public static IReadOnlyList<TimedEvent> ReadJournal(string connectionString, string searchId)
-    {
-        var events = PostgresJournal.ReadEvents(connectionString, searchId);
-        if (events.Count == 0)
-        {
-            return [];
-        }
-        // Read after the events, so every event read has its time (rows are only ever added).
-        var written = new Dictionary<long, DateTime>();
-        try
-        {
-            using var connection = new NpgsqlConnection(connectionString);
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT sequence_number, created FROM journal WHERE persistence_id = @id AND deleted = false";
-            command.Parameters.AddWithValue("id", SearchController.PersistenceIdFor(searchId));
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                // Akka.Persistence.Sql writes DateTime.UtcNow.Ticks of the journal write into created.
-                written[reader.GetInt64(0)] = new DateTime(reader.GetInt64(1), DateTimeKind.Utc);
-            }
-        }
-        catch (NpgsqlException e)
-        {
-            throw new JournalException($"PostgreSQL journal cannot be read: {e.Message}", e);
-        }
-        return [.. events.Select(e => new TimedEvent(e.SequenceNr, written[e.SequenceNr], e.Event))];
-    }
+    public static IReadOnlyList<TimedEvent> ReadJournal(string connectionString, string searchId) =>
+        [.. PostgresJournal.ReadEvents(connectionString, searchId).Select(e => new TimedEvent(e.SequenceNr, e.WrittenAt ?? DateTime.MinValue, e.Event))];
 }

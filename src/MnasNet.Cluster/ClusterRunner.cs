@@ -7,12 +7,16 @@ using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 
 namespace MnasNet.Cluster;
 
 /// <summary>Runs a cluster node: a controller node attached to one search until it stops, or a node until it is told to leave.</summary>
 public static class ClusterRunner
 {
+    /// <summary>The outcome of a search command whose node left the cluster while the search goes on elsewhere.</summary>
+    public const string LeftStatus = "left";
+
     /// <summary>
     /// Joins the cluster as a controller-role node (plus any worker roles given), starts the search (or, with
     /// <paramref name="resume"/>, continues it wherever it runs) and follows it until it completes, pauses or fails.
@@ -77,7 +81,7 @@ public static class ClusterRunner
                     case SearchProgress p:
                         last = p;
                         onProgress?.Invoke(p);
-                        if (p.Status is "completed" or "paused")
+                        if (SearchStatusWords.FromWord(p.Status) is SearchStatus.Completed or SearchStatus.Paused)
                         {
                             return new SearchOutcome(settings.Id, p.Status, null, last, null, clock.Elapsed);
                         }
@@ -86,8 +90,8 @@ public static class ClusterRunner
                 await Task.WhenAny(Task.Delay(poll, CancellationToken.None), Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             }
             return leave.IsCancellationRequested
-                ? new SearchOutcome(settings.Id, "left", "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)", last, null, clock.Elapsed)
-                : new SearchOutcome(settings.Id, "failed", "the actor system stopped before the search did" + (FailureReason(system) is { } why ? $": {why}" : ""), last, null, clock.Elapsed);
+                ? new SearchOutcome(settings.Id, LeftStatus, "this node left the cluster; the search continues on another controller-role node (or resumes when one joins)", last, null, clock.Elapsed)
+                : new SearchOutcome(settings.Id, SearchStatus.Failed.Word(), "the actor system stopped before the search did" + (FailureReason(system) is { } why ? $": {why}" : ""), last, null, clock.Elapsed);
         }
         finally
         {
@@ -108,7 +112,7 @@ public static class ClusterRunner
         {
             throw new SearchNotFoundException($"no search '{searchId}' in the PostgreSQL journal");
         }
-        if (journaled.Progress.Status != "running")
+        if (journaled.Progress.Status != SearchStatus.Running.Word())
         {
             throw new SettingsException($"search '{searchId}' is not running (status: {journaled.Progress.Status}); nothing to pause");
         }
@@ -121,10 +125,10 @@ public static class ClusterRunner
             cancellationToken.ThrowIfCancellationRequested();
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(cancellationToken);
             region.Tell(new ShardingEnvelope(searchId, new PauseSearch("requested by mnasnet pause", graceSeconds)));
-            var status = "running";
+            var status = SearchStatus.Running.Word();
             var deadline = DateTime.UtcNow + wait;
             var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
-            while (wait > TimeSpan.Zero && status == "running" && DateTime.UtcNow < deadline)
+            while (wait > TimeSpan.Zero && status == SearchStatus.Running.Word() && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(poll, cancellationToken);
                 try

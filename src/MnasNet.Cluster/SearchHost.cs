@@ -67,7 +67,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             _restarts = 0;
             _settings = j.Settings;
             _last = j.Progress;
-            if (j.Settings is not null && j.Progress?.Status is "running")
+            if (j.Settings is not null && j.Progress?.Status == SearchStatus.Running.Word())
             {
                 _log.Info("search {SearchId}: was running, continuing it on this node", _searchId);
                 Spawn();
@@ -100,7 +100,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             Spawn();
             _controller!.Tell(GetSearchStatus.Instance, Sender);
         });
-        Receive<GetSearchStatus>(_ => Sender.Tell(_last ?? new SearchProgress(_searchId, "new", 0, 0, 0, null, null, 0, 0)));
+        Receive<GetSearchStatus>(_ => Sender.Tell(_last ?? new SearchProgress(_searchId, SearchStatus.New.Word(), 0, 0, 0, null, null, 0, 0)));
         Receive<SubscribeAck>(_ => { });
         ReceiveAny(_ => { });
     }
@@ -154,7 +154,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     {
         if (_controller is null)
         {
-            asker.Tell(_last ?? new SearchProgress(_searchId, "starting", 0, 0, 0, null, null, 0, 0));
+            asker.Tell(_last ?? new SearchProgress(_searchId, SearchStatus.Starting.Word(), 0, 0, 0, null, null, 0, 0));
             return;
         }
         _controller.Tell(GetSearchStatus.Instance, asker);
@@ -167,7 +167,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             _log.Warning("search {SearchId}: {Reason}", _searchId, stopped.Reason);
             return;
         }
-        if (stopped.Status == "failed")
+        if (stopped.Status == SearchStatus.Failed.Word())
         {
             _failed = stopped;
             _log.Error("search {SearchId} failed: {Reason}", _searchId, stopped.Reason);
@@ -198,14 +198,14 @@ public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? P
 {
     public static JournaledSearch Read(string connectionString, string searchId)
     {
-        var events = PostgresJournal.ReadEvents(connectionString, searchId).Select(e => e.Event).ToList();
-        if (events.FirstOrDefault() is not SearchStarted started)
+        var history = SearchHistory.From(searchId, PostgresJournal.ReadEvents(connectionString, searchId));
+        if (history.Started is not { } started)
         {
             return new JournaledSearch(null, null);
         }
         var settings = SettingsLoader.FromJson(started.SettingsJson);
-        var state = events.Aggregate(SearchState.Empty(searchId), (s, e) => s.Apply(e));
-        return new JournaledSearch(settings, new SearchProgress(searchId, state.Status.ToString().ToLowerInvariant(), state.TrialsRewarded, settings.TrialBudget,
+        var state = history.Current;
+        return new JournaledSearch(settings, new SearchProgress(searchId, state.Status.Word(), state.TrialsRewarded, settings.TrialBudget,
             state.Batch, state.BestReward, state.BestTrial, 0, state.EventCount));
     }
 }

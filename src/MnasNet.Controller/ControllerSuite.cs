@@ -49,7 +49,7 @@ public sealed record SuiteSettings(
     EvolutionOptions? Evolution = null,
     TpeOptions? Tpe = null)
 {
-    public static SuiteSettings Full { get; } = new(SearchStrategies.All, ObjectiveFamilies.All, [RewardPreset.Soft, RewardPreset.Hard], [250, 500, 1000, 2000]);
+    public static SuiteSettings Full { get; } = new(SearchStrategies.Compared, ObjectiveFamilies.All, [RewardPreset.Soft, RewardPreset.Hard], [250, 500, 1000, 2000]);
 
     /// <summary>CI-sized: two families, both presets, two seeds, small budgets.</summary>
     public static SuiteSettings Quick { get; } = Full with

@@ -83,9 +83,10 @@ public sealed class EvolutionSampler : IArchitectureSampler
         return proposals;
     }
 
-    public void Observe(IReadOnlyList<ScoredSample> batch)
+    public SamplerStep Observe(IReadOnlyList<ScoredSample> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        var before = Version;
         for (var j = 0; j < batch.Count; j++)
         {
             var s = batch[j];
@@ -107,6 +108,7 @@ public sealed class EvolutionSampler : IArchitectureSampler
                 _population.Dequeue();
             }
         }
+        return SamplerStep.Unlearned(before, Version, batch);
     }
 
     private int[] Tournament((int[] Tokens, double Reward)[] members)

@@ -119,7 +119,11 @@ public sealed class PpoController : IArchitectureSampler
 
     public double LogProb(IReadOnlyList<int> tokens) => Score([tokens])[0].LogProb;
 
-    void IArchitectureSampler.Observe(IReadOnlyList<ScoredSample> batch) => Update(batch);
+    SamplerStep IArchitectureSampler.Observe(IReadOnlyList<ScoredSample> batch)
+    {
+        var u = Update(batch);
+        return new SamplerStep(u.ParameterHashBefore, u.ParameterHash, u.Advantages, u.PolicyLoss, u.MeanEntropy, u.ApproxKl, u.ClipFraction, u.BaselineBefore, u.BaselineAfter);
+    }
 
     /// <summary>
     /// One PPO update on a batch: advantages from the moving-average baseline, <see cref="ControllerOptions.Epochs"/>
@@ -346,6 +350,11 @@ public sealed class PpoController : IArchitectureSampler
     }
 
     /// <summary>All parameters, flattened in registration order (what <see cref="ParameterHash"/> hashes).</summary>
+    IReadOnlyList<float> IArchitectureSampler.ParameterValues() => ParameterValues();
+
+    /// <summary>LSTM arithmetic depends on the libtorch kernels, so equal bits hold only on the writing platform.</summary>
+    public bool ExactArithmetic => false;
+
     public float[] ParameterValues()
     {
         using var scope = NewDisposeScope();

@@ -45,7 +45,11 @@ public sealed class RandomSearchSampler : IArchitectureSampler
         return proposals;
     }
 
-    public void Observe(IReadOnlyList<ScoredSample> batch) => ArgumentNullException.ThrowIfNull(batch);
+    public SamplerStep Observe(IReadOnlyList<ScoredSample> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return SamplerStep.Unlearned(Version, Version, batch);
+    }
 
     public byte[] SaveState() => StateCodec.Write(Magic, FormatVersion, w =>
     {

@@ -121,9 +121,10 @@ public sealed class TpeSampler : IArchitectureSampler
         return proposals;
     }
 
-    public void Observe(IReadOnlyList<ScoredSample> batch)
+    public SamplerStep Observe(IReadOnlyList<ScoredSample> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        var before = Version;
         for (var j = 0; j < batch.Count; j++)
         {
             var s = batch[j] ?? throw new ControllerException($"observe: sample {j} is null");
@@ -144,6 +145,7 @@ public sealed class TpeSampler : IArchitectureSampler
         {
             Add(s.Tokens.ToArray(), s.Reward);
         }
+        return SamplerStep.Unlearned(before, Version, batch);
     }
 
     private void Add(int[] tokens, double reward)

@@ -140,9 +140,9 @@ public sealed class PolicyAndRewardTests
     [Fact]
     public void Ppo_policy_is_deterministic_and_restores_exactly()
     {
-        var settings = new PolicySettings();
-        var a = new TabularPpoPolicy(Space, settings, 3);
-        var b = new TabularPpoPolicy(Space, settings, 3);
+        var settings = new Controller.ControllerOptions(Seed: 3);
+        var a = new Controller.TabularPpoPolicy(Space, settings);
+        var b = new Controller.TabularPpoPolicy(Space, settings);
         for (var step = 0; step < 3; step++)
         {
             var sa = a.Sample(6);
@@ -151,12 +151,12 @@ public sealed class PolicyAndRewardTests
             foreach (var s in sa)
             {
                 Space.ValidateTokens(s.Tokens);
-                Assert.Equal(s.LogProb, a.LogProb(s.Tokens), 10);
+                Assert.Equal(s.LogProb!.Value, a.LogProb(s.Tokens), 10);
             }
-            var feedback = sa.Select((s, i) => new PolicyFeedback(s.Tokens, s.LogProb, 0.5 + (0.05 * i), false)).ToList();
-            Assert.Equal(a.Update(feedback).ParameterHash, b.Update(feedback).ParameterHash);
+            var feedback = sa.Select((s, i) => new Controller.ScoredSample(s.Tokens, s.LogProb, 0.5 + (0.05 * i), false)).ToList();
+            Assert.Equal(a.Observe(feedback).ParameterHash, b.Observe(feedback).ParameterHash);
         }
-        var restored = TabularPpoPolicy.Restore(Space, settings, a.SaveState());
+        var restored = Controller.TabularPpoPolicy.Restore(Space, settings, a.SaveState());
         Assert.Equal(a.Version, restored.Version);
         Assert.Equal(a.Sample(4).SelectMany(s => s.Tokens), restored.Sample(4).SelectMany(s => s.Tokens));
     }
@@ -164,13 +164,13 @@ public sealed class PolicyAndRewardTests
     [Fact]
     public void Ppo_moves_probability_towards_rewarded_choices()
     {
-        var p = new TabularPpoPolicy(Space, new PolicySettings { LearningRate = 0.5 }, 5);
+        var p = new Controller.TabularPpoPolicy(Space, new Controller.ControllerOptions(Seed: 5, LearningRate: 0.5));
         var good = p.Sample(1)[0];
         var before = p.LogProb(good.Tokens);
         for (var i = 0; i < 5; i++)
         {
-            var batch = p.Sample(8).Select(s => new PolicyFeedback(s.Tokens, s.LogProb, 0.1, false)).Append(new PolicyFeedback(good.Tokens, p.LogProb(good.Tokens), 0.9, false)).ToList();
-            var r = p.Update(batch);
+            var batch = p.Sample(8).Select(s => new Controller.ScoredSample(s.Tokens, s.LogProb, 0.1, false)).Append(new Controller.ScoredSample(good.Tokens, p.LogProb(good.Tokens), 0.9, false)).ToList();
+            var r = p.Observe(batch);
             Assert.NotEqual(r.VersionBefore, r.ParameterHash);
         }
         Assert.True(p.LogProb(good.Tokens) > before + 1, $"log-prob {before} → {p.LogProb(good.Tokens)}");

@@ -6,6 +6,7 @@ using MnasNet.Actors.Backends;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 
 namespace MnasNet.Actors.Hosting;
 
@@ -114,7 +115,7 @@ public static class SearchRunner
         {
             var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
             _ = host.Services.GetRequiredService<ActorSystem>().WhenTerminated.ContinueWith(
-                _ => stopped.TrySetResult(new SearchStopped(settings.Id, "failed", "the actor system stopped before the search did")), TaskScheduler.Default);
+                _ => stopped.TrySetResult(new SearchStopped(settings.Id, SearchStatus.Failed.Word(), "the actor system stopped before the search did")), TaskScheduler.Default);
             var pauseRequested = 0;
             void RequestPause(string reason)
             {

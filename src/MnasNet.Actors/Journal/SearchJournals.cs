@@ -33,6 +33,9 @@ public interface ISearchJournals
     /// <summary>Every event of the search in sequence order; <see cref="SearchNotFoundException"/> for an unknown id.</summary>
     IReadOnlyList<JournalEntry> ReadEvents(string id);
 
+    /// <summary>The database holding the search's journal; <see cref="SearchNotFoundException"/> for an unknown id.</summary>
+    JournalDatabase DatabaseOf(string id);
+
     /// <summary>
     /// Whether a process runs the search now. SQLite: the running process's file lock. PostgreSQL: null (unknown) —
     /// the processes of a cluster search hold no lock the reader could probe; its journaled status and newest event
@@ -56,6 +59,8 @@ public sealed class SqliteSearchJournals(string directory) : ISearchJournals
 
     public IReadOnlyList<JournalEntry> ReadEvents(string id) => JournalReader.ReadEvents(directory, id);
 
+    public JournalDatabase DatabaseOf(string id) => JournalReader.Database(directory, id);
+
     public bool? IsRunning(string id) => JournalFiles.IsRunning(directory, id);
 }
 
@@ -70,15 +75,22 @@ public sealed class PostgresSearchJournals(string connectionString) : ISearchJou
 
     public string LocationOf(string id) => $"{Location}, persistence id {Actors.SearchController.PersistenceIdFor(id)}";
 
-    public IReadOnlyList<JournaledSearch> List() => PostgresJournal.ListSearches(connectionString);
+    private static readonly string Prefix = Actors.SearchController.PersistenceIdFor("");
 
-    public JournaledSearch? Find(string id) => PostgresJournal.FindSearch(connectionString, id);
+    private JournalDatabase Database { get; } = JournalDatabase.Postgres(connectionString);
+
+    public IReadOnlyList<JournaledSearch> List() => Database.List(Prefix).Select(r => new JournaledSearch(r.PersistenceId[Prefix.Length..], r.Events, r.LastWrittenAt)).ToList();
+
+    public JournaledSearch? Find(string id) =>
+        Database.Rows(Actors.SearchController.PersistenceIdFor(id)) is { Events: > 0 } rows ? new JournaledSearch(id, rows.Events, rows.LastWrittenAt) : null;
 
     public IReadOnlyList<JournalEntry> ReadEvents(string id)
     {
-        var events = PostgresJournal.ReadEvents(connectionString, id);
+        var events = Database.ReadEvents(Actors.SearchController.PersistenceIdFor(id));
         return events.Count > 0 ? events : throw NotFound(id);
     }
+
+    public JournalDatabase DatabaseOf(string id) => Find(id) is null ? throw NotFound(id) : Database;
 
     public bool? IsRunning(string id) => null;
 

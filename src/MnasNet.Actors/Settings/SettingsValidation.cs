@@ -5,7 +5,7 @@ namespace MnasNet.Actors.Settings;
 /// <summary>Rejects values that are out of range or contradict each other, naming the keys involved.</summary>
 public static partial class SettingsValidation
 {
-    public static IReadOnlyList<string> Strategies => Policy.SearchPolicies.Strategies;
+    public static IReadOnlyList<string> Strategies => Controller.SearchStrategies.All;
     public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
     public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite", MnasNet.Latency.Adb.AdbPhoneBackend.Name];
 

@@ -3,12 +3,36 @@ using MnasNet.Actors.Protocol;
 
 namespace MnasNet.Actors.State;
 
+/// <summary>
+/// Where a search stands. The journal gives New, Running, Paused or Completed; Failed is a controller that stopped on
+/// an error, Starting a cluster host (re)starting its controller: neither is journaled.
+/// </summary>
 public enum SearchStatus
 {
     New,
     Running,
     Paused,
     Completed,
+    Failed,
+    Starting,
+}
+
+public static class SearchStatusWords
+{
+    /// <summary>The lower-case word messages and JSON outputs carry ("running", "paused", …).</summary>
+    public static string Word(this SearchStatus status) => status switch
+    {
+        SearchStatus.New => "new",
+        SearchStatus.Running => "running",
+        SearchStatus.Paused => "paused",
+        SearchStatus.Completed => "completed",
+        SearchStatus.Failed => "failed",
+        SearchStatus.Starting => "starting",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+    };
+
+    /// <summary>The status a word names, or null for another word (such as a host's "starting").</summary>
+    public static SearchStatus? FromWord(string? word) => Enum.GetValues<SearchStatus>().Where(s => s.Word() == word).Select(s => (SearchStatus?)s).FirstOrDefault();
 }
 
 public enum WorkStatus
@@ -45,7 +69,9 @@ public sealed record TrialState(
 {
     public int Targets => 1 + (OtherMeasures?.Count ?? 0);
 
-    public MeasureState MeasureOf(int target) => target == 0 ? new MeasureState(Measure, MeasureAttempts, LatencyMs) : OtherMeasures![target - 1];
+    /// <summary>A target beyond <see cref="Targets"/> (a read of a journal whose target count the reader does not know) is pending.</summary>
+    public MeasureState MeasureOf(int target) => target == 0 ? new MeasureState(Measure, MeasureAttempts, LatencyMs)
+        : OtherMeasures is { } others && target <= others.Count ? others[target - 1] : new MeasureState();
 
     public IEnumerable<MeasureState> Measures => Enumerable.Range(0, Targets).Select(MeasureOf);
 
@@ -69,7 +95,7 @@ public sealed record TrialState(
         var m = change(MeasureOf(target));
         return target == 0
             ? this with { Measure = m.Status, MeasureAttempts = m.Attempts, LatencyMs = m.LatencyMs }
-            : this with { OtherMeasures = OtherMeasures!.SetItem(target - 1, m) };
+            : this with { OtherMeasures = Enumerable.Range(0, Math.Max(0, target - (OtherMeasures?.Count ?? 0))).Aggregate(OtherMeasures ?? [], (o, _) => o.Add(new MeasureState())).SetItem(target - 1, m) };
     }
 }
 
@@ -97,8 +123,9 @@ public sealed record SearchState(
     string? Chain = null,
     string? LastLink = null)
 {
-    public static SearchState Empty(string searchId) =>
-        new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0);
+    /// <param name="measureTargets">How many target platforms each trial is measured on (the search's settings say).</param>
+    public static SearchState Empty(string searchId, int measureTargets = 1) =>
+        new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0, measureTargets);
 
     public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null) && BatchesUpdated <= Batch;
 
@@ -140,7 +167,6 @@ public sealed record SearchState(
                 SettingsJson = s.SettingsJson,
                 PolicyVersion = s.PolicyVersion,
                 Chain = s.Chain,
-                MeasureTargets = Backends.DevicePlatform.TargetsOf(Settings.SettingsLoader.FromJson(s.SettingsJson)).Count,
             },
             BatchSampled b => this with
             {

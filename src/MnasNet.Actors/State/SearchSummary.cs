@@ -1,9 +1,11 @@
 using MnasNet.Actors.Journal;
-using MnasNet.Actors.Protocol;
 
 namespace MnasNet.Actors.State;
 
-/// <summary>One trial as the whole journal tells it (status, report, export, tests comparing journals).</summary>
+/// <summary>
+/// One trial as the whole journal tells it (status, report, export, tests comparing journals). <see cref="LatencyMs"/>
+/// is the first target platform's; <see cref="LatenciesMs"/> holds every target's, in the order of the search's targets.
+/// </summary>
 public sealed record TrialSummary(
     long TrialId,
     int Batch,
@@ -16,11 +18,12 @@ public sealed record TrialSummary(
     bool Failed,
     string? FailureReason,
     int Dispatches,
-    string? WeightsPath);
+    string? WeightsPath,
+    IReadOnlyList<double?> LatenciesMs);
 
 public sealed record BatchSummary(int Batch, long Step, string ParameterHash, double MeanReward, double MaxReward, int Failed);
 
-/// <summary>A projection of every event of a search, built by a pure fold (never touches the actors).</summary>
+/// <summary>The <see cref="SearchHistory"/> of a search as the read-side commands show it.</summary>
 public sealed record SearchSummary(
     string SearchId,
     string Status,
@@ -33,84 +36,26 @@ public sealed record SearchSummary(
     int Pauses,
     int Resumes,
     int LeaseExpiries,
-    DateTimeOffset? StartedAt)
+    DateTimeOffset? StartedAt,
+    IReadOnlyList<TargetPlatform> Targets)
 {
     public IEnumerable<TrialSummary> Rewarded => Trials.Where(t => t.Reward is not null);
 
-    public static SearchSummary From(string id, IReadOnlyList<JournalEntry> entries)
+    public static SearchSummary From(string id, IReadOnlyList<JournalEntry> entries) => From(SearchHistory.From(id, entries));
+
+    public static SearchSummary From(SearchHistory h)
     {
-        var trials = new SortedDictionary<long, TrialSummary>();
-        var batches = new List<BatchSummary>();
-        string status = entries.Count == 0 ? "new" : "running";
-        string? settings = null, strategy = null, hash = null;
-        int pauses = 0, resumes = 0, expiries = 0;
-        DateTimeOffset? started = null;
-        foreach (var entry in entries)
-        {
-            switch (entry.Event)
-            {
-                case SearchStarted s:
-                    (settings, strategy, hash, started) = (s.SettingsJson, s.Strategy, s.PolicyVersion, s.At);
-                    break;
-                case BatchSampled b:
-                    foreach (var t in b.Trials)
-                    {
-                        trials[t.TrialId] = new TrialSummary(t.TrialId, b.Batch, t.Tokens, t.ArchitectureId, t.LogProb, null, null, null, false, null, 0, null);
-                    }
-                    break;
-                case TrialDispatched d when trials.TryGetValue(d.TrialId, out var t):
-                    trials[d.TrialId] = t with { Dispatches = t.Dispatches + 1 };
-                    break;
-                case TrialTrained tt when trials.TryGetValue(tt.TrialId, out var t):
-                    trials[tt.TrialId] = t with { Accuracy = tt.Record.Accuracy, WeightsPath = tt.Record.WeightsPath };
-                    break;
-                case LatencyMeasured m when trials.TryGetValue(m.TrialId, out var t):
-                    trials[m.TrialId] = t with { LatencyMs = m.Record.MedianMs };
-                    break;
-                case TrialFailed f when trials.TryGetValue(f.TrialId, out var t):
-                    trials[f.TrialId] = t with { Failed = true, FailureReason = f.Reason };
-                    break;
-                case RewardComputed r when trials.TryGetValue(r.TrialId, out var t):
-                    trials[r.TrialId] = t with { Reward = r.Inputs.Reward, Failed = t.Failed || r.Inputs.Failed };
-                    break;
-                case PolicyUpdated p:
-                    hash = p.ParameterHash;
-                    batches.Add(new BatchSummary(p.Batch, p.Step, p.ParameterHash, p.Rewards.Average(), p.Rewards.Max(), p.Failed.Count(f => f)));
-                    break;
-                case TrialLeaseExpired:
-                    expiries++;
-                    break;
-                case SearchPaused:
-                    status = "paused";
-                    pauses++;
-                    break;
-                case SearchResumed:
-                    status = "running";
-                    resumes++;
-                    break;
-                case SearchCompleted c:
-                    status = "completed";
-                    hash = c.FinalPolicyHash;
-                    break;
-            }
-        }
-        return new SearchSummary(id, status, settings, strategy, trials.Values.ToList(), batches, hash, entries.Count, pauses, resumes, expiries, started);
+        var targets = h.MeasureTargets;
+        var trials = h.Trials.Values.Select(t => new TrialSummary(t.Sampled.TrialId, t.Batch, t.Sampled.Tokens, t.Sampled.ArchitectureId, t.Sampled.LogProb,
+            t.Trained?.Record.Accuracy, t.LatencyMs(0), t.Rewards.Count > 0 ? t.Rewards[^1].Inputs.Reward : null, t.Failed,
+            t.Failures.Count > 0 ? t.Failures[^1].Event.Reason : null, t.Dispatches, t.Trained?.Record.WeightsPath, t.LatenciesMs(targets))).ToList();
+        var batches = h.Updates.Select(u => new BatchSummary(u.Update.Batch, u.Update.Step, u.Update.ParameterHash, u.Update.Rewards.Average(), u.Update.Rewards.Max(),
+            u.Update.Failed.Count(f => f))).ToList();
+        return new SearchSummary(h.SearchId, h.Status.Word(), h.Started?.SettingsJson, h.Started?.Strategy, trials, batches, h.FinalPolicyHash, h.Events,
+            h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets());
     }
 
-    /// <summary>Trials not dominated in (higher accuracy, lower latency), sorted by latency.</summary>
-    public IReadOnlyList<TrialSummary> ParetoFront()
-    {
-        var candidates = Rewarded.Where(t => !t.Failed && t.Accuracy is not null && t.LatencyMs is not null).OrderBy(t => t.LatencyMs).ThenByDescending(t => t.Accuracy).ToList();
-        var front = new List<TrialSummary>();
-        var best = double.NegativeInfinity;
-        foreach (var t in candidates)
-        {
-            if (t.Accuracy!.Value > best)
-            {
-                front.Add(t);
-                best = t.Accuracy.Value;
-            }
-        }
-        return front;
-    }
+    /// <summary>Trials not dominated on accuracy and every target's latency (<see cref="State.ParetoFront"/>).</summary>
+    public IReadOnlyList<TrialSummary> ParetoFront() =>
+        State.ParetoFront.Of(Rewarded.Where(t => !t.Failed), t => t.Accuracy, t => t.LatenciesMs);
 }

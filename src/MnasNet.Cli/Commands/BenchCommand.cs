@@ -27,7 +27,7 @@ public sealed class BenchControllerCommand : CliCommand
 
     private readonly Option<bool> _throughput = new("--throughput") { Description = "Measure sampling and PPO-update throughput instead of search quality." };
     private readonly Option<bool> _quick = new("--quick") { Description = "CI-sized suite: two families, budgets 48 and 96, two seeds (explicit options still apply)." };
-    private readonly Option<string[]> _strategies = new("--strategies") { Description = $"Strategies to compare (default: {string.Join(", ", SearchStrategies.All)}).", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<string[]> _strategies = new("--strategies") { Description = $"Strategies to compare (default: {string.Join(", ", SearchStrategies.Compared)}).", AllowMultipleArgumentsPerToken = true };
     private readonly Option<string[]> _families = new("--families") { Description = $"Objective families (default: {string.Join(", ", ObjectiveFamilies.All)}).", AllowMultipleArgumentsPerToken = true };
     private readonly Option<string[]> _rewards = new("--rewards") { Description = "Reward presets: soft, hard (default: both).", AllowMultipleArgumentsPerToken = true };
     private readonly Option<int[]> _budgets = new("--budgets") { Description = "Budgets in architectures (default: 250 500 1000 2000).", AllowMultipleArgumentsPerToken = true };

@@ -1,3 +1,5 @@
+using MnasNet.Actors.State;
+
 namespace MnasNet.Cli.Reporting;
 
 /// <summary>
@@ -9,7 +11,7 @@ public sealed record ReportData(
     string Status,
     string? Strategy,
     string? FinalPolicyHash,
-    IReadOnlyList<LatencyTarget> Targets,
+    IReadOnlyList<TargetPlatform> Targets,
     IReadOnlyList<TrialResult> Trials,
     IReadOnlyList<BatchResult> Batches,
     IReadOnlyList<Finalist> Finalists)
@@ -25,21 +27,9 @@ public sealed record ReportData(
     public IReadOnlyList<TrialResult> Top(int k) =>
         Rewarded.Where(t => !t.Failed).OrderByDescending(t => t.Reward).ThenBy(t => t.TrialId).Take(k).ToList();
 
-    /// <summary>Trials not dominated in (higher accuracy, lower latency), sorted by latency.</summary>
-    public IReadOnlyList<TrialResult> ParetoFront()
-    {
-        var front = new List<TrialResult>();
-        var best = double.NegativeInfinity;
-        foreach (var t in Measured.OrderBy(t => t.LatencyMs).ThenByDescending(t => t.Accuracy))
-        {
-            if (t.Accuracy!.Value > best)
-            {
-                front.Add(t);
-                best = t.Accuracy.Value;
-            }
-        }
-        return front;
-    }
+    /// <summary>Trials not dominated on accuracy and every target's latency, sorted by the first target's latency.</summary>
+    public IReadOnlyList<TrialResult> ParetoFront() =>
+        Actors.State.ParetoFront.Of(Measured, t => t.Accuracy, t => t.TargetLatenciesMs.Count > 0 ? t.TargetLatenciesMs : [t.LatencyMs]);
 
     /// <summary>The best reward seen up to and including each rewarded trial, in trial-id order (failed trials count as their reward).</summary>
     public IReadOnlyList<(long TrialId, double Best)> RunningBest()
@@ -54,9 +44,6 @@ public sealed record ReportData(
         return result;
     }
 }
-
-/// <summary>One platform the search measures on and its latency target T (ms).</summary>
-public sealed record LatencyTarget(string Platform, double TargetMs);
 
 /// <summary>
 /// One trial. <see cref="LatencyMs"/> is the first target's latency (the one the single-device reward uses);

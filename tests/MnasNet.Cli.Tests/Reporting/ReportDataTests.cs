@@ -1,5 +1,6 @@
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
+using MnasNet.Actors.State;
 using MnasNet.Cli.Reporting;
 
 namespace MnasNet.Cli.Tests.Reporting;
@@ -9,7 +10,7 @@ public sealed class ReportDataTests
     private static TrialResult Trial(long id, double? accuracy, double? latency, double? reward, bool failed = false) =>
         new(id, (int)(id / 4), [], $"a{id}", accuracy, latency, reward, failed, [latency]);
 
-    private static ReportData With(params TrialResult[] trials) => new("s", "running", null, null, [new LatencyTarget("p", 80)], trials, [], []);
+    private static ReportData With(params TrialResult[] trials) => new("s", "running", null, null, [new TargetPlatform("p", 80)], trials, [], []);
 
     [Fact]
     public void Pareto_front_keeps_the_trials_no_other_beats_in_both_accuracy_and_latency()
@@ -48,7 +49,7 @@ public sealed class ReportDataTests
         };
         var data = ReportDataAdapter.FromJournal("m", events.Select((e, i) => new JournalEntry(i + 1, "x", e)).ToList());
 
-        Assert.Equal([new LatencyTarget("cpu:threads=1", 80), new LatencyTarget("cpu:threads=4", 30)], data.Targets);
+        Assert.Equal([new TargetPlatform("cpu:threads=1", 80), new TargetPlatform("cpu:threads=4", 30)], data.Targets);
         Assert.Equal([81.5, 28.25], data.Trials[0].TargetLatenciesMs);
         Assert.Equal([null, 31.0], data.Trials[1].TargetLatenciesMs);
         Assert.Equal(0.69, data.Trials[0].Reward);

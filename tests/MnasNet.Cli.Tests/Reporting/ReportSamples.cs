@@ -1,3 +1,4 @@
+using MnasNet.Actors.State;
 using MnasNet.Cli.Reporting;
 
 namespace MnasNet.Cli.Tests.Reporting;
@@ -5,9 +6,9 @@ namespace MnasNet.Cli.Tests.Reporting;
 /// <summary>Report data made up in the test: a few batches whose accuracy and latency grow with the trial id.</summary>
 internal static class ReportSamples
 {
-    public static ReportData Search(int batches = 3, int batchSize = 8, IReadOnlyList<LatencyTarget>? targets = null, IReadOnlyList<Finalist>? finalists = null)
+    public static ReportData Search(int batches = 3, int batchSize = 8, IReadOnlyList<TargetPlatform>? targets = null, IReadOnlyList<Finalist>? finalists = null)
     {
-        targets ??= [new LatencyTarget("onnxruntime:threads=1", 80)];
+        targets ??= [new TargetPlatform("onnxruntime:threads=1", 80)];
         var trials = new List<TrialResult>();
         for (var id = 0; id < batches * batchSize; id++)
         {
@@ -27,6 +28,6 @@ internal static class ReportSamples
     }
 
     public static ReportData MultiTargetWithFinalists() => Search(
-        targets: [new LatencyTarget("onnxruntime:threads=1", 80), new LatencyTarget("onnxruntime:threads=4", 30)],
+        targets: [new TargetPlatform("onnxruntime:threads=1", 80), new TargetPlatform("onnxruntime:threads=4", 30)],
         finalists: [new Finalist(3, 0.61, 0.88, 70), new Finalist(9, 0.66, 0.90, 75), new Finalist(14, 0.64, 0.91, 81), new Finalist(20, 0.72, 0.93, 77)]);
 }

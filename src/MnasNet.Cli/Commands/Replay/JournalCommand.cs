@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using MnasNet.Actors.Journal;
 using MnasNet.Audit;
 using MnasNet.Cli.Commands.Search;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using MnasNet.Actors.Journal;
 using MnasNet.Audit;
 using MnasNet.Cli.Commands.Search;
 

@@ -5,6 +5,7 @@ using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 using Serilog;
 
 namespace MnasNet.Cli.Commands.Search;
@@ -73,7 +74,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
                             pauseAt.Cancel();
                         }
                     }, pauseToken: pauseAt.Token);
-                    if (built.Status != "paused")
+                    if (built.Status != SearchStatus.Paused.Word())
                     {
                         throw new CliInputException($"the resume benchmark's search ended '{built.Status}' instead of pausing", ExitCodes.Failure);
                     }

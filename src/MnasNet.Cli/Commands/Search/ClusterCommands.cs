@@ -4,6 +4,7 @@ using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 using MnasNet.Cluster;
 using Serilog;
 using Spectre.Console;
@@ -107,11 +108,11 @@ internal static class ClusterSearchExecution
                 outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, progress.Observe, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
             }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
-            await output.WriteLineAsync(outcome.Status switch
+            await output.WriteLineAsync((outcome.Status == ClusterRunner.LeftStatus ? null : SearchStatusWords.FromWord(outcome.Status)) switch
             {
-                "completed" => $"search {settings.Id} completed: {done} trials",
-                "paused" => $"search {settings.Id} paused after {done} trials ({outcome.Reason})",
-                "left" => $"search {settings.Id}: {outcome.Reason}",
+                SearchStatus.Completed => $"search {settings.Id} completed: {done} trials",
+                SearchStatus.Paused => $"search {settings.Id} paused after {done} trials ({outcome.Reason})",
+                null => $"search {settings.Id}: {outcome.Reason}",
                 _ => throw new CliInputException($"search {settings.Id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure),
             });
             return ExitCodes.Success;

@@ -66,7 +66,7 @@ public sealed class ReportCommand : SearchCliCommand
         await output.WriteLineAsync($"\nPareto front (accuracy vs latency), {report.Pareto.Count} trials:");
         foreach (var t in report.Pareto)
         {
-            await output.WriteLineAsync(string.Create(c, $"  trial {t.TrialId,5}  acc {t.Accuracy:F4}  lat {t.LatencyMs:F3} ms  reward {t.Reward:F5}"));
+            await output.WriteLineAsync(string.Create(c, $"  trial {t.TrialId,5}  acc {t.Accuracy:F4}  lat {string.Join(" / ", t.LatenciesMs.Select(l => l.ToString("F3", c)))} ms  reward {t.Reward:F5}"));
         }
         await output.WriteLineAsync("\nreward per batch:");
         foreach (var b in report.Batches)
@@ -78,7 +78,8 @@ public sealed class ReportCommand : SearchCliCommand
     }
 }
 
-public sealed record ReportTrial(long TrialId, int Batch, double Reward, double Accuracy, double LatencyMs, string ArchitectureId, IReadOnlyList<int> Tokens);
+/// <summary>A trial in the report: <see cref="LatencyMs"/> is the first target platform's, <see cref="LatenciesMs"/> every target's.</summary>
+public sealed record ReportTrial(long TrialId, int Batch, double Reward, double Accuracy, double LatencyMs, string ArchitectureId, IReadOnlyList<int> Tokens, IReadOnlyList<double> LatenciesMs);
 
 public sealed record SearchReport(
     string SearchId, string Status, int TrialsRewarded, int TrialsFailed, string? FinalPolicyHash,
@@ -86,7 +87,8 @@ public sealed record SearchReport(
 {
     public static SearchReport From(ReportData data, int top)
     {
-        static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens);
+        static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens,
+            [.. t.TargetLatenciesMs.Select(l => l ?? 0)]);
         return new SearchReport(data.SearchId, data.Status, data.Rewarded.Count(), data.Trials.Count(t => t.Failed), data.FinalPolicyHash,
             data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches);
     }

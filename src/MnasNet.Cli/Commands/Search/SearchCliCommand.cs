@@ -23,7 +23,7 @@ public abstract class SearchCliCommand(string name, string description) : CliCom
         SearchNotFoundException => ExitCodes.NotFound,
         DatasetException d when d.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) || d.Message.Contains("does not exist", StringComparison.Ordinal) || d.Message.Contains("has no", StringComparison.Ordinal) => ExitCodes.NotFound,
         DatasetException => ExitCodes.InvalidInput,
-        JournalException => ExitCodes.InvalidInput,
+        JournalException or UnreadableEventException => ExitCodes.InvalidInput,
         JournalUnavailableException => ExitCodes.Failure,
         System.Runtime.Serialization.SerializationException => ExitCodes.InvalidInput,
         _ => base.ExitCodeFor(e),

@@ -5,6 +5,7 @@ using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Logging;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
 using Serilog;
 using Spectre.Console;
 
@@ -128,10 +129,10 @@ internal static class SearchExecution
                 outcome = await SearchRunner.RunAsync(settings, resume, progress.Observe, pauseToken: pause.Token);
             }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
-            await output.WriteLineAsync(outcome.Status switch
+            await output.WriteLineAsync(SearchStatusWords.FromWord(outcome.Status) switch
             {
-                "completed" => $"search {settings.Id} completed: {done} trials; 'mnasnet report {settings.Id}' for results",
-                "paused" => $"search {settings.Id} paused after {done} trials ({outcome.Reason}); continue with 'mnasnet resume {settings.Id}'",
+                SearchStatus.Completed => $"search {settings.Id} completed: {done} trials; 'mnasnet report {settings.Id}' for results",
+                SearchStatus.Paused => $"search {settings.Id} paused after {done} trials ({outcome.Reason}); continue with 'mnasnet resume {settings.Id}'",
                 _ => throw new CliInputException($"search {settings.Id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure),
             });
             return ExitCodes.Success;

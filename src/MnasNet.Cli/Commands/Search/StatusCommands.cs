@@ -30,13 +30,13 @@ public sealed class StatusCommand : SearchCliCommand
         }
         var c = CultureInfo.InvariantCulture;
         await output.WriteLineAsync($"search {status.Id}: {status.Status}{(status.Running == true ? " (running)" : "")}");
-        if (status.Running is null && status.Status == "running")
+        if (status.Running is null && status.Status == SearchStatus.Running.Word())
         {
             await output.WriteLineAsync($"  process     unknown: {SearchStatusView.NoLockNote}");
         }
         await output.WriteLineAsync(string.Create(c, $"  trials      {status.TrialsDone}/{status.TrialBudget} done, {status.Failed} failed, batch {status.BatchesDone}/{status.Batches}"));
         await output.WriteLineAsync(status.BestReward is { } r
-            ? string.Create(c, $"  best        reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {status.BestLatencyMs:F3} ms")
+            ? string.Create(c, $"  best        reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {SearchStatusView.Latencies(status.Targets, status.BestLatenciesMs)}")
             : "  best        -");
         await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
@@ -54,7 +54,8 @@ public sealed class StatusCommand : SearchCliCommand
 public sealed record SearchStatusView(
     string Id, string Status, bool? Running, long TrialsDone, long TrialBudget, int Failed, int BatchesDone, int Batches,
     double? BestReward, long? BestTrial, double? BestAccuracy, double? BestLatencyMs, string? Strategy, string? PolicyHash,
-    long Events, int Pauses, int Resumes, int LeaseExpiries, DateTime? LastEventAt, string Provider, string Journal)
+    long Events, int Pauses, int Resumes, int LeaseExpiries, DateTime? LastEventAt, string Provider, string Journal,
+    IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs)
 {
     public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
 
@@ -68,8 +69,14 @@ public sealed record SearchStatusView(
         return new SearchStatusView(id, summary.Status, journals.IsRunning(id), summary.Rewarded.Count(), settings?.TrialBudget ?? 0,
             summary.Trials.Count(t => t.Failed), summary.Batches.Count, settings?.Batches ?? 0, best?.Reward, best?.TrialId, best?.Accuracy,
             best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
-            journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id));
+            journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id),
+            settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? []);
     }
+
+    /// <summary>"12.345 ms", or with several targets "12.345 ms (platform a), 3.210 ms (platform b)".</summary>
+    public static string Latencies(IReadOnlyList<string> targets, IReadOnlyList<double?> latencies) => latencies.Count <= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{latencies.FirstOrDefault():F3} ms")
+        : string.Join(", ", latencies.Select((l, i) => string.Create(CultureInfo.InvariantCulture, $"{l:F3} ms ({(i < targets.Count ? targets[i] : $"target {i}")})")));
 
     public static string Time(DateTime? utc) => utc?.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "-";
 }
@@ -110,7 +117,7 @@ public sealed class ListCommand : SearchCliCommand
         {
             await output.WriteLineAsync("* running now");
         }
-        if (views.Any(v => v.Running is null && v.Status == "running"))
+        if (views.Any(v => v.Running is null && v.Status == SearchStatus.Running.Word()))
         {
             await output.WriteLineAsync($"running: process unknown: {SearchStatusView.NoLockNote}");
         }
@@ -165,7 +172,7 @@ public sealed class PauseCommand : SearchCliCommand
             var waitSeconds = parseResult.GetValue(_wait);
             var status = await MnasNet.Cluster.ClusterRunner.PauseAsync(settings, client, id, grace, TimeSpan.FromSeconds(Math.Max(0, waitSeconds)), cancellationToken);
             await output.WriteLineAsync(waitSeconds > 0 ? $"search {id} stopped: {status}" : $"pause requested for search {id}");
-            if (waitSeconds > 0 && status == "running")
+            if (waitSeconds > 0 && status == SearchStatus.Running.Word())
             {
                 throw new CliInputException($"search '{id}' did not stop within {waitSeconds} s", ExitCodes.Failure);
             }

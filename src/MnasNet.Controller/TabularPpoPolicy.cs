@@ -1,43 +1,43 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using MnasNet.Actors.Settings;
 using MnasNet.SearchSpace;
 
-namespace MnasNet.Actors.Policy;
+namespace MnasNet.Controller;
 
 /// <summary>
 /// A factorised categorical policy (one softmax per decision, masked to the allowed choices) trained with PPO's
 /// clipped objective, an exponential-moving-average reward baseline and an entropy bonus. Pure double arithmetic in a
 /// fixed order, so the same batches give the same parameter hash on every run; its state is a small JSON document.
-/// Stands in for the LSTM controller of MnasNet.Controller until that lands (same Sample/Update/SaveState contract).
+/// Strategy "ppo-tabular": fast, for benchmarks and big simulations, where the LSTM controller would dominate the time.
+/// Uses the learning rate, clip, epochs, entropy coefficient and baseline decay of <see cref="ControllerOptions"/>.
 /// </summary>
-public sealed class TabularPpoPolicy : ISearchPolicy
+public sealed class TabularPpoPolicy : IArchitectureSampler
 {
     private const string Format = "tabular-ppo/v1";
     private readonly MnasNetSearchSpace _space;
-    private readonly PolicySettings _settings;
+    private readonly ControllerOptions _settings;
     private readonly double[][] _logits;
     private SeededRandom _random;
     private double? _baseline;
     private string? _hash;
 
-    public TabularPpoPolicy(MnasNetSearchSpace space, PolicySettings settings, ulong seed)
+    public TabularPpoPolicy(MnasNetSearchSpace space, ControllerOptions options)
     {
         _space = space;
-        _settings = settings;
+        _settings = options;
         _logits = space.Decisions.Select(d => new double[d.Choices.Count]).ToArray();
-        _random = new SeededRandom(seed);
+        _random = new SeededRandom(options.Seed);
     }
 
-    public string Strategy => "ppo";
+    public string Strategy => SearchStrategies.PpoTabular;
 
     public long Step { get; private set; }
 
     public string Version => _hash ??= ComputeHash();
 
-    public IReadOnlyList<PolicySample> Sample(int count)
+    public IReadOnlyList<Proposal> Sample(int count)
     {
-        var result = new List<PolicySample>(count);
+        var result = new List<Proposal>(count);
         for (var i = 0; i < count; i++)
         {
             var tokens = new int[_logits.Length];
@@ -64,12 +64,12 @@ public sealed class TabularPpoPolicy : ISearchPolicy
                 tokens[d] = c;
                 logProb += Math.Log(p[c]);
             }
-            result.Add(new PolicySample(tokens, logProb));
+            result.Add(new Proposal(tokens, logProb, Version));
         }
         return result;
     }
 
-    public PolicyStepResult Update(IReadOnlyList<PolicyFeedback> batch)
+    public SamplerStep Observe(IReadOnlyList<ScoredSample> batch)
     {
         var before = Version;
         var rewards = batch.Select(b => b.Reward).ToArray();
@@ -95,13 +95,13 @@ public sealed class TabularPpoPolicy : ISearchPolicy
             {
                 var tokens = batch[i].Tokens;
                 var logNew = LogProb(tokens);
-                var ratio = Math.Exp(logNew - batch[i].LogProb);
+                var ratio = Math.Exp(logNew - batch[i].LogProb!.Value);
                 var a = advantages[i];
                 var unclipped = ratio * a;
-                var clippedRatio = Math.Clamp(ratio, 1 - _settings.Clip, 1 + _settings.Clip);
+                var clippedRatio = Math.Clamp(ratio, 1 - _settings.ClipEpsilon, 1 + _settings.ClipEpsilon);
                 policyLoss -= Math.Min(unclipped, clippedRatio * a) / batch.Count;
-                kl += (batch[i].LogProb - logNew) / batch.Count;
-                var active = !((a > 0 && ratio > 1 + _settings.Clip) || (a < 0 && ratio < 1 - _settings.Clip));
+                kl += (batch[i].LogProb!.Value - logNew) / batch.Count;
+                var active = !((a > 0 && ratio > 1 + _settings.ClipEpsilon) || (a < 0 && ratio < 1 - _settings.ClipEpsilon));
                 if (!active)
                 {
                     clipped++;
@@ -132,7 +132,7 @@ public sealed class TabularPpoPolicy : ISearchPolicy
                 {
                     // dH/dz_k = -p_k (log p_k + H)
                     var dh = p[k] > 0 ? -p[k] * (Math.Log(p[k]) + h) : 0;
-                    grads[d][k] += _settings.EntropyWeight * dh;
+                    grads[d][k] += _settings.EntropyCoefficient * dh;
                 }
             }
             for (var d = 0; d < _logits.Length; d++)
@@ -146,7 +146,7 @@ public sealed class TabularPpoPolicy : ISearchPolicy
         _baseline = _baseline is null ? mean : _settings.BaselineDecay * _baseline.Value + (1 - _settings.BaselineDecay) * mean;
         Step++;
         _hash = null;
-        return new PolicyStepResult(Step, before, Version, advantages, policyLoss, entropy, kl, clipFraction, baselineBefore, _baseline.Value);
+        return new SamplerStep(before, Version, advantages, policyLoss, entropy, kl, clipFraction, baselineBefore, _baseline.Value);
     }
 
     public double LogProb(IReadOnlyList<int> tokens)
@@ -200,17 +200,21 @@ public sealed class TabularPpoPolicy : ISearchPolicy
 
     private sealed record StateDocument(string Format, long Step, double? Baseline, ulong[] Random, long[][] Logits);
 
+    public void Dispose()
+    {
+    }
+
     public byte[] SaveState() => JsonSerializer.SerializeToUtf8Bytes(new StateDocument(
         Format, Step, _baseline, _random.State, _logits.Select(r => r.Select(BitConverter.DoubleToInt64Bits).ToArray()).ToArray()));
 
-    public static TabularPpoPolicy Restore(MnasNetSearchSpace space, PolicySettings settings, byte[] state)
+    public static TabularPpoPolicy Restore(MnasNetSearchSpace space, ControllerOptions options, byte[] state)
     {
         var doc = JsonSerializer.Deserialize<StateDocument>(state) ?? throw new InvalidDataException("policy state: empty");
         if (doc.Format != Format)
         {
             throw new InvalidDataException($"policy state: format '{doc.Format}', expected '{Format}'");
         }
-        var policy = new TabularPpoPolicy(space, settings, 1) { Step = doc.Step, _baseline = doc.Baseline, _random = SeededRandom.FromState(doc.Random) };
+        var policy = new TabularPpoPolicy(space, options with { Seed = 1 }) { Step = doc.Step, _baseline = doc.Baseline, _random = SeededRandom.FromState(doc.Random) };
         for (var d = 0; d < policy._logits.Length; d++)
         {
             for (var k = 0; k < policy._logits[d].Length; k++)

@@ -1,0 +1,494 @@
+using Akka.Event;
+using MnasNet.Actors.Backends;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
+using MnasNet.Controller;
+using MnasNet.SearchSpace;
+
+namespace MnasNet.Actors.Decisions;
+
+/// <summary>
+/// Every decision of a search: given the session, the policy and one command (with its sender and the time), which
+/// events to journal and which effects to carry out, in order. Nothing here talks to an actor, a clock or the
+/// journal. The one object it changes is the policy: sampling a batch and updating on a complete one advance it
+/// exactly as the journaled batch-sampled and policy-updated events say, and every update journals the policy state
+/// it ends in, from which recovery restores the policy (<see cref="Recover"/>). Each event is chained to the one
+/// before it (<see cref="JournalChain"/>).
+/// </summary>
+/// <param name="chainKey">The HMAC key of the journal's hash chain (none: SHA-256).</param>
+/// <param name="platform">Where policy states are computed (journaled with each state); asked once, when first needed.</param>
+public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null)
+    where TWorker : notnull
+{
+    private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.Threads)));
+
+    private readonly IReadOnlyList<MeasureTarget> _targets = DevicePlatform.TargetsOf(settings);
+    private readonly (double Alpha, double Beta) _exponents = SettingsValidation.Exponents(settings.Reward);
+    private readonly string _settingsJson = SettingsLoader.ToJson(settings);
+    private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
+    private readonly byte[]? _chainKey = chainKey;
+
+    public static readonly string CodeVersion = typeof(SearchDecider<>).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+
+    public SearchSettings Settings => settings;
+
+    public SearchSession<TWorker> Initial() => SearchSession<TWorker>.Of(SearchState.Empty(settings.Id, _targets.Count));
+
+    /// <summary>The search's policy holder, empty until search-started (new or recovered) fills it.</summary>
+    public SearchPolicy NewPolicy() => new(settings.Id, state => SearchPolicies.Restore(settings, _space, state));
+
+    /// <summary>Recovery from a snapshot (taken at a policy update).</summary>
+    public void RecoverSnapshot(SearchPolicy policy, SearchSnapshot snapshot) =>
+        policy.FromSnapshot(Convert.FromBase64String(snapshot.PolicyState), statesJournaled: snapshot.State.Chain is not null);
+
+    /// <summary>
+    /// Recovery of one journaled event, before it is folded into <paramref name="state"/>. A journaled policy state is
+    /// kept (and decoded only when needed) and the batches sampled after it are skipped, not re-sampled. A journal
+    /// written before policy states were journaled re-derives the policy: it re-runs every batch and update and must
+    /// reproduce them bit for bit (a mismatch is a <see cref="JournalMismatchException"/>).
+    /// </summary>
+    public void Recover(SearchState state, SearchPolicy policy, ISearchEvent e)
+    {
+        VerifyLink(state, e);
+        switch (e)
+        {
+            case SearchStarted { Policy: { } initial }:
+                policy.Journaled(initial, 0);
+                break;
+            case SearchStarted:
+                policy.Begin(SearchPolicies.Create(settings, _space), statesJournaled: false);
+                break;
+            case BatchSampled b when policy.StatesJournaled:
+                policy.Skip(b.Trials.Count);
+                break;
+            case BatchSampled b when PolicyReplay.Sample(policy.Live, b) is { } m:
+                throw new JournalMismatchException($"journal of search {settings.Id}: batch {b.Batch}{(m.TrialId is { } t ? $" trial {t}" : "")} does not match what policy {b.PolicyVersion} samples ({m.Expected}, journal has {m.Found}); the journal or the code changed");
+            case PolicyUpdated { Policy: { } after } p:
+                policy.Journaled(after, p.Step);
+                break;
+            case PolicyUpdated p when PolicyReplay.Update(policy.Live, Feedback(state), p) is { } m:
+                throw new JournalMismatchException($"journal of search {settings.Id}: policy update {p.Step} gives {m.Expected}, journal has {m.Found}");
+        }
+    }
+
+    /// <summary>
+    /// A linked event must carry the link this code computes for it: a journal changed after it was written is not
+    /// resumed. Without the key of a keyed chain nothing can be checked (and the search will not resume).
+    /// </summary>
+    private void VerifyLink(SearchState state, ISearchEvent e)
+    {
+        if (e is not JournaledEvent { Link: { } link })
+        {
+            return;
+        }
+        var keyed = e is SearchStarted s ? s.Chain == JournalChain.HmacSha256 : state.Chain == JournalChain.HmacSha256;
+        if (keyed && _chainKey is null)
+        {
+            return;
+        }
+        var sequenceNr = state.EventCount + 1;
+        if (JournalChain.Link(state.LastLink, sequenceNr, e, keyed ? _chainKey : null) != link)
+        {
+            throw new JournalMismatchException($"journal of search {settings.Id}: event {sequenceNr} ({Serialization.SearchJson.Manifest(e)}) does not carry its chain link: the journal was changed after it was written");
+        }
+    }
+
+    public SearchProgress Progress(SearchSession<TWorker> s) => new(settings.Id, s.Journaled.Status.Word(), s.Journaled.TrialsRewarded, settings.TrialBudget,
+        s.Journaled.Batch, s.Journaled.BestReward, s.Journaled.BestTrial, s.Leases.Count, s.Journaled.EventCount);
+
+    /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
+    public static ulong TrialSeed(ulong searchSeed, long trialId) => SeededRandom.Derive(searchSeed, $"trial/{trialId}");
+
+    /// <summary>The commands <see cref="Decide"/> takes besides the decider's own inputs (<see cref="BeginRun"/>, <see cref="WorkerGone"/>, <see cref="SnapshotSettled"/>).</summary>
+    public static bool Handles(object command) => command is RequestWork or WithdrawWorkRequest or WorkDeclined or TrainingDone or MeasurementDone
+        or WorkFailed or RewardReply or PauseSearch or PauseGraceOver or CheckLeases;
+
+    public Decision<TWorker> Decide(SearchSession<TWorker> session, SearchPolicy policy, object command, TWorker sender, DateTimeOffset now)
+    {
+        var d = new Deciding(this, session, policy, now);
+        switch (command)
+        {
+            case BeginRun: d.Begin(); break;
+            case RequestWork r: d.RequestWork(sender, r); break;
+            case WithdrawWorkRequest w: d.Session = d.Session.WithIdle(w.Kind, d.Session.Idle(w.Kind).RemoveAll(i => i.Worker.Equals(sender))); break;
+            case WorkDeclined w: d.Declined(sender, w); break;
+            case TrainingDone m: d.Result(new WorkKey(m.TrialId, WorkKind.Train, 0), m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)); break;
+            case MeasurementDone m: d.Result(new WorkKey(m.TrialId, WorkKind.Measure, m.Target), m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record, m.Target)); break;
+            case WorkFailed m: d.Result(new WorkKey(m.TrialId, m.Kind, m.Target), m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason, m.Target)); break;
+            case RewardReply r: d.Reward(r); break;
+            case PauseSearch p: d.Pause(p); break;
+            case PauseGraceOver: d.AbandonInFlight(); break;
+            case CheckLeases: d.ExpireLeases(); break;
+            case WorkerGone: d.WorkerGone(sender); break;
+            case SnapshotSettled: d.SnapshotSettled(); break;
+            default: throw new ArgumentException($"the search decider has no decision for {command.GetType().Name}", nameof(command));
+        }
+        return new Decision<TWorker>(d.Session, d.Steps);
+    }
+
+    private static List<ScoredSample> Feedback(SearchState state) =>
+        state.Trials.Values.Select(t => PolicyReplay.Feedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
+
+    /// <summary>One decision being made: events are folded into the session as they are decided, as the actor will journal them.</summary>
+    private sealed class Deciding(SearchDecider<TWorker> decider, SearchSession<TWorker> session, SearchPolicy policy, DateTimeOffset now)
+    {
+        private readonly SearchSettings _settings = decider.Settings;
+        private readonly string _id = decider.Settings.Id;
+
+        public SearchSession<TWorker> Session { get; set; } = session;
+
+        public List<DecisionStep> Steps { get; } = [];
+
+        private SearchState State => Session.Journaled;
+
+        private IArchitectureSampler Policy => policy.Live;
+
+        /// <summary>Chains the event to the last one (its sequence number is the event count: events are never deleted) and folds it in.</summary>
+        private void Emit(ISearchEvent e)
+        {
+            var keyed = e is SearchStarted s ? s.Chain == JournalChain.HmacSha256 : State.Chain == JournalChain.HmacSha256;
+            e = JournalChain.WithLink(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
+            Session = Session with { Journaled = State.Apply(e) };
+            Steps.Add(new JournalEvent(e));
+        }
+
+        private void Log(LogLevel level, string template, params object?[] args) => Steps.Add(new LogLine(level, template, args));
+
+        // ------------------------------------------------------------ start / advance
+
+        public void Begin()
+        {
+            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(Math.Clamp(_settings.Workers.LeaseTimeoutSeconds / 4, 0.05, 5))));
+            switch (State.Status)
+            {
+                case SearchStatus.New:
+                    policy.Begin(SearchPolicies.Create(_settings, decider._space), statesJournaled: true);
+                    policy.LastJournaledState = Policy.SaveState();
+                    Emit(new SearchStarted(_id, decider._settingsJson, _settings.Seed, _settings.Strategy, Policy.Version,
+                        CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, now,
+                        PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey)));
+                    Log(LogLevel.InfoLevel, "search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
+                        _id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode);
+                    break;
+                case SearchStatus.Completed:
+                    Log(LogLevel.InfoLevel, "search {SearchId} is already completed", _id);
+                    Stop(SearchStatus.Completed, null);
+                    return;
+                case var _ when State.Chain == JournalChain.HmacSha256 && decider._chainKey is null:
+                    Log(LogLevel.ErrorLevel, "search {SearchId}: its journal is chained under an HMAC key; set {Variable} or journal.keyFile to resume it", _id, JournalChain.KeyVariable);
+                    Stop(SearchStatus.Failed, $"the journal is chained under an HMAC key: set {JournalChain.KeyVariable} or journal.keyFile to resume it");
+                    return;
+                default:
+                    var inFlight = State.InFlight;
+                    Emit(new SearchResumed(inFlight, now));
+                    Log(LogLevel.InfoLevel, "search {SearchId} resumed at batch {Batch}: {Done} trials done, {InFlight} in-flight trials re-queued",
+                        _id, State.Batch, State.TrialsRewarded, inFlight);
+                    break;
+            }
+            Advance();
+        }
+
+        private void Advance()
+        {
+            if (State.Status != SearchStatus.Running || Session.Stopped)
+            {
+                return;
+            }
+            foreach (var t in State.AwaitingReward.Where(t => !Session.RewardRequested.Contains(t.TrialId)))
+            {
+                Session = Session with { RewardRequested = Session.RewardRequested.Add(t.TrialId) };
+                var devices = decider._targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.MeasureOf(i).LatencyMs ?? 0, x.TargetMs, 0)).ToList();
+                Steps.Add(new RequestReward(new ComputeReward(t.TrialId, t.Accuracy ?? 0, devices, t.IsFailed, decider._exponents.Alpha, decider._exponents.Beta)));
+            }
+            if (State.BatchComplete)
+            {
+                UpdatePolicy();
+            }
+            if (State.BatchesUpdated == State.Batch + 1)
+            {
+                if (State.BatchesUpdated >= _settings.Batches)
+                {
+                    Emit(new SearchCompleted(State.NextTrialId, Policy.Version, now));
+                    Log(LogLevel.InfoLevel, "search {SearchId} completed: {Trials} trials, best reward {BestReward:F4} (trial {BestTrial})",
+                        _id, State.TrialsRewarded, State.BestReward, State.BestTrial);
+                    Stop(SearchStatus.Completed, null);
+                    return;
+                }
+                if (Session.Pausing)
+                {
+                    MaybeFinishPause();
+                    return;
+                }
+                SampleBatch();
+            }
+            Dispatch();
+            MaybeFinishPause();
+        }
+
+        private void SampleBatch()
+        {
+            var version = Policy.Version;
+            var first = State.NextTrialId;
+            var trials = Policy.Sample(_settings.BatchSize).Select((s, i) =>
+                new SampledTrial(first + i, s.Tokens, PolicyReplay.LogProb(s), decider._space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, first + i))).ToList();
+            Session = Session with { RewardRequested = [] };
+            Emit(new BatchSampled(State.Batch + 1, version, trials));
+        }
+
+        private void UpdatePolicy()
+        {
+            var trials = State.Trials.Values.ToList();
+            var r = Policy.Observe(Feedback(State));
+            var step = State.PolicyStep + 1;
+            var saved = Policy.SaveState();
+            var checkpoint = PolicyCheckpoint.Of(saved, step % PolicyCheckpoint.KeyframeEvery == 0 ? null : policy.LastJournaledState, decider._platform.Value);
+            policy.LastJournaledState = saved;
+            var e = new PolicyUpdated(State.Batch, step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
+                trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
+                r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, checkpoint);
+            Emit(e);
+            if (step % _settings.Journal.SnapshotEvery == 0)
+            {
+                // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1
+                // and never deleted), so it is exact before the journal has numbered the event.
+                Session = Session with { SnapshotsInFlight = Session.SnapshotsInFlight + 1 };
+                Steps.Add(new WriteSnapshot(new SearchSnapshot(State, Convert.ToBase64String(saved))));
+            }
+            Log(LogLevel.InfoLevel, "search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
+                _id, State.Batch, step, r.ParameterHash, e.Rewards.Average());
+        }
+
+        // ------------------------------------------------------------ work
+
+        public void RequestWork(TWorker worker, RequestWork request)
+        {
+            var platform = request.Kind == WorkKind.Measure ? request.Platform : null;
+            if (platform is not null && !Enumerable.Range(0, decider._targets.Count).Any(t => Serves(platform, t)))
+            {
+                return;
+            }
+            var idle = Session.Idle(request.Kind);
+            if (!idle.Any(w => w.Worker.Equals(worker)))
+            {
+                Steps.Add(new WatchWorker<TWorker>(worker));
+                Session = Session.WithIdle(request.Kind, idle.Add(new IdleWorker<TWorker>(worker, request.WorkerId, platform)));
+            }
+            Dispatch();
+        }
+
+        /// <summary>Whether a device of this platform measures for target <paramref name="target"/> (no platform: any target).</summary>
+        private bool Serves(string? platform, int target)
+        {
+            var targets = decider._targets;
+            if (platform is null)
+            {
+                return true;
+            }
+            if (Session.PlatformMatches.TryGetValue((platform, target), out var matches))
+            {
+                return matches;
+            }
+            try
+            {
+                matches = DevicePlatform.Parse(platform).Satisfies(targets[target].Platform);
+            }
+            catch (SettingsException e)
+            {
+                Log(LogLevel.WarningLevel, "search {SearchId}: device platform {Platform} ignored: {Reason}", _id, platform, e.Message);
+                matches = false;
+            }
+            Session = Session with { PlatformMatches = Session.PlatformMatches.SetItem((platform, target), matches) };
+            if (!matches && target == targets.Count - 1 && !Enumerable.Range(0, targets.Count - 1).Any(t => Session.PlatformMatches.GetValueOrDefault((platform, t))))
+            {
+                Log(LogLevel.InfoLevel, "search {SearchId}: devices of platform {Platform} satisfy none of the targets {Targets}: not used", _id, platform, string.Join("; ", targets.Select(x => x.Platform)));
+            }
+            return matches;
+        }
+
+        public void Declined(TWorker worker, WorkDeclined declined)
+        {
+            Session = Session.WithIdle(declined.Kind, Session.Idle(declined.Kind).RemoveAll(i => i.Worker.Equals(worker))) with { Briefed = Session.Briefed.Remove(worker) };
+            var key = new WorkKey(declined.TrialId, declined.Kind, declined.Target);
+            if (Session.Leases.TryGetValue(key, out var lease) && lease.Worker.Equals(worker) && lease.Attempt == declined.Attempt)
+            {
+                Expire(key, lease, $"declined by the worker ({declined.Reason})");
+                Dispatch();
+            }
+        }
+
+        private void Dispatch()
+        {
+            if (!Session.Dispatching)
+            {
+                return;
+            }
+            foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
+            {
+                var i = 0;
+                while (i < Session.Idle(kind).Count)
+                {
+                    var (worker, workerId, platform) = Session.Idle(kind)[i];
+                    if (State.NextPending(kind, target => Serves(platform, target)) is not { } work)
+                    {
+                        i++;
+                        continue;
+                    }
+                    var (trial, target) = work;
+                    var attempt = trial.AttemptsOf(kind, target) + 1;
+                    var briefed = Session.Briefed.Contains(worker);
+                    var first = !Session.DispatchedSinceStart;
+                    Session = Session.WithIdle(kind, Session.Idle(kind).RemoveAt(i)) with
+                    {
+                        Leases = Session.Leases.SetItem(new WorkKey(trial.TrialId, kind, target), new Lease<TWorker>(worker, workerId, attempt, now.UtcDateTime.AddSeconds(_settings.Workers.LeaseTimeoutSeconds))),
+                        Briefed = Session.Briefed.Add(worker),
+                        DispatchedSinceStart = true,
+                    };
+                    var offer = new WorkOffer(_id, trial.TrialId, kind, attempt, trial.Tokens, trial.Seed, briefed ? null : decider._settingsJson, target);
+                    Emit(new TrialDispatched(trial.TrialId, kind, attempt, workerId, target));
+                    Steps.Add(new SendToWorker<TWorker>(worker, offer));
+                    if (first)
+                    {
+                        Steps.Add(new Notify(new FirstDispatch(_id, offer.TrialId, offer.Kind)));
+                    }
+                }
+            }
+        }
+
+        public void Result(WorkKey key, string workerId, ISearchEvent e)
+        {
+            if (State.IsDuplicate(key.TrialId, key.Kind, key.Target))
+            {
+                Log(LogLevel.DebugLevel, "search {SearchId}: duplicate {Kind} result for trial {TrialId} from {Worker} ignored", _id, key.Kind, key.TrialId, workerId);
+                return;
+            }
+            Session = Session with { Leases = Session.Leases.Remove(key) };
+            if (e is TrialFailed f)
+            {
+                Log(LogLevel.WarningLevel, "search {SearchId}: trial {TrialId} failed ({Kind}): {Reason}", _id, key.TrialId, key.Kind, f.Reason);
+            }
+            Emit(e);
+            Advance();
+        }
+
+        public void Reward(RewardReply reply)
+        {
+            if (Session.Stopped || State.Status != SearchStatus.Running || !State.Trials.TryGetValue(reply.TrialId, out var trial) || trial.Reward is not null)
+            {
+                return;
+            }
+            Emit(new RewardComputed(reply.TrialId, reply.Inputs));
+            Steps.Add(new Notify(decider.Progress(Session)));
+            Log(LogLevel.DebugLevel, "search {SearchId}: trial {TrialId} reward {Reward:F4} (acc {Accuracy:F4}, lat {LatencyMs:F2} ms)",
+                _id, reply.TrialId, reply.Inputs.Reward, reply.Inputs.Accuracy, reply.Inputs.LatencyMs);
+            Advance();
+        }
+
+        public void ExpireLeases()
+        {
+            foreach (var (key, lease) in Session.Leases.Where(kv => kv.Value.Deadline < now.UtcDateTime).ToList())
+            {
+                Expire(key, lease, "lease timed out");
+            }
+            Dispatch();
+        }
+
+        public void WorkerGone(TWorker worker)
+        {
+            Session = Session.WithoutIdle(worker) with { Briefed = Session.Briefed.Remove(worker) };
+            foreach (var (key, lease) in Session.Leases.Where(kv => kv.Value.Worker.Equals(worker)).ToList())
+            {
+                Expire(key, lease, "worker terminated");
+            }
+            Dispatch();
+            MaybeFinishPause();
+        }
+
+        private void Expire(WorkKey key, Lease<TWorker> lease, string reason)
+        {
+            Session = Session with { Leases = Session.Leases.Remove(key) };
+            Log(LogLevel.WarningLevel, "search {SearchId}: trial {TrialId} {Kind} attempt {Attempt} on {Worker}: {Reason}; dispatching again", _id, key.TrialId, key.Kind, lease.Attempt, lease.WorkerId, reason);
+            Emit(new TrialLeaseExpired(key.TrialId, key.Kind, lease.Attempt, lease.WorkerId, reason, key.Target));
+        }
+
+        // ------------------------------------------------------------ pause / stop
+
+        public void Pause(PauseSearch pause)
+        {
+            if (!Session.Dispatching)
+            {
+                return;
+            }
+            Session = Session with { PauseReason = pause.Reason };
+            Log(LogLevel.InfoLevel, "search {SearchId}: pausing ({Reason}); {InFlight} trials in flight, grace {Grace} s", _id, pause.Reason, Session.Leases.Count, pause.GraceSeconds);
+            if (Session.Leases.Count > 0)
+            {
+                Steps.Add(new StartPauseGrace(TimeSpan.FromSeconds(pause.GraceSeconds)));
+            }
+            MaybeFinishPause();
+        }
+
+        private void MaybeFinishPause()
+        {
+            if (Session.Pausing && !Session.Stopped && Session.Leases.Count == 0 && !State.AwaitingReward.Any() && State.Status == SearchStatus.Running)
+            {
+                FinishPause();
+            }
+        }
+
+        /// <summary>Grace period over: the pause is journaled first, then the workers are told to drop what they hold.</summary>
+        public void AbandonInFlight()
+        {
+            if (Session.Pausing && !Session.Stopped && State.Status == SearchStatus.Running)
+            {
+                FinishPause();
+            }
+        }
+
+        private void FinishPause()
+        {
+            var abandoned = Session.Leases;
+            Emit(new SearchPaused(Session.PauseReason!, abandoned.Count, now));
+            foreach (var (key, lease) in abandoned)
+            {
+                Steps.Add(new SendToWorker<TWorker>(lease.Worker, new CancelWork(key.TrialId)));
+            }
+            Log(LogLevel.InfoLevel, "search {SearchId} paused: {Done} trials done, {Abandoned} in-flight trials abandoned (re-run on resume)", _id, State.TrialsRewarded, abandoned.Count);
+            Stop(SearchStatus.Paused, Session.PauseReason);
+        }
+
+        private void Stop(SearchStatus status, string? reason)
+        {
+            var notice = new SearchStopped(_id, status.Word(), reason);
+            Session = Session with { Stopped = true, StopNotice = notice };
+            Steps.Add(new CancelTimers());
+            if (status is SearchStatus.Paused or SearchStatus.Completed)
+            {
+                // The journal's head at rest: an audit finds a journal cut short after it.
+                var mac = State.Chain == JournalChain.HmacSha256 ? JournalChain.HeadMac(State.EventCount, State.LastLink, decider._chainKey) : null;
+                Session = Session with { SnapshotsInFlight = Session.SnapshotsInFlight + 1 };
+                Steps.Add(new SealHead(new JournalHead(State.EventCount, State.LastLink, mac)));
+            }
+            Steps.Add(new Notify(decider.Progress(Session)));
+            // Whoever hears "stopped" may stop the actor system: a snapshot still being written would be rolled back.
+            if (Session.SnapshotsInFlight == 0)
+            {
+                Steps.Add(new Notify(notice));
+            }
+        }
+
+        public void SnapshotSettled()
+        {
+            Session = Session with { SnapshotsInFlight = Session.SnapshotsInFlight - 1 };
+            if (Session.SnapshotsInFlight == 0 && Session.StopNotice is { } notice)
+            {
+                Steps.Add(new Notify(notice));
+            }
+        }
+    }
+}
+
+/// <summary>The journal does not match what this code computes from it (edited journal or changed code): not retried.</summary>
+public sealed class JournalMismatchException(string message) : Exception(message);

@@ -1,0 +1,109 @@
+using MnasNet.Actors.Protocol;
+using MnasNet.Controller;
+
+namespace MnasNet.Actors.Decisions;
+
+/// <summary>
+/// The search's strategy and what the journal holds of it: the live sampler, or — during and after recovery — the
+/// newest journaled policy state and the samples drawn since, restored only once the policy is needed, so nothing the
+/// journal already says is recomputed. Also the raw state journaled last, the base of the next journaled state
+/// (stored as a difference to it). Owned by one controller; disposing it disposes the sampler.
+/// </summary>
+public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSampler> restore) : IDisposable
+{
+    private IArchitectureSampler? _live;
+    private (IReadOnlyList<PolicyCheckpoint> Chain, long Step, int SkippedSamples)? _journaled;
+
+    /// <summary>The raw policy state of the last journaled checkpoint (or snapshot).</summary>
+    public byte[]? LastJournaledState { get; set; }
+
+    /// <summary>Whether this journal holds policy states (journals written before them re-run every batch and update).</summary>
+    public bool StatesJournaled { get; private set; }
+
+    public bool Exists => _live is not null || _journaled is not null;
+
+    /// <summary>The sampler, restored from the journaled state first if recovery left one.</summary>
+    public IArchitectureSampler Live
+    {
+        get
+        {
+            if (_journaled is { } journaled)
+            {
+                _journaled = null;
+                _live = RestoreJournaled(journaled.Chain, journaled.Step);
+                if (journaled.SkippedSamples > 0)
+                {
+                    _live.SkipSamples(journaled.SkippedSamples);
+                }
+            }
+            return _live ?? throw new InvalidOperationException("policy used before the search started");
+        }
+    }
+
+    /// <summary>A new sampler (a new search, or a journal without states being re-derived from the start).</summary>
+    public void Begin(IArchitectureSampler sampler, bool statesJournaled)
+    {
+        Drop();
+        _live = sampler;
+        StatesJournaled = statesJournaled;
+    }
+
+    /// <summary>Recovery from a snapshot: its state is the live policy and the base of the next journaled state.</summary>
+    public void FromSnapshot(byte[] state, bool statesJournaled)
+    {
+        Drop();
+        StatesJournaled = statesJournaled;
+        LastJournaledState = state;
+        _live = restore(state);
+    }
+
+    /// <summary>Recovery of a journaled state (search-started's or a policy update's): kept, decoded when needed.</summary>
+    public void Journaled(PolicyCheckpoint checkpoint, long step)
+    {
+        // Checkpoints since the last whole one: decoding starts there (or at the last restored state) and applies the rest.
+        IReadOnlyList<PolicyCheckpoint> chain = checkpoint.Base is not null && _journaled is { } pending ? [.. pending.Chain, checkpoint] : [checkpoint];
+        Drop();
+        StatesJournaled = true;
+        _journaled = (chain, step, 0);
+    }
+
+    /// <summary>Recovery of a batch sampled after the journaled state: its draws are skipped, not repeated.</summary>
+    public void Skip(int samples)
+    {
+        if (_journaled is { } journaled)
+        {
+            _journaled = journaled with { SkippedSamples = journaled.SkippedSamples + samples };
+        }
+        else
+        {
+            Live.SkipSamples(samples);
+        }
+    }
+
+    private IArchitectureSampler RestoreJournaled(IReadOnlyList<PolicyCheckpoint> chain, long step)
+    {
+        var state = chain[0].Base is null ? null : LastJournaledState;
+        try
+        {
+            foreach (var checkpoint in chain)
+            {
+                state = checkpoint.Decode(state);
+            }
+        }
+        catch (InvalidDataException x)
+        {
+            throw new JournalMismatchException($"journal of search {searchId}: policy state of step {step}: {x.Message}");
+        }
+        LastJournaledState = state;
+        return restore(state!);
+    }
+
+    private void Drop()
+    {
+        _live?.Dispose();
+        _live = null;
+        _journaled = null;
+    }
+
+    public void Dispose() => Drop();
+}

@@ -1,0 +1,79 @@
+using System.Globalization;
+using MnasNet.Actors.Protocol;
+using MnasNet.Controller;
+
+namespace MnasNet.Actors.Policy;
+
+/// <summary>Where a re-run policy disagrees with the journal: the trial (if one) and what each side says.</summary>
+public sealed record ReplayMismatch(long? TrialId, string Expected, string Found);
+
+/// <summary>
+/// Re-runs the policy against journaled batches and updates, bit for bit: the controller's recovery and the auditor
+/// both check through these two functions. Each advances the policy exactly as the live search did.
+/// </summary>
+public static class PolicyReplay
+{
+    /// <summary>Samples as many proposals as the batch holds; they must be its tokens and log-probabilities, bit for bit.</summary>
+    public static ReplayMismatch? Sample(IArchitectureSampler policy, BatchSampled batch) =>
+        batch.PolicyVersion != policy.Version
+            ? new ReplayMismatch(null, $"policy version {policy.Version}", $"policy version {batch.PolicyVersion}")
+            : Resample(policy, batch, null).Mismatch;
+
+    /// <summary>
+    /// Samples as many proposals as the batch holds: the tokens must be the batch's, the log-probabilities equal bit
+    /// for bit, or with a <paramref name="tolerance"/> within tolerance·max(1, |log p|). Also says the largest difference.
+    /// </summary>
+    public static (ReplayMismatch? Mismatch, double MaxLogProbDelta) Resample(IArchitectureSampler policy, BatchSampled batch, double? tolerance)
+    {
+        var samples = policy.Sample(batch.Trials.Count);
+        var maxDelta = 0.0;
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var (s, j) = (samples[i], batch.Trials[i]);
+            if (!s.Tokens.SequenceEqual(j.Tokens))
+            {
+                return (new ReplayMismatch(j.TrialId, $"tokens {string.Join(",", s.Tokens)} (policy {batch.PolicyVersion} re-sampled)", $"tokens {string.Join(",", j.Tokens)}"), maxDelta);
+            }
+            var logProb = LogProb(s);
+            if (SameBits(logProb, j.LogProb) || (double.IsNaN(logProb) && double.IsNaN(j.LogProb)))
+            {
+                continue;
+            }
+            var delta = Math.Abs(logProb - j.LogProb);
+            if (tolerance is not { } t || !(delta <= t * Math.Max(1, Math.Abs(j.LogProb))))
+            {
+                var within = tolerance is { } tol ? string.Create(CultureInfo.InvariantCulture, $", tolerance {tol:G3}") : "";
+                return (new ReplayMismatch(j.TrialId, $"log-probability {F(logProb)} (policy {batch.PolicyVersion} re-sampled{within})", $"log-probability {F(j.LogProb)}"), maxDelta);
+            }
+            maxDelta = Math.Max(maxDelta, delta);
+        }
+        return (null, maxDelta);
+    }
+
+    /// <summary>Feeds the batch back (trial-id order); advantages and the parameter hash must come out as journaled.</summary>
+    public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
+    {
+        var r = policy.Observe(feedback);
+        for (var i = 0; i < update.TrialIds.Count && i < update.Advantages.Count && i < r.Advantages.Count; i++)
+        {
+            if (!SameBits(r.Advantages[i], update.Advantages[i]))
+            {
+                return new ReplayMismatch(update.TrialIds[i], $"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(update.Advantages[i])} (baseline {F(update.BaselineBefore)})");
+            }
+        }
+        return r.ParameterHash == update.ParameterHash
+            ? null
+            : new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
+    }
+
+    /// <summary>A proposal's log-probability as the journal holds it: NaN where the strategy has none (evolution's mutations).</summary>
+    public static double LogProb(Proposal proposal) => proposal.LogProb ?? double.NaN;
+
+    /// <summary>A journaled trial fed back to the strategy: the journal's NaN log-probability is none.</summary>
+    public static ScoredSample Feedback(IReadOnlyList<int> tokens, double logProb, double reward, bool failed) =>
+        new(tokens, double.IsNaN(logProb) ? null : logProb, reward, failed);
+
+    public static bool SameBits(double a, double b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b);
+
+    public static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
