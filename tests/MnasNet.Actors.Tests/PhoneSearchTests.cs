@@ -4,7 +4,7 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Cli;
-using MnasNet.Latency.Tests.Adb;
+using MnasNet.TestSupport.Adb;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Tests;

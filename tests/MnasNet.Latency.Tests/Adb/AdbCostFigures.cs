@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MnasNet.Latency.Adb;
+using MnasNet.TestSupport.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
 

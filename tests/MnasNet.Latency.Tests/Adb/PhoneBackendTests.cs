@@ -1,5 +1,6 @@
 using System.Text;
 using MnasNet.Latency.Adb;
+using MnasNet.TestSupport.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
 

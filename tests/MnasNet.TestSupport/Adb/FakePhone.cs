@@ -9,7 +9,7 @@ using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using MnasNet.Latency.Adb;
 
-namespace MnasNet.Latency.Tests.Adb;
+namespace MnasNet.TestSupport.Adb;
 
 /// <summary>What the fake phone's shell answered: stdout, stderr, exit code; <see cref="Drop"/> cuts the transport instead.</summary>
 public sealed record FakeShellResult(string Stdout, string Stderr = "", int ExitCode = 0, bool Drop = false)
