@@ -4,8 +4,8 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Cli;
-using MnasNet.TestSupport.Adb;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Actors.Tests;
 

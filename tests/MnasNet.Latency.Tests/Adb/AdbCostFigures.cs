@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using MnasNet.Latency.Adb;
-using MnasNet.TestSupport.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 

@@ -1,8 +1,8 @@
 using System.Text;
 using MnasNet.Latency.Adb;
-using MnasNet.TestSupport.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 
