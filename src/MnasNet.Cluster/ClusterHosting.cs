@@ -47,12 +47,23 @@ public sealed record ClusterNodeOptions(
     /// <summary>
     /// The devices of a device-role node: one per <c>--device</c> spec, or else <c>--devices</c> (default
     /// workers.devices) of the platform the node's settings name; each with the CPU model and threads of this host.
+    /// A <c>latency.backend = adb:…</c> in the settings is the node's one adb spec (one worker per phone, as with
+    /// <c>--device adb:…</c>): a phone's platform is known only once the phone is asked.
     /// </summary>
     public IReadOnlyList<DevicePlatform> DevicePlatforms(SearchSettings settings)
     {
         if (DeviceSpecs is { Count: > 0 } specs)
         {
             return [.. specs.Select(d => d.OnThisHost(settings.Threads))];
+        }
+        if (!settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb)
+        {
+            return Devices switch
+            {
+                0 => [],
+                null or 1 => [DevicePlatform.Parse(settings.Latency.Backend)],
+                _ => throw new SettingsException($"--devices {Devices} with latency.backend '{settings.Latency.Backend}': an adb device node runs one worker per phone on its adb server; drop --devices"),
+            };
         }
         var platform = DevicePlatform.LocalDeviceOf(settings);
         return [.. Enumerable.Repeat(platform, Devices ?? settings.Workers.Devices)];

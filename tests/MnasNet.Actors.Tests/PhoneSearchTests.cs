@@ -4,8 +4,8 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Cli;
-using MnasNet.Latency.Tests.Adb;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Actors.Tests;
 
@@ -74,7 +74,7 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
             Assert.Equal(phone.Properties["ro.build.fingerprint"], device["fingerprint"]);
             Assert.Equal("35.0", device["temperatureC"]);
             // The median is what the phone printed for the very TFLite file it was sent.
-            var model = Assert.Single(phone.Files, f => f.Key.Contains(device["modelSha256"][..16], StringComparison.Ordinal)).Value;
+            var model = phone.PushedModel(device);
             Assert.Equal(FakePhone.LatencyUs(model) / 1000, r.MedianMs, 1e-3);
             Assert.Equal("TFL3", System.Text.Encoding.ASCII.GetString(model, 4, 4));
         });

@@ -171,7 +171,7 @@ public sealed class TfliteExportTests
         var input = new float[32 * 32 * 3];
         var a = TfliteInterpreter.Run(before, input);
         var b = TfliteInterpreter.Run(TfliteExporter.Export(model), input);
-        Assert.All(a.Zip(b), p => Assert.Equal(p.First + 1, p.Second, 1e-4));
+        Assert.All(a.Zip(b, (x, y) => (Before: x, After: y)), p => Assert.Equal(p.Before + 1, p.After, 1e-4));
     }
 
     [Fact]

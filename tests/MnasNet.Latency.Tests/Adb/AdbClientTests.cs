@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using MnasNet.Latency.Adb;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 

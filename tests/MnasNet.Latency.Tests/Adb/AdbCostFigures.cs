@@ -3,6 +3,7 @@ using System.Globalization;
 using MnasNet.Latency.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 

@@ -1,4 +1,5 @@
 using MnasNet.Latency.Adb;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 

@@ -2,6 +2,7 @@ using System.Text;
 using MnasNet.Latency.Adb;
 using MnasNet.Latency.Measurement;
 using MnasNet.SearchSpace;
+using MnasNet.TestSupport.Adb;
 
 namespace MnasNet.Latency.Tests.Adb;
 

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using MnasNet.Latency.Adb;
 
-namespace MnasNet.Latency.Tests.Adb;
+namespace MnasNet.TestSupport.Adb;
 
 /// <summary>
 /// The real adb server (Debian's <c>adb</c>, installed by <c>deploy/setup.sh --tests</c>) on a private port with a

@@ -9,7 +9,7 @@ using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using MnasNet.Latency.Adb;
 
-namespace MnasNet.Latency.Tests.Adb;
+namespace MnasNet.TestSupport.Adb;
 
 /// <summary>What the fake phone's shell answered: stdout, stderr, exit code; <see cref="Drop"/> cuts the transport instead.</summary>
 public sealed record FakeShellResult(string Stdout, string Stderr = "", int ExitCode = 0, bool Drop = false)
@@ -101,6 +101,10 @@ public sealed class FakePhone : IAsyncDisposable
 
     /// <summary>The latency benchmark_model reports for a model: 20–60 ms, fixed by its bytes.</summary>
     public static double LatencyUs(byte[] model) => 20000 + BinaryPrimitives.ReadUInt32LittleEndian(SHA256.HashData(model)) % 40000;
+
+    /// <summary>The one pushed file a measurement's <c>modelSha256</c> names (pushed models are content-addressed).</summary>
+    public byte[] PushedModel(IReadOnlyDictionary<string, string> measuredDevice) =>
+        Assert.Single(Files, f => f.Key.Contains(measuredDevice["modelSha256"][..16], StringComparison.Ordinal)).Value;
 
     /// <summary>Cuts every transport connection (the cable is pulled); the listener stays, so adb can reconnect.</summary>
     public void DropConnections()
