@@ -176,7 +176,7 @@ public static class ClusterHostingExtensions
                 .WithSqlPersistence(connection, ProviderName.PostgreSQL15, autoInitialize: true)
                 .WithActors((system, registry) => registry.Register<RewardActorKey>(system.ActorOf(RewardActor.Props(), "reward")))
                 .WithShardRegion<SearchRegionKey>(ClusterNodeOptions.RegionName,
-                    (_, registry, _) => searchId => SearchHost.Props(searchId, connection, registry.Get<RewardActorKey>()),
+                    (_, registry, _) => searchId => SearchHost.Props(searchId, connection, registry.Get<RewardActorKey>(), settings.Node),
                     new SearchMessageExtractor(),
                     new ShardOptions
                     {
@@ -209,7 +209,7 @@ public static class ClusterHostingExtensions
                 for (var i = 0; i < (node.Trainers ?? settings.Workers.Trainers); i++)
                 {
                     var index = i;
-                    var backends = WorkerBackends<ITrainerBackend>.PerSearch(s => factories.For(s).CreateTrainer(index), b => b.Dispose());
+                    var backends = WorkerBackends<ITrainerBackend>.PerSearch(s => factories.For(s).CreateTrainer(index), b => b.Dispose(), settings.Node);
                     system.ActorOf(TrainerWorker.Props(work, backends, repeat), $"trainer-{prefix}-{i}");
                 }
             }
@@ -227,7 +227,7 @@ public static class ClusterHostingExtensions
                     foreach (var (advertised, create) in devices)
                     {
                         var index = i++;
-                        var backends = WorkerBackends<IDeviceBackend>.PerSearch(s => create(s, index), DeviceWorker.DisposeDevice);
+                        var backends = WorkerBackends<IDeviceBackend>.PerSearch(s => create(s, index), DeviceWorker.DisposeDevice, settings.Node);
                         system.ActorOf(DeviceWorker.Props(work, backends, advertised, repeat, retry), $"device-{prefix}-{index}");
                     }
                 }

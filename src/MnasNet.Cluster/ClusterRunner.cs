@@ -52,7 +52,7 @@ public static class ClusterRunner
             var up = MemberUp(system, onMemberUp);
             await Task.WhenAny(up, system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(CancellationToken.None);
-            var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.ToJson(settings)));
+            var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.DefinitionJson(settings)));
             var status = new ShardingEnvelope(settings.Id, GetSearchStatus.Instance);
             var started = false;
             var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);

@@ -25,17 +25,19 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     private readonly string _connectionString;
     private readonly IActorRef _rewardActor;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeOptions _node;
     private SearchSettings? _settings;
     private IActorRef? _controller;
     private SearchProgress? _last;
     private SearchStopped? _failed;
     private int _restarts;
 
-    public SearchHost(string searchId, string connectionString, IActorRef rewardActor)
+    public SearchHost(string searchId, string connectionString, IActorRef rewardActor, NodeOptions node)
     {
         _searchId = searchId;
         _connectionString = connectionString;
         _rewardActor = rewardActor;
+        _node = node;
         Loading();
     }
 
@@ -43,8 +45,9 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string searchId, string connectionString, IActorRef rewardActor) =>
-        Akka.Actor.Props.Create(() => new SearchHost(searchId, connectionString, rewardActor));
+    /// <param name="node">This controller node's options: the search runs with them and its journaled definition.</param>
+    public static Props Props(string searchId, string connectionString, IActorRef rewardActor, NodeOptions node) =>
+        Akka.Actor.Props.Create(() => new SearchHost(searchId, connectionString, rewardActor, node));
 
     protected override void PreStart()
     {
@@ -54,8 +57,8 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 
     private void Load()
     {
-        var (id, connection) = (_searchId, _connectionString);
-        Task.Run(() => JournaledSearch.Read(connection, id)).PipeTo(Self, failure: e => new LoadFailed(e.GetBaseException().Message));
+        var (id, connection, node) = (_searchId, _connectionString, _node);
+        Task.Run(() => JournaledSearch.Read(connection, id, node)).PipeTo(Self, failure: e => new LoadFailed(e.GetBaseException().Message));
     }
 
     // ---------------------------------------------------------------- behaviours
@@ -96,7 +99,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<StartSearch>(s =>
         {
-            _settings ??= SettingsLoader.FromJson(s.SettingsJson);
+            _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
             Spawn();
             _controller!.Tell(GetSearchStatus.Instance, Sender);
         });
@@ -196,14 +199,14 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 /// <summary>What the journal says about a search: its settings (null if it never started) and its progress.</summary>
 public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? Progress) : INoSerializationVerificationNeeded
 {
-    public static JournaledSearch Read(string connectionString, string searchId)
+    public static JournaledSearch Read(string connectionString, string searchId, NodeOptions? node = null)
     {
         var history = SearchHistory.From(searchId, PostgresJournal.ReadEvents(connectionString, searchId));
         if (history.Started is not { } started)
         {
             return new JournaledSearch(null, null);
         }
-        var settings = SettingsLoader.FromJson(started.SettingsJson);
+        var settings = SettingsLoader.FromJson(started.SettingsJson, node);
         var state = history.Current;
         return new JournaledSearch(settings, new SearchProgress(searchId, state.Status.Word(), state.TrialsRewarded, settings.TrialBudget,
             state.Batch, state.BestReward, state.BestTrial, 0, state.EventCount));

@@ -124,7 +124,7 @@ public sealed class ControllerActorTests(TempDir root)
         var busy = CreateTestProbe();
         busy.Send(Controller, new RequestWork(WorkKind.Train, "busy"));
         var declined = await busy.ExpectMsgAsync<WorkOffer>(TimeSpan.FromSeconds(10));
-        Assert.Equal(Settings, SettingsLoader.FromJson(declined.SettingsJson!));
+        Assert.Equal(Settings.Definition, SettingsLoader.DefinitionFromJson(declined.SettingsJson!));
         var free = CreateTestProbe();
         free.Send(Controller, new RequestWork(WorkKind.Train, "free"));
         var next = await free.ExpectMsgAsync<WorkOffer>();

@@ -161,15 +161,17 @@ public sealed class WorkerBackends<TBackend> : IDisposable
 {
     private readonly TBackend? _fixed;
     private readonly Func<SearchSettings, TBackend>? _create;
+    private readonly NodeOptions _node = new();
     private readonly Action<TBackend> _dispose;
     private readonly RecentlyUsed<TBackend> _bySearch;
 
-    private WorkerBackends(TBackend? @fixed, Func<SearchSettings, TBackend>? create, Action<TBackend> dispose) =>
-        (_fixed, _create, _dispose, _bySearch) = (@fixed, create, dispose, new RecentlyUsed<TBackend>(4, dispose));
+    private WorkerBackends(TBackend? @fixed, Func<SearchSettings, TBackend>? create, Action<TBackend> dispose, NodeOptions? node = null) =>
+        (_fixed, _create, _dispose, _bySearch, _node) = (@fixed, create, dispose, new RecentlyUsed<TBackend>(4, dispose), node ?? new NodeOptions());
 
     public static WorkerBackends<TBackend> Fixed(TBackend backend, Action<TBackend> dispose) => new(backend, null, dispose);
 
-    public static WorkerBackends<TBackend> PerSearch(Func<SearchSettings, TBackend> create, Action<TBackend> dispose) => new(null, create, dispose);
+    /// <summary>Backends built from each search's offered definition, run with this node's options.</summary>
+    public static WorkerBackends<TBackend> PerSearch(Func<SearchSettings, TBackend> create, Action<TBackend> dispose, NodeOptions? node = null) => new(null, create, dispose, node);
 
     /// <exception cref="SettingsException">The search is new to this worker and the offer carries no (valid) settings.</exception>
     public TBackend For(WorkOffer offer)
@@ -186,7 +188,7 @@ public sealed class WorkerBackends<TBackend> : IDisposable
         {
             throw new SettingsException($"settings of search {offer.SearchId} unknown to this worker");
         }
-        var backend = _create!(SettingsLoader.FromJson(offer.SettingsJson));
+        var backend = _create!(SettingsLoader.FromJson(offer.SettingsJson, _node));
         _bySearch.Add(offer.SearchId, backend);
         return backend;
     }

@@ -27,7 +27,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
     private readonly IReadOnlyList<MeasureTarget> _targets = DevicePlatform.TargetsOf(settings);
     private readonly (double Alpha, double Beta) _exponents = SettingsValidation.Exponents(settings.Reward);
-    private readonly string _settingsJson = SettingsLoader.ToJson(settings);
+    private readonly string _settingsJson = SettingsLoader.DefinitionJson(settings);
     private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
     private readonly byte[]? _chainKey = chainKey;
 

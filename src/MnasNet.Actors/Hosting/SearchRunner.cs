@@ -22,13 +22,16 @@ public static class SearchRunner
 {
     public static TimeSpan PauseFilePollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Settings of an existing search, read from its journal (resume uses exactly what the search started with).</summary>
-    public static SearchSettings SettingsOf(string directory, string id)
+    /// <summary>
+    /// An existing search as this node resumes it: exactly the definition it started with (from its journal), run
+    /// with this node's options, whose journal directory is <paramref name="directory"/>.
+    /// </summary>
+    public static SearchSettings SettingsOf(string directory, string id, NodeOptions? node = null)
     {
         var started = JournalReader.ReadFirstEvent(directory, id)?.Event as SearchStarted
             ?? throw new SearchNotFoundException($"search '{id}' in '{directory}' has no search-started event: nothing to resume");
-        var settings = SettingsLoader.FromJson(started.SettingsJson);
-        return settings with { Journal = settings.Journal with { Directory = directory } };
+        node ??= new NodeOptions();
+        return SettingsLoader.FromJson(started.SettingsJson, node with { Journal = node.Journal with { Directory = directory } });
     }
 
     public static async Task<SearchOutcome> RunAsync(
@@ -79,6 +82,10 @@ public static class SearchRunner
         if (!postgres)
         {
             JournalFiles.EnableWal(database);
+        }
+        if (!postgres)
+        {
+            File.WriteAllText(JournalFiles.NodeOptionsFile(directory, settings.Id), SettingsLoader.NodeOptionsJson(settings.Node));
         }
         var pauseFile = JournalFiles.PauseFile(directory, settings.Id);
         if (File.Exists(pauseFile))

@@ -26,6 +26,9 @@ public static class JournalFiles
 
     public static string Database(string directory, string id) => Path.Combine(directory, $"{id}.db");
 
+    /// <summary>The node options a search last ran with here (not journaled): resume starts from them.</summary>
+    public static string NodeOptionsFile(string directory, string id) => Path.Combine(directory, $"{id}.node.json");
+
     public static string LockFile(string directory, string id) => Path.Combine(directory, $"{id}.lock");
 
     public static string PauseFile(string directory, string id) => Path.Combine(directory, $"{id}.pause");

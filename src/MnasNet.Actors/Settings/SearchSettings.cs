@@ -3,9 +3,10 @@ using System.Text.Json.Serialization;
 namespace MnasNet.Actors.Settings;
 
 /// <summary>
-/// Everything a search needs, resolved from a JSON file, environment variables and <c>--set key=value</c>
-/// (<see cref="SettingsLoader"/>). The resolved settings are journaled in the search-started event, so a resumed or
-/// replayed search uses exactly these values. Keys are camelCase paths, e.g. <c>reward.targetMs</c>.
+/// Everything a node runs a search with, resolved from a JSON file, environment variables and <c>--set key=value</c>
+/// (<see cref="SettingsLoader"/>): the search's <see cref="SearchDefinition"/> (journaled in search-started, so a
+/// resumed or replayed search uses exactly those values) and this node's <see cref="NodeOptions"/> (journal
+/// location, workers, logging, cluster; not journaled). Keys are camelCase paths, e.g. <c>reward.targetMs</c>.
 /// </summary>
 public sealed record SearchSettings
 {
@@ -38,6 +39,48 @@ public sealed record SearchSettings
     public WorkerSettings Workers { get; init; } = new();
     public LoggingSettings Logging { get; init; } = new();
     public ClusterSettings Cluster { get; init; } = new();
+
+    [JsonIgnore]
+    public SearchDefinition Definition => new()
+    {
+        Id = Id,
+        Seed = Seed,
+        Threads = Threads,
+        Strategy = Strategy,
+        BatchSize = BatchSize,
+        Batches = Batches,
+        Mode = Mode,
+        Reward = Reward,
+        Policy = Policy,
+        Dataset = Dataset,
+        Training = Training,
+        Latency = Latency,
+        Simulation = Simulation,
+    };
+
+    [JsonIgnore]
+    public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster };
+
+    public static SearchSettings Of(SearchDefinition d, NodeOptions node) => new()
+    {
+        Id = d.Id,
+        Seed = d.Seed,
+        Threads = d.Threads,
+        Strategy = d.Strategy,
+        BatchSize = d.BatchSize,
+        Batches = d.Batches,
+        Mode = d.Mode,
+        Reward = d.Reward,
+        Policy = d.Policy,
+        Dataset = d.Dataset,
+        Training = d.Training,
+        Latency = d.Latency,
+        Simulation = d.Simulation,
+        Journal = node.Journal,
+        Workers = node.Workers,
+        Logging = node.Logging,
+        Cluster = node.Cluster,
+    };
 
     [JsonIgnore]
     public bool Simulated => Mode == "simulated";

@@ -77,9 +77,33 @@ public static class SettingsLoader
         return SettingsValidation.Validate(settings);
     }
 
-    /// <summary>The settings journaled with a search, read back for resume and replay.</summary>
-    public static SearchSettings FromJson(string json) => SettingsValidation.Validate(JsonSerializer.Deserialize<SearchSettings>(json, Json)!);
+    /// <summary>
+    /// A journaled (or offered) search definition read back, run with <paramref name="node"/> (default: the
+    /// defaults). Journals written before the split hold node options beside the definition: those are not this
+    /// node's and are left out.
+    /// </summary>
+    public static SearchSettings FromJson(string json, NodeOptions? node = null) =>
+        SettingsValidation.Validate(SearchSettings.Of(DefinitionFromJson(json), node ?? new NodeOptions()));
 
+    public static SearchDefinition DefinitionFromJson(string json)
+    {
+        if (JsonNode.Parse(json) is not JsonObject root)
+        {
+            throw new SettingsException("journaled search definition: expected a JSON object");
+        }
+        foreach (var section in NodeOptions.Sections)
+        {
+            root.Remove(section);
+        }
+        return root.Deserialize<SearchDefinition>(Json)!;
+    }
+
+    /// <summary>What is journaled and offered to workers: the search's definition, never this node's options.</summary>
+    public static string DefinitionJson(SearchSettings settings) => JsonSerializer.Serialize(settings.Definition, Json);
+
+    public static string NodeOptionsJson(NodeOptions node) => JsonSerializer.Serialize(node, Json);
+
+    /// <summary>The whole settings as a configuration file (definition and node options) that <see cref="Load"/> reads.</summary>
     public static string ToJson(SearchSettings settings) => JsonSerializer.Serialize(settings, Json);
 
     private static Dictionary<string, string> ReadEnvironment()

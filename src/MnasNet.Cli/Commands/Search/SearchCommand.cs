@@ -59,23 +59,32 @@ public sealed class SearchCommand : SearchCliCommand
     }
 }
 
-/// <summary><c>mnasnet resume ID</c>: continue a paused or crashed search with the settings it started with.</summary>
+/// <summary>
+/// <c>mnasnet resume ID [--config FILE] [--set key=value]</c>: continue a paused or crashed search with the definition
+/// it started with, on this node's options (workers, logging, journal key…), which may differ from the first run's.
+/// </summary>
 public sealed class ResumeCommand : SearchCliCommand
 {
     private readonly Argument<string> _id = IdArgument();
     private readonly Option<string> _dir = JournalDirectoryOption();
     private readonly Option<bool> _plain = new("--plain") { Description = "Plain log lines even on a terminal." };
+    private readonly Option<string?> _config = new("--config") { Description = "Node options (journal, workers, logging, cluster sections) as JSON; the search's definition is journaled and cannot change." };
+    private readonly Option<string[]> _set = new("--set") { Description = "Override a node option, e.g. --set workers.trainers=2 (repeatable).", AllowMultipleArgumentsPerToken = false };
 
     public ResumeCommand() : base("resume", "Continue a paused or crashed search from its journal.")
     {
         Arguments.Add(_id);
         Options.Add(_dir);
         Options.Add(_plain);
+        Options.Add(_config);
+        Options.Add(_set);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var settings = SearchRunner.SettingsOf(parseResult.GetValue(_dir)!, parseResult.GetValue(_id)!);
+        var (directory, id) = (parseResult.GetValue(_dir)!, parseResult.GetValue(_id)!);
+        var node = NodeOptionsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? [], previous: Actors.Journal.JournalFiles.NodeOptionsFile(directory, id));
+        var settings = SearchRunner.SettingsOf(directory, id, node);
         return await SearchExecution.RunAsync(settings, resume: true, output, parseResult.GetValue(_plain), cancellationToken);
     }
 }

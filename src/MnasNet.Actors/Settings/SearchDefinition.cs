@@ -1,0 +1,42 @@
+using System.Text.Json.Serialization;
+
+namespace MnasNet.Actors.Settings;
+
+/// <summary>
+/// What a search is — space and strategy, reward, targets, training recipe, seeds and thread count — and nothing
+/// about where it runs. This is what search-started journals and what the first work offer carries, so a resumed or
+/// replayed search, on any machine, uses exactly these values. Per-machine deployment is <see cref="NodeOptions"/>.
+/// </summary>
+public sealed record SearchDefinition
+{
+    public string Id { get; init; } = "";
+    public ulong Seed { get; init; } = 1;
+    public int Threads { get; init; } = 1;
+    public string Strategy { get; init; } = "ppo";
+    public int BatchSize { get; init; } = 8;
+    public int Batches { get; init; } = 4;
+    public string Mode { get; init; } = "real";
+    public RewardSettings Reward { get; init; } = new();
+    public PolicySettings Policy { get; init; } = new();
+    public DatasetSettings Dataset { get; init; } = new();
+    public TrainingSettings Training { get; init; } = new();
+    public LatencySettings Latency { get; init; } = new();
+    public SimulationSettings Simulation { get; init; } = new();
+}
+
+/// <summary>
+/// How this machine runs searches: where journals are, how many workers, logging, cluster timings and TLS. Never
+/// journaled; <c>search</c>, <c>resume</c> and <c>node</c> take them from their configuration
+/// (<see cref="NodeOptionsLoader"/>), so a resumed search may run with other ones.
+/// </summary>
+public sealed record NodeOptions
+{
+    /// <summary>The top-level keys of the node options in a configuration file.</summary>
+    [JsonIgnore]
+    public static IReadOnlyList<string> Sections { get; } = ["journal", "workers", "logging", "cluster"];
+
+    public JournalSettings Journal { get; init; } = new();
+    public WorkerSettings Workers { get; init; } = new();
+    public LoggingSettings Logging { get; init; } = new();
+    public ClusterSettings Cluster { get; init; } = new();
+}
