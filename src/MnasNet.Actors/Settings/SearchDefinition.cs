@@ -7,21 +7,42 @@ namespace MnasNet.Actors.Settings;
 /// about where it runs. This is what search-started journals and what the first work offer carries, so a resumed or
 /// replayed search, on any machine, uses exactly these values. Per-machine deployment is <see cref="NodeOptions"/>.
 /// </summary>
-public sealed record SearchDefinition
+public record SearchDefinition
 {
+    /// <summary>Search id (file name of the journal); generated when empty.</summary>
     public string Id { get; init; } = "";
+
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>Threads for libtorch and ONNX Runtime (part of determinism: same seed + same threads → same results).</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>One of MnasNet.Controller's <c>SearchStrategies.All</c>: "ppo" (LSTM controller + PPO), "random", "evolution", "tpe", "ppo-tabular".</summary>
     public string Strategy { get; init; } = "ppo";
+
     public int BatchSize { get; init; } = 8;
+
+    /// <summary>Number of batches; the trial budget is BatchSize × Batches.</summary>
     public int Batches { get; init; } = 4;
+
+    /// <summary>"real" (TorchSharp proxy training + a real latency backend) or "simulated" (surrogate, fast, deterministic).</summary>
     public string Mode { get; init; } = "real";
+
     public RewardSettings Reward { get; init; } = new();
     public PolicySettings Policy { get; init; } = new();
     public DatasetSettings Dataset { get; init; } = new();
     public TrainingSettings Training { get; init; } = new();
     public LatencySettings Latency { get; init; } = new();
     public SimulationSettings Simulation { get; init; } = new();
+
+    [JsonIgnore]
+    public bool Simulated => Mode == "simulated";
+
+    [JsonIgnore]
+    public long TrialBudget => (long)BatchSize * Batches;
+
+    /// <summary>A copy of just the definition, whatever record derives from it (records compare by type too).</summary>
+    protected SearchDefinition DefinitionOnly() => new(this);
 }
 
 /// <summary>

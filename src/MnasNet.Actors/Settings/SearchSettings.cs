@@ -8,85 +8,34 @@ namespace MnasNet.Actors.Settings;
 /// resumed or replayed search uses exactly those values) and this node's <see cref="NodeOptions"/> (journal
 /// location, workers, logging, cluster; not journaled). Keys are camelCase paths, e.g. <c>reward.targetMs</c>.
 /// </summary>
-public sealed record SearchSettings
+public sealed record SearchSettings : SearchDefinition
 {
-    /// <summary>Search id (file name of the journal); generated when empty.</summary>
-    public string Id { get; init; } = "";
+    public SearchSettings()
+    {
+    }
 
-    public ulong Seed { get; init; } = 1;
+    private SearchSettings(SearchDefinition definition, NodeOptions node)
+        : base(definition)
+    {
+        Journal = node.Journal;
+        Workers = node.Workers;
+        Logging = node.Logging;
+        Cluster = node.Cluster;
+    }
 
-    /// <summary>Threads for libtorch and ONNX Runtime (part of determinism: same seed + same threads → same results).</summary>
-    public int Threads { get; init; } = 1;
-
-    /// <summary>"ppo" (LSTM controller + PPO), "random", "evolution" or "ppo-tabular" (fast factorised policy).</summary>
-    public string Strategy { get; init; } = "ppo";
-
-    public int BatchSize { get; init; } = 8;
-
-    /// <summary>Number of batches; the trial budget is BatchSize × Batches.</summary>
-    public int Batches { get; init; } = 4;
-
-    /// <summary>"real" (TorchSharp proxy training + a real latency backend) or "simulated" (surrogate, fast, deterministic).</summary>
-    public string Mode { get; init; } = "real";
-
-    public RewardSettings Reward { get; init; } = new();
-    public PolicySettings Policy { get; init; } = new();
-    public DatasetSettings Dataset { get; init; } = new();
-    public TrainingSettings Training { get; init; } = new();
-    public LatencySettings Latency { get; init; } = new();
-    public SimulationSettings Simulation { get; init; } = new();
     public JournalSettings Journal { get; init; } = new();
     public WorkerSettings Workers { get; init; } = new();
     public LoggingSettings Logging { get; init; } = new();
     public ClusterSettings Cluster { get; init; } = new();
 
+    /// <summary>The search's definition alone (what is journaled), without this node's options.</summary>
     [JsonIgnore]
-    public SearchDefinition Definition => new()
-    {
-        Id = Id,
-        Seed = Seed,
-        Threads = Threads,
-        Strategy = Strategy,
-        BatchSize = BatchSize,
-        Batches = Batches,
-        Mode = Mode,
-        Reward = Reward,
-        Policy = Policy,
-        Dataset = Dataset,
-        Training = Training,
-        Latency = Latency,
-        Simulation = Simulation,
-    };
+    public SearchDefinition Definition => DefinitionOnly();
 
     [JsonIgnore]
     public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster };
 
-    public static SearchSettings Of(SearchDefinition d, NodeOptions node) => new()
-    {
-        Id = d.Id,
-        Seed = d.Seed,
-        Threads = d.Threads,
-        Strategy = d.Strategy,
-        BatchSize = d.BatchSize,
-        Batches = d.Batches,
-        Mode = d.Mode,
-        Reward = d.Reward,
-        Policy = d.Policy,
-        Dataset = d.Dataset,
-        Training = d.Training,
-        Latency = d.Latency,
-        Simulation = d.Simulation,
-        Journal = node.Journal,
-        Workers = node.Workers,
-        Logging = node.Logging,
-        Cluster = node.Cluster,
-    };
-
-    [JsonIgnore]
-    public bool Simulated => Mode == "simulated";
-
-    [JsonIgnore]
-    public long TrialBudget => (long)BatchSize * Batches;
+    public static SearchSettings Of(SearchDefinition definition, NodeOptions node) => new(definition, node);
 }
 
 /// <summary>Reward ACC·(LAT/T)^w: preset soft (α = β = −0.07), hard (α = 0, β = −1) or custom (α, β given).</summary>
