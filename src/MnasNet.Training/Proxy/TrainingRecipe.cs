@@ -13,8 +13,9 @@ namespace MnasNet.Training.Proxy;
 /// </summary>
 public sealed record TrainingRecipe
 {
-    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    public static JsonSerializerOptions JsonOptions { get; } = new()
     {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
