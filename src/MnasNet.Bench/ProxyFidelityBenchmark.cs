@@ -83,7 +83,8 @@ public static class ProxyFidelityBenchmark
             .ToArray();
         var results = new TrainingResult[archs.Length, 2];
         var gate = new object();
-        Parallel.ForEach(jobs, new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism, CancellationToken = cancellation }, job =>
+        // One job at a time per thread (no range partitioning), so the long runs spread over the threads.
+        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(jobs, System.Collections.Concurrent.EnumerablePartitionerOptions.NoBuffering), new ParallelOptions { MaxDegreeOfParallelism = settings.Parallelism, CancellationToken = cancellation }, job =>
         {
             var recipe = job.Final ? settings.Final : settings.Proxy;
             var r = ProxyTrainer.Train(archs[job.Index], data, dataset.Classes, recipe.ApplyTo(settings.Run), cancellation: cancellation);
