@@ -33,6 +33,7 @@ public static class MnasNetCli
         bench.Subcommands.Add(new BenchSearchCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLatencyCommand());
+        bench.Subcommands.Add(new BenchProxyFidelityCommand());
         root.Subcommands.Add(bench);
         return root;
     }

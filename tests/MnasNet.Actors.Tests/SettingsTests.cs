@@ -81,6 +81,67 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void A_partial_training_recipe_takes_the_recipe_defaults_and_set_changes_one_key()
+    {
+        using var dir = new TempDir();
+        var file = dir.File("r.json");
+        File.WriteAllText(file, """{ "training": { "recipe": { "optimizer": "rmsprop", "learningRatePer256": 0.016, "schedule": "exponential", "epochs": 3 } } }""");
+        var s = SettingsLoader.Load(file, ["training.recipe.batchSize=128", "training.recipe.cropPadding=0"], NoEnvironment);
+        var expected = MnasNet.Training.Proxy.TrainingRecipe.Proxy with
+        {
+            Optimizer = "rmsprop",
+            LearningRatePer256 = 0.016,
+            Schedule = "exponential",
+            Epochs = 3,
+            BatchSize = 128,
+            CropPadding = 0,
+        };
+        Assert.Equal(expected, s.Training.Recipe);
+        Assert.Equal(3, s.Training.EffectiveEpochs);
+        Assert.Equal(s, SettingsLoader.FromJson(SettingsLoader.ToJson(s)));
+
+        var fromSetOnly = SettingsLoader.Load(null, ["training.recipe.optimizer=rmsprop"], NoEnvironment);
+        Assert.Equal(MnasNet.Training.Proxy.TrainingRecipe.Proxy with { Optimizer = "rmsprop" }, fromSetOnly.Training.Recipe);
+    }
+
+    [Fact]
+    public void Without_a_recipe_the_journaled_settings_are_as_before()
+    {
+        var s = SettingsLoader.Load(null, [], NoEnvironment);
+        Assert.Null(s.Training.Recipe);
+        Assert.DoesNotContain("recipe", SettingsLoader.ToJson(s), StringComparison.Ordinal);
+        Assert.Equal(s.Training.Epochs, s.Training.EffectiveEpochs);
+    }
+
+    [Theory]
+    [InlineData("""{ "training": { "recipe": { "optimizer": "adam" } } }""", "training.recipe.optimizer must be sgd or rmsprop, got 'adam'")]
+    [InlineData("""{ "training": { "recipe": { "warmupEpochs": -1, "dropout": 2 } } }""", "training.recipe.dropout must be in [0, 1), got 2")]
+    [InlineData("""{ "training": { "recipe": { "epocs": 3 } } }""", "epocs")]
+    [InlineData("""{ "training": { "recipe": { "epochs": "three" } } }""", "at training.recipe.epochs")]
+    [InlineData("""{ "training": { "recipe": 5 } }""", "key 'training.recipe' must be an object")]
+    [InlineData("""{ "training": { "epochs": 5, "recipe": { "epochs": 3 } } }""", "training.epochs = 5 contradicts training.recipe.epochs = 3")]
+    [InlineData("""{ "training": { "batchSize": 64, "recipe": { } } }""", "training.batchSize = 64 contradicts training.recipe.batchSize = 32")]
+    [InlineData("""{ "training": { "learningRate": 0.2, "recipe": { } } }""", "training.learningRate = 0.2 contradicts training.recipe")]
+    public void Bad_training_recipes_name_the_field(string json, string expected)
+    {
+        using var dir = new TempDir();
+        var file = dir.File("bad.json");
+        File.WriteAllText(file, json);
+        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, [], NoEnvironment));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("training.recipe.nope=1", "unknown key 'training.recipe.nope'")]
+    [InlineData("training.recipe.schedule=step", "training.recipe.schedule must be cosine, exponential or constant")]
+    [InlineData("training.recipe={}", "set one key of the recipe at a time")]
+    public void Bad_recipe_set_names_the_problem(string set, string expected)
+    {
+        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(null, [set], NoEnvironment));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
     public void Resolved_settings_round_trip_through_json()
     {
         var s = SettingsLoader.Load(null, ["seed=5", "reward.preset=custom", "reward.alpha=-0.1", "reward.beta=-0.5"], NoEnvironment);

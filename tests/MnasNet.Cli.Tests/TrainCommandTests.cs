@@ -84,6 +84,71 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public async Task Train_takes_a_recipe_file_and_explicit_options_override_it()
+    {
+        using var dir = new TempDir();
+        var file = dir.File("recipe.json");
+        File.WriteAllText(file, """{ "optimizer": "rmsprop", "learningRatePer256": 0.016, "schedule": "exponential", "epochs": 2, "batchSize": 16 }""");
+        string[] noBatch =
+        [
+            "train", "--arch", "mnasnet-b1", "--width", "0.25", "--data", $"cifar10:{SyntheticCifar10.Directory}", "--train-size", "64",
+            "--val-size", "32", "--resolution", "16", "--threads", "1", "--recipe", file, "--json",
+        ];
+        var fromFile = await InProcessCli.RunAsync(noBatch);
+        Assert.True(fromFile.ExitCode == ExitCodes.Success, fromFile.Error);
+        using (var doc = JsonDocument.Parse(fromFile.Output))
+        {
+            Assert.Equal(2, doc.RootElement.GetProperty("epochs").GetInt32());
+            Assert.Equal(8, doc.RootElement.GetProperty("stepLosses").GetArrayLength());
+        }
+        var overridden = await InProcessCli.RunAsync(Tiny("--recipe", file, "--epochs", "1", "--json"));
+        Assert.True(overridden.ExitCode == ExitCodes.Success, overridden.Error);
+        using (var doc = JsonDocument.Parse(overridden.Output))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("epochs").GetInt32());
+            Assert.Equal(2, doc.RootElement.GetProperty("stepLosses").GetArrayLength());
+        }
+
+        File.WriteAllText(file, """{ "schedule": "steps" }""");
+        var bad = await InProcessCli.RunAsync(Tiny("--recipe", file));
+        Assert.Equal(ExitCodes.InvalidInput, bad.ExitCode);
+        Assert.Contains("schedule must be cosine, exponential or constant, got 'steps'", bad.Error);
+        var missing = await InProcessCli.RunAsync(Tiny("--recipe", dir.File("none.json")));
+        Assert.Equal(ExitCodes.InvalidInput, missing.ExitCode);
+        Assert.Contains("none.json' does not exist", missing.Error);
+    }
+
+    [Fact]
+    public async Task Bench_proxy_fidelity_reports_both_accuracies_per_architecture_and_kendall_tau()
+    {
+        static string[] Args(string parallel) =>
+        [
+            "bench", "proxy-fidelity", "--dataset", $"cifar10:{SyntheticCifar10.Directory}", "--architectures", "3", "--proxy-epochs", "1",
+            "--final-epochs", "2", "--train-size", "64", "--val-size", "32", "--resolution", "16", "--width", "0.25", "--parallel", parallel, "--json",
+        ];
+        var r = await InProcessCli.RunAsync(Args("2"));
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        using var doc = JsonDocument.Parse(r.Output);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(3, rows.Length);
+        Assert.Equal(3, rows.Select(x => x.GetProperty("architectureId").GetString()).Distinct().Count());
+        Assert.All(rows, x => Assert.Equal("Succeeded", x.GetProperty("finalOutcome").GetString()));
+        Assert.InRange(doc.RootElement.GetProperty("kendallTau").GetDouble(), -1, 1);
+
+        // The same sample and results when the runs are trained one at a time.
+        var serial = await InProcessCli.RunAsync(Args("1"));
+        Assert.True(serial.ExitCode == ExitCodes.Success, serial.Error);
+        using var doc2 = JsonDocument.Parse(serial.Output);
+        Assert.Equal(
+            rows.Select(x => (x.GetProperty("proxyAccuracy").GetDouble(), x.GetProperty("finalAccuracy").GetDouble())),
+            doc2.RootElement.GetProperty("rows").EnumerateArray().Select(x => (x.GetProperty("proxyAccuracy").GetDouble(), x.GetProperty("finalAccuracy").GetDouble())));
+
+        var tooFew = await InProcessCli.RunAsync("bench", "proxy-fidelity", "--dataset", $"cifar10:{SyntheticCifar10.Directory}", "--architectures", "1");
+        Assert.Equal(ExitCodes.InvalidInput, tooFew.ExitCode);
+        Assert.Contains("architectures must be at least 2", tooFew.Error);
+    }
+
+    [Fact]
     public async Task A_diverging_run_exits_non_zero_with_its_reason()
     {
         var r = await InProcessCli.RunAsync(Tiny("--optimizer", "sgd", "--lr", "1e12", "--json"));

@@ -149,15 +149,17 @@ public sealed class DataLoaderTests : IDisposable
     {
         var data = DatasetSpec.Parse($"cifar10:{TestPaths.Cifar10Subset}").Load();
         Assert.Equal((4000, 1000, 3, 32), (data.Train.Count, data.Test!.Count, data.Channels, data.Resolution));
+        var train = Assert.IsType<ImageSet>(data.Train);
         var files = Enumerable.Range(1, SyntheticCifar10.TrainFiles).Select(i => File.ReadAllBytes(Path.Combine(TestPaths.Cifar10Subset, $"data_batch_{i}.bin"))).ToArray();
         var records = files.SelectMany(f => f.Chunk(Cifar10Reader.RecordBytes)).ToArray();
         // Planar layout: the record's 1024 red bytes, then green, then blue, are the image as loaded.
-        Assert.Equal(records[0].AsSpan(1).ToArray(), data.Train.Image(0).ToArray());
+        Assert.Equal(records[0].AsSpan(1).ToArray(), train.Image(0).ToArray());
         var firstOfSecondFile = files[0].Length / Cifar10Reader.RecordBytes;
-        Assert.Equal(records[firstOfSecondFile].AsSpan(1).ToArray(), data.Train.Image(firstOfSecondFile).ToArray());
-        Assert.Equal(records.Select(r => r[0]), data.Train.Labels);
-        Assert.Equal(Enumerable.Range(0, 10).Select(c => records.Count(r => r[0] == c)), Enumerable.Range(0, 10).Select(c => data.Train.Labels.Count(l => l == c)));
-        var (mean, _) = data.Train.ChannelStatistics();
+        Assert.Equal(records[firstOfSecondFile].AsSpan(1).ToArray(), train.Image(firstOfSecondFile).ToArray());
+        Assert.Equal(records.Select(r => r[0]), train.Labels);
+        Assert.Equal(Enumerable.Range(0, 10).Select(c => records.Count(r => r[0] == c)), Enumerable.Range(0, 10).Select(c => train.Labels.Count(l => l == c)));
+        var (mean, _) = train.ChannelStatistics();
+        Assert.Equal(mean, ImageSources.ChannelStatistics(train, maxImages: train.Count).Mean);
         Assert.Equal(records.Average(r => r.Skip(1).Take(1024).Average(b => b / 255.0)), mean[0], 3);
     }
 
@@ -171,13 +173,14 @@ public sealed class DataLoaderTests : IDisposable
         }
         var data = DatasetSpec.Parse($"cifar10:{subset}").Load();
         Assert.Equal((4000, 1000, 3, 32), (data.Train.Count, data.Test!.Count, data.Channels, data.Resolution));
-        var first = data.Train.Image(0);
+        var train = Assert.IsType<ImageSet>(data.Train);
+        var first = train.Image(0);
         // Planar layout: red plane, then green, then blue (README of the subset: (59,62,63), (43,46,45), (50,48,43)).
         Assert.Equal(new byte[] { 59, 43, 50 }, new[] { first[0], first[1], first[2] });
         Assert.Equal(new byte[] { 62, 46, 48 }, new[] { first[1024], first[1025], first[1026] });
         Assert.Equal(new[] { 396, 366, 420, 384, 422, 393, 414, 385, 407, 413 },
-            Enumerable.Range(0, 10).Select(c => data.Train.Labels.Count(l => l == c)).ToArray());
-        var (mean, _) = data.Train.ChannelStatistics();
+            Enumerable.Range(0, 10).Select(c => train.Labels.Count(l => l == c)).ToArray());
+        var (mean, _) = train.ChannelStatistics();
         Assert.Equal(0.4916, mean[0], 3);
     }
 
@@ -217,10 +220,10 @@ public sealed class DataLoaderTests : IDisposable
         var data = DatasetSpec.Parse($"folder:{Dir}").Load(folderResolution: 6);
         Assert.Equal(["cats", "dogs"], data.ClassNames);
         Assert.Equal((3, 3, 6, 6), (data.Train.Count, data.Channels, data.Train.Height, data.Train.Width));
-        Assert.Equal(new byte[] { 0, 0, 1 }, data.Train.Labels);
-        var dog = data.Train.Image(2);
+        Assert.Equal([0, 0, 1], Enumerable.Range(0, 3).Select(data.Train.Label));
+        var dog = data.Train.Image(2, new byte[data.Train.ImageBytes]).ToArray();
         Assert.Equal((0, 0, 255), (dog[0], dog[36], dog[72]));
-        var cat = data.Train.Image(0);
+        var cat = data.Train.Image(0, new byte[data.Train.ImageBytes]).ToArray();
         Assert.Equal((255, 0, 0), (cat[5], cat[36 + 5], cat[72 + 5]));
         Assert.Null(data.Test);
     }
@@ -300,24 +303,43 @@ public sealed class DataLoaderTests : IDisposable
     }
 
     [Fact]
-    public void Prefetcher_yields_the_same_batches_in_order_and_surfaces_producer_errors()
+    public void Batch_loader_yields_the_planned_batches_in_order_for_any_thread_count_and_surfaces_decode_errors()
     {
         var images = new ImageSet(Pattern(40 * 4, 2), Enumerable.Range(0, 40).Select(i => (byte)(i % 10)).ToArray(), 1, 2, 2, 10);
         var aug = new Augmentation([0.5f], [0.5f], 1, true);
         var direct = Batches.Epoch(images, 3, aug, new SeededRandom(5)).SelectMany(b => b.Images).ToArray();
-        using (var prefetch = new Prefetcher(Batches.Epoch(images, 3, aug, new SeededRandom(5)), 2, TestContext.Current.CancellationToken))
+        foreach (var (capacity, threads) in new[] { (1, 1), (2, 1), (4, 3), (8, 8) })
         {
-            Assert.Equal(direct, prefetch.Batches().SelectMany(b => b.Images).ToArray());
+            using var loader = new BatchLoader(images, Batches.Plan(images.Count, 3, aug, new SeededRandom(5)), aug, capacity, threads, TestContext.Current.CancellationToken);
+            Assert.Equal(direct, loader.Batches().SelectMany(b => b.Images).ToArray());
+            Assert.InRange(loader.PeakBuffered, 1, capacity);
         }
-        using var failing = new Prefetcher(Failing(), 2, TestContext.Current.CancellationToken);
-        var e = Assert.Throws<DatasetException>(() => failing.Batches().ToList());
-        Assert.Contains("disk vanished", e.Message);
+        var failing = new FailingImages(images, badIndex: 17);
+        using var broken = new BatchLoader(failing, Batches.Plan(images.Count, 3, aug, null), aug, 2, 2, TestContext.Current.CancellationToken);
+        var e = Assert.Throws<DatasetException>(() => broken.Batches().ToList());
+        Assert.Contains("image 17 vanished", e.Message);
+    }
 
-        static IEnumerable<HostBatch> Failing()
-        {
-            yield return new HostBatch([0f], [0], 1, 1, 1, 1);
-            throw new IOException("disk vanished");
-        }
+    private sealed class FailingImages(IImageSource inner, int badIndex) : IImageSource
+    {
+        public int Count => inner.Count;
+
+        public int Channels => inner.Channels;
+
+        public int Height => inner.Height;
+
+        public int Width => inner.Width;
+
+        public int Classes => inner.Classes;
+
+        public int Label(int index) => inner.Label(index);
+
+        public ReadOnlySpan<byte> Image(int index, Span<byte> scratch) =>
+            index == badIndex ? throw new IOException($"image {index} vanished") : inner.Image(index, scratch);
+
+        public IImageSource Select(IReadOnlyList<int> indices) => new ImageSubset(this, indices);
+
+        public IImageSource Resize(int size) => throw new NotSupportedException();
     }
 
     private static void WritePng(string path, int width, int height, SKColor color)

@@ -18,11 +18,8 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
     {
         var arch = space.Decode(work.Tokens);
         var weights = weightsDirectory is null ? null : Path.Combine(weightsDirectory, $"trial-{work.TrialId}.pt");
-        var options = new ProxyTrainingOptions
+        var trial = new ProxyTrainingOptions
         {
-            Epochs = settings.Training.Epochs,
-            BatchSize = settings.Training.BatchSize,
-            LearningRate = settings.Training.LearningRate,
             Width = settings.Training.Width,
             Seed = work.Seed,
             SplitSeed = settings.Seed,
@@ -32,6 +29,9 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             Resolution = settings.Dataset.Resolution,
             WeightsPath = weights,
         };
+        var options = settings.Training.Recipe is { } recipe
+            ? recipe.ApplyTo(trial)
+            : trial with { Epochs = settings.Training.Epochs, BatchSize = settings.Training.BatchSize, LearningRate = settings.Training.LearningRate };
         TrainingResult result;
         try
         {

@@ -91,7 +91,7 @@ public sealed class SimulatedBackendFactory(SearchSettings settings, MnasNetSear
 {
     private readonly SimulatedObjective _objective = new(space, settings.Simulation, settings.Seed);
 
-    public ITrainerBackend CreateTrainer(int index) => new SimulatedTrainer(_objective, settings.Simulation, settings.Training.Epochs);
+    public ITrainerBackend CreateTrainer(int index) => new SimulatedTrainer(_objective, settings.Simulation, settings.Training.EffectiveEpochs);
 
     public IDeviceBackend CreateDevice(int index) => new SimulatedDevice(_objective, settings.Simulation, settings.Latency, $"simulated:{index}");
 }

@@ -75,6 +75,16 @@ public sealed record TrainingSettings
     public double Width { get; init; } = 0.5;
     /// <summary>Keep each trial's trained weights under the journal directory (for export).</summary>
     public bool KeepWeights { get; init; } = true;
+    /// <summary>
+    /// The proxy training recipe (MnasNet.Training's <see cref="MnasNet.Training.Proxy.TrainingRecipe"/>: optimizer,
+    /// learning rate per 256 images, warm-up, schedule, regularization, batch size, epochs, augmentation); keys left
+    /// out take the recipe's defaults. Null: SGD + cosine with epochs, batchSize and learningRate above.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MnasNet.Training.Proxy.TrainingRecipe? Recipe { get; init; }
+
+    [JsonIgnore]
+    public int EffectiveEpochs => Recipe?.Epochs ?? Epochs;
 }
 
 public sealed record LatencySettings

@@ -116,11 +116,54 @@ public static class SettingsLoader
         return result;
     }
 
+    /// <summary>The one section whose default is absent (null): checked by its own type, keys left out take its defaults.</summary>
+    private const string RecipePath = "training.recipe";
+
+    private static JsonNode? CheckRecipe(JsonNode? value, string origin)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+        if (value is not JsonObject)
+        {
+            throw new SettingsException($"{origin}: key '{RecipePath}' must be an object (a training recipe) or null");
+        }
+        try
+        {
+            var recipe = value.Deserialize<MnasNet.Training.Proxy.TrainingRecipe>(MnasNet.Training.Proxy.TrainingRecipe.JsonOptions)!;
+            return JsonSerializer.SerializeToNode(recipe.Validate($"{RecipePath}."), Json);
+        }
+        catch (JsonException e)
+        {
+            var where = e.Path is { Length: > 1 } p ? $" at {RecipePath}{p.TrimStart('$')}" : "";
+            throw new SettingsException($"{origin}: key '{RecipePath}'{where}: {e.Message.Split(" Path:")[0]}");
+        }
+        catch (MnasNet.Training.Proxy.TrainingConfigurationException e)
+        {
+            throw new SettingsException($"{origin}: {e.Message}");
+        }
+    }
+
+    private static void SetRecipeKey(JsonObject root, string key, string text, string origin)
+    {
+        var training = (JsonObject)root["training"]!;
+        var recipe = training["recipe"] as JsonObject ?? (JsonObject)JsonSerializer.SerializeToNode(MnasNet.Training.Proxy.TrainingRecipe.Proxy, Json)!;
+        var name = FindKey(recipe, key) ?? throw new SettingsException($"{origin}: unknown key '{RecipePath}.{key}'{Suggest(recipe, key, RecipePath)}");
+        recipe[name] = ParseScalar(text, recipe[name]);
+        training["recipe"] = CheckRecipe(recipe, origin);
+    }
+
     private static void Overlay(JsonObject target, JsonObject schema, JsonObject source, string prefix, string origin)
     {
         foreach (var (key, value) in source)
         {
             var path = prefix.Length == 0 ? key : $"{prefix}.{key}";
+            if (path == RecipePath)
+            {
+                target[key] = CheckRecipe(value?.DeepClone(), origin);
+                continue;
+            }
             if (!schema.TryGetPropertyValue(key, out var expected))
             {
                 throw new SettingsException($"{origin}: unknown key '{path}'{Suggest(schema, key, prefix)}");
@@ -141,6 +184,20 @@ public static class SettingsLoader
     private static void SetPath(JsonObject root, JsonObject schema, string path, string text, string origin)
     {
         var parts = path.Split('.');
+        if (parts.Length >= 2 && string.Equals(parts[0], "training", StringComparison.OrdinalIgnoreCase) && string.Equals(parts[1], "recipe", StringComparison.OrdinalIgnoreCase))
+        {
+            if (parts.Length == 3)
+            {
+                SetRecipeKey(root, parts[2], text, origin);
+                return;
+            }
+            if (parts.Length == 2 && text is "null" or "")
+            {
+                ((JsonObject)root["training"]!)["recipe"] = null;
+                return;
+            }
+            throw new SettingsException($"{origin}: '{path}': set one key of the recipe at a time ({RecipePath}.optimizer=rmsprop), or {RecipePath}=null");
+        }
         JsonObject target = root, level = schema;
         for (var i = 0; i < parts.Length - 1; i++)
         {

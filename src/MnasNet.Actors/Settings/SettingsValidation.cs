@@ -57,6 +57,24 @@ public static partial class SettingsValidation
         Require(s.Training.BatchSize >= 1, $"training.batchSize must be at least 1, got {s.Training.BatchSize}");
         Require(s.Training.LearningRate > 0, $"training.learningRate must be positive, got {s.Training.LearningRate}");
         Require(s.Training.Width > 0 && s.Training.Width <= 4, $"training.width must be in (0, 4], got {s.Training.Width}");
+        if (s.Training.Recipe is { } recipe)
+        {
+            try
+            {
+                recipe.Validate("training.recipe.");
+            }
+            catch (MnasNet.Training.Proxy.TrainingConfigurationException e)
+            {
+                throw new SettingsException(e.Message);
+            }
+            var defaults = new TrainingSettings();
+            Require(s.Training.Epochs == defaults.Epochs || s.Training.Epochs == recipe.Epochs,
+                $"training.epochs = {s.Training.Epochs} contradicts training.recipe.epochs = {recipe.Epochs}; with a recipe, set the epochs in it");
+            Require(s.Training.BatchSize == defaults.BatchSize || s.Training.BatchSize == recipe.BatchSize,
+                $"training.batchSize = {s.Training.BatchSize} contradicts training.recipe.batchSize = {recipe.BatchSize}; with a recipe, set the batch size in it");
+            Require(s.Training.LearningRate == defaults.LearningRate || Math.Abs(s.Training.LearningRate - recipe.LearningRate) <= 1e-12 * recipe.LearningRate,
+                $"training.learningRate = {s.Training.LearningRate} contradicts training.recipe (learningRatePer256 {recipe.LearningRatePer256} × batch {recipe.BatchSize} / 256 = {recipe.LearningRate}); with a recipe, set training.recipe.learningRatePer256");
+        }
 
         if (s.Simulated)
         {

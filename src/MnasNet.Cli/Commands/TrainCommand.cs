@@ -23,12 +23,13 @@ public sealed class TrainCommand : CliCommand
     private readonly Option<double> _width = new("--width") { Description = "Width multiplier.", DefaultValueFactory = _ => 1.0 };
     private readonly Option<string> _optimizer = new("--optimizer") { Description = "sgd (Nesterov momentum) or rmsprop (the paper's).", DefaultValueFactory = _ => "sgd" };
     private readonly Option<double?> _lr = new("--lr") { Description = "Peak learning rate (default: the optimizer's)." };
+    private readonly Option<string?> _recipe = new("--recipe") { Description = "A training recipe JSON file (optimizer, learningRatePer256, schedule, warm-up, regularization, batchSize, epochs, augmentation); --epochs, --batch, --optimizer and --lr given explicitly override it." };
     private readonly Option<string?> _weights = new("--weights") { Description = "Save the trained weights to this file." };
     private readonly Option<bool> _json = new("--json") { Description = "Print the result as JSON." };
 
     public TrainCommand() : base("train", "Train an architecture briefly on a dataset (the proxy task) and report its validation accuracy.")
     {
-        foreach (var option in new Option[] { _arch, _data, _epochs, _trainSize, _valSize, _resolution, _batch, _threads, _seed, _width, _optimizer, _lr, _weights, _json })
+        foreach (var option in new Option[] { _arch, _data, _epochs, _trainSize, _valSize, _resolution, _batch, _threads, _seed, _width, _optimizer, _lr, _recipe, _weights, _json })
         {
             Options.Add(option);
         }
@@ -64,6 +65,10 @@ public sealed class TrainCommand : CliCommand
             LearningRate = parseResult.GetValue(_lr) ?? ProxyTrainingOptions.DefaultLearningRate(optimizer),
             WeightsPath = parseResult.GetValue(_weights),
         };
+        if (parseResult.GetValue(_recipe) is { } recipeFile)
+        {
+            options = WithRecipe(parseResult, options, TrainingRecipe.Load(recipeFile));
+        }
         var spec = DatasetSpec.Parse(parseResult.GetValue(_data)!);
         var resolution = parseResult.GetValue(_resolution);
         // Folder images are decoded straight to the requested size; other datasets are resized by the trainer.
@@ -94,6 +99,30 @@ public sealed class TrainCommand : CliCommand
             return ExitCodes.Failure;
         }
         return ExitCodes.Success;
+    }
+
+    // The recipe decides what it holds; options typed on the command line still win.
+    private ProxyTrainingOptions WithRecipe(ParseResult parseResult, ProxyTrainingOptions typed, TrainingRecipe recipe)
+    {
+        bool Given(Option option) => parseResult.GetResult(option) is { Implicit: false };
+        var options = recipe.ApplyTo(typed);
+        if (Given(_epochs))
+        {
+            options = options with { Epochs = typed.Epochs };
+        }
+        if (Given(_batch))
+        {
+            options = options with { BatchSize = typed.BatchSize, LearningRate = recipe.LearningRatePer256 * typed.BatchSize / 256 };
+        }
+        if (Given(_optimizer))
+        {
+            options = options with { Optimizer = typed.Optimizer };
+        }
+        if (parseResult.GetValue(_lr) is { } lr)
+        {
+            options = options with { LearningRate = lr };
+        }
+        return options;
     }
 
     private static TrainingResult TrainWithProgressBar(Architecture arch, Dataset dataset, ProxyTrainingOptions options, CancellationToken cancellationToken) =>

@@ -13,13 +13,14 @@ public enum DatasetKind
 
 /// <summary>
 /// A loaded dataset: its training images (the proxy task holds validation out of these, as the paper does),
-/// its test images where the source has them, and its per-dataset defaults.
+/// its test images where the source has them, and its per-dataset defaults. Image folders stream from disk
+/// (<see cref="ImageFolder"/>); the other sources are held in memory (<see cref="ImageSet"/>).
 /// </summary>
 public sealed record Dataset(
     string Name,
     DatasetKind Kind,
-    ImageSet Train,
-    ImageSet? Test,
+    IImageSource Train,
+    IImageSource? Test,
     IReadOnlyList<string> ClassNames,
     IReadOnlyList<float> Mean,
     IReadOnlyList<float> Std,

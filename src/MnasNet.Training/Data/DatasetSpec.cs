@@ -115,9 +115,11 @@ public sealed record DatasetSpec(DatasetKind Kind, string Directory)
 
     private Dataset LoadFolder(int resolution)
     {
-        var (images, classes) = ImageFolderReader.Load(Directory, resolution);
-        var (mean, std) = images.ChannelStatistics();
-        return new Dataset(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(Directory))), Kind, images, null, classes, mean, std,
+        var images = ImageFolder.Open(Directory, resolution);
+        // A sample of up to 2,000 evenly spaced images (all of a smaller folder) gives the normalization; decoding it
+        // also surfaces an unreadable file at load time in small folders.
+        var (mean, std) = ImageSources.ChannelStatistics(images);
+        return new Dataset(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(Directory))), Kind, images, null, images.ClassNames, mean, std,
             FlipByDefault: true, CropPaddingByDefault: Math.Max(1, resolution / 8));
     }
 

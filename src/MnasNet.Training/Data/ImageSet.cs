@@ -4,8 +4,11 @@ namespace MnasNet.Training.Data;
 /// Labelled images in memory as bytes, channel-planar (N × C × H × W), the layout of IDX and CIFAR-10 files.
 /// Immutable by convention: loaders create it, the pipeline only reads it.
 /// </summary>
-public sealed class ImageSet
+public sealed class ImageSet : IImageSource
 {
+    /// <summary>Largest in-memory resize result; a bigger one is resized image by image as it is read.</summary>
+    public const long MaxResizedBytes = 1L << 30;
+
     public ImageSet(byte[] pixels, byte[] labels, int channels, int height, int width, int classes)
     {
         ArgumentNullException.ThrowIfNull(pixels);
@@ -48,6 +51,15 @@ public sealed class ImageSet
     public int ImageBytes => Channels * Height * Width;
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * ImageBytes, ImageBytes);
+
+    public int Label(int index) => Labels[index];
+
+    public ReadOnlySpan<byte> Image(int index, Span<byte> scratch) => Image(index);
+
+    IImageSource IImageSource.Select(IReadOnlyList<int> indices) => Select(indices);
+
+    IImageSource IImageSource.Resize(int size) =>
+        (long)Count * Channels * size * size > MaxResizedBytes ? new ResizedImages(this, size) : Resize(size);
 
     /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
     public ImageSet Select(IReadOnlyList<int> indices)

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace MnasNet.Training.Proxy;
 
 /// <summary>The held-out split of a dataset as one run trains and validates on it.</summary>
-public sealed record ProxyData(ImageSet Train, ImageSet Validation, Augmentation TrainAugmentation, Augmentation Evaluation)
+public sealed record ProxyData(IImageSource Train, IImageSource Validation, Augmentation TrainAugmentation, Augmentation Evaluation)
 {
     public int Resolution => Train.Height;
 }
@@ -150,8 +150,8 @@ public static class ProxyTrainer
                 double lossSum = 0;
                 long correct = 0, seen = 0;
                 var lr = 0.0;
-                var random = new SeededRandom(SeededRandom.Derive(options.Seed, $"epoch-{epoch}"));
-                using (var prefetch = new Prefetcher(Batches.Epoch(data.Train, options.BatchSize, data.TrainAugmentation, random), options.PrefetchBatches, cancellation))
+                var plans = Batches.Plan(data.Train.Count, options.BatchSize, data.TrainAugmentation, Batches.EpochRandom(options.Seed, epoch));
+                using (var prefetch = Loader(data.Train, plans, data.TrainAugmentation))
                 {
                     var stepInEpoch = 0;
                     foreach (var batch in prefetch.Batches())
@@ -259,7 +259,8 @@ public static class ProxyTrainer
             model.train();
             using (no_grad())
             {
-                foreach (var batch in Batches.Epoch(data.Train, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches))
+                using var loader = Loader(data.Train, Batches.Plan(data.Train.Count, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches), data.Evaluation);
+                foreach (var batch in loader.Batches())
                 {
                     cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
@@ -272,13 +273,13 @@ public static class ProxyTrainer
             }
         }
 
-        private (double Loss, double Accuracy) Evaluate(MnasNetModel model, ImageSet validation)
+        private (double Loss, double Accuracy) Evaluate(MnasNetModel model, IImageSource validation)
         {
             model.eval();
             using var inference = inference_mode();
             double lossSum = 0;
             long correct = 0;
-            using var prefetch = new Prefetcher(Batches.Epoch(validation, options.BatchSize, data.Evaluation, null), options.PrefetchBatches, cancellation);
+            using var prefetch = Loader(validation, Batches.Plan(validation.Count, options.BatchSize, data.Evaluation, null), data.Evaluation);
             foreach (var batch in prefetch.Batches())
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -290,6 +291,9 @@ public static class ProxyTrainer
             }
             return (lossSum / validation.Count, (double)correct / validation.Count);
         }
+
+        private BatchLoader Loader(IImageSource images, IEnumerable<BatchPlan> plans, Augmentation augmentation) =>
+            new(images, plans, augmentation, options.PrefetchBatches, options.DecodeThreads, cancellation);
 
         // Weight decay on convolution and classifier weights only, as is usual for BatchNorm networks.
         private optim.Optimizer CreateOptimizer(MnasNetModel model)

@@ -109,8 +109,11 @@ public sealed record ProxyTrainingOptions
     /// <summary>Random horizontal flip; null: the dataset's default (off for digits).</summary>
     public bool? HorizontalFlip { get; init; }
 
-    /// <summary>Batches prepared ahead on the prefetch thread.</summary>
+    /// <summary>Batches that may exist at once (being decoded, ready, or in training): the data pipeline's memory bound.</summary>
     public int PrefetchBatches { get; init; } = 4;
+
+    /// <summary>Background threads that decode, resize and augment batches (does not change the batches).</summary>
+    public int DecodeThreads { get; init; } = 2;
 
     /// <summary>Where the trained weights are saved (TorchSharp module.save); null: not saved.</summary>
     public string? WeightsPath { get; init; }
@@ -151,6 +154,7 @@ public sealed record ProxyTrainingOptions
         Check(BatchNormCalibrationBatches is >= 0 and <= 10000, $"BatchNorm calibration batches must be between 0 and 10000, got {BatchNormCalibrationBatches}");
         Check(CropPadding is null or (>= 0 and <= 64), $"crop padding must be between 0 and 64, got {CropPadding}");
         Check(PrefetchBatches is >= 1 and <= 64, $"prefetch batches must be between 1 and 64, got {PrefetchBatches}");
+        Check(DecodeThreads is >= 1 and <= 64, $"decode threads must be between 1 and 64, got {DecodeThreads}");
         Check(WeightsPath is null || !string.IsNullOrWhiteSpace(WeightsPath), "weights path must not be blank");
         if (errors.Count > 0)
         {
