@@ -29,9 +29,24 @@ public sealed record PolicyCheckpoint(string Encoding, string Data, string State
     public static PolicyCheckpoint Of(byte[] state, byte[]? previous, ComputePlatform platform)
     {
         var delta = previous is not null && previous.Length == state.Length;
-        var plain = delta ? Xor(state, previous!) : state;
-        return new PolicyCheckpoint(ShuffledBrotli, Convert.ToBase64String(Compress(Shuffle(plain))), HashOf(state), state.Length, platform,
-            delta ? HashOf(previous!) : null);
+        // Pooled buffers: a state is ~1 MB and this runs once per policy update.
+        var shuffled = ArrayPool<byte>.Shared.Rent(state.Length);
+        var compressed = ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(state.Length));
+        try
+        {
+            XorShuffle(state, delta ? previous : null, shuffled.AsSpan(0, state.Length));
+            if (!BrotliEncoder.TryCompress(shuffled.AsSpan(0, state.Length), compressed, out var written, BrotliQuality, BrotliWindow))
+            {
+                throw new InvalidOperationException("Brotli compression failed");
+            }
+            return new PolicyCheckpoint(ShuffledBrotli, Convert.ToBase64String(compressed.AsSpan(0, written)), HashOf(state), state.Length, platform,
+                delta ? HashOf(previous!) : null);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(compressed);
+            ArrayPool<byte>.Shared.Return(shuffled);
+        }
     }
 
     /// <summary>
@@ -83,26 +98,30 @@ public sealed record PolicyCheckpoint(string Encoding, string Data, string State
         return result;
     }
 
-    // Lane k of the output holds byte k of every 4-byte word (the tail that is no whole word stays in place).
-    private static byte[] Shuffle(byte[] input)
+    // Lane k of the output holds byte k of every 4-byte word of input XOR previous (input alone without a previous);
+    // the tail that is no whole word stays in place.
+    private static void XorShuffle(byte[] input, byte[]? previous, Span<byte> output)
     {
         var words = input.Length / 4;
-        var output = new byte[input.Length];
         var source = MemoryMarshal.Cast<byte, uint>(input.AsSpan(0, words * 4));
-        var lane0 = output.AsSpan(0, words);
-        var lane1 = output.AsSpan(words, words);
-        var lane2 = output.AsSpan(2 * words, words);
-        var lane3 = output.AsSpan(3 * words, words);
+        var before = previous is null ? [] : MemoryMarshal.Cast<byte, uint>(previous.AsSpan(0, words * 4));
+        var lane0 = output[..words];
+        var lane1 = output.Slice(words, words);
+        var lane2 = output.Slice(2 * words, words);
+        var lane3 = output.Slice(3 * words, words);
         for (var w = 0; w < words; w++)
         {
-            var word = BitConverter.IsLittleEndian ? source[w] : BinaryPrimitives.ReverseEndianness(source[w]);
+            var word = previous is null ? source[w] : source[w] ^ before[w];
+            word = BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
             lane0[w] = (byte)word;
             lane1[w] = (byte)(word >> 8);
             lane2[w] = (byte)(word >> 16);
             lane3[w] = (byte)(word >> 24);
         }
-        Array.Copy(input, words * 4, output, words * 4, input.Length - words * 4);
-        return output;
+        for (var i = words * 4; i < input.Length; i++)
+        {
+            output[i] = previous is null ? input[i] : (byte)(input[i] ^ previous[i]);
+        }
     }
 
     private static byte[] Unshuffle(byte[] input)
@@ -121,16 +140,6 @@ public sealed record PolicyCheckpoint(string Encoding, string Data, string State
         }
         Array.Copy(input, words * 4, output, words * 4, input.Length - words * 4);
         return output;
-    }
-
-    private static byte[] Compress(byte[] input)
-    {
-        var output = new byte[BrotliEncoder.GetMaxCompressedLength(input.Length)];
-        if (!BrotliEncoder.TryCompress(input, output, out var written, BrotliQuality, BrotliWindow))
-        {
-            throw new InvalidOperationException("Brotli compression failed");
-        }
-        return output.AsSpan(0, written).ToArray();
     }
 
     private static byte[] Decompress(byte[] input, int length)
