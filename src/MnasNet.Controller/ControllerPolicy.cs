@@ -19,7 +19,7 @@ namespace MnasNet.Controller;
 /// must go step by step, and then scores what it drew with <see cref="Evaluate"/>, so the log-probability it returns
 /// is exactly what <see cref="Evaluate"/> gives for the same batch.
 /// </remarks>
-public sealed class ControllerPolicy : nn.Module
+public sealed partial class ControllerPolicy : nn.Module
 {
     /// <summary>Masked logits are set to this (after temperature): exp underflows to exactly 0, no NaN from −∞.</summary>
     private const float MaskedLogit = -1e9f;
@@ -35,6 +35,7 @@ public sealed class ControllerPolicy : nn.Module
     private readonly Tensor[] _positionsOfKind;
     private readonly Tensor?[] _disallowedOfKind;
     private readonly bool[][] _allowed;
+    private readonly int _maxChoices;
 
     public MnasNetSearchSpace Space { get; }
     public int HiddenSize { get; }
@@ -62,6 +63,7 @@ public sealed class ControllerPolicy : nn.Module
         _kindOfDecision = space.Decisions.Select(d => (int)d.Kind).ToArray();
         _embeddingOffset = space.Decisions.Select(d => kindOffsets[(int)d.Kind]).ToArray();
         _allowed = space.Decisions.Select(d => d.Allowed.ToArray()).ToArray();
+        _maxChoices = kinds.Max(space.ChoiceCount);
         _offsets = tensor(_embeddingOffset).DetachFromDisposeScope();
         _positionsOfKind = kinds.Select(k => tensor(space.Decisions.Where(d => d.Kind == k).Select(d => (long)d.Index).ToArray()).DetachFromDisposeScope()).ToArray();
         _disallowedOfKind = kinds.Select(k =>
@@ -77,6 +79,9 @@ public sealed class ControllerPolicy : nn.Module
     }
 
     public int DecisionCount => _kindOfDecision.Length;
+
+    /// <summary>Tests only: sees every sampling step's logits (samples × choices, row-major), so two paths can be compared bit for bit.</summary>
+    internal Action<ReadOnlyMemory<float>>? LogitsObserver { get; set; }
 
     /// <summary>Every parameter uniform in [−range, range], drawn from <paramref name="random"/> in name order.</summary>
     public void Initialize(SeededRandom random, double range)
@@ -136,41 +141,65 @@ public sealed class ControllerPolicy : nn.Module
     /// </summary>
     public (int[][] Tokens, double[] LogProb, double[] Entropy) Sample(int count, double temperature, SeededRandom? random)
     {
+        var (result, flat) = DrawTokens(count, temperature, random);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (logProb, entropy) = Evaluate(tensor(flat).reshape(count, DecisionCount), temperature);
+        return (result, ToDoubles(logProb), ToDoubles(entropy));
+    }
+
+    /// <summary>
+    /// The step-by-step draw of <see cref="Sample"/>: the same libtorch operations on the same shapes as the plain
+    /// loop in <see cref="ReferenceSample"/> (so the same bits), with the intermediate tensors of a step freed as soon
+    /// as the next step no longer needs them and the logits copied into one reused buffer.
+    /// </summary>
+    private (int[][] Tokens, long[] Flat) DrawTokens(int count, double temperature, SeededRandom? random)
+    {
         var result = new int[count][];
         for (var j = 0; j < count; j++)
         {
             result[j] = new int[DecisionCount];
         }
-        using var scope = NewDisposeScope();
+        var flat = new long[count * DecisionCount];
+        var index = new long[count];
+        var values = new float[count * _maxChoices];
+        using var outer = NewDisposeScope();
         using var _ = no_grad();
         var step = new LstmStep(lstm, Layers);
         var h = Enumerable.Range(0, Layers).Select(_ => zeros(count, HiddenSize)).ToArray();
         var c = Enumerable.Range(0, Layers).Select(_ => zeros(count, HiddenSize)).ToArray();
         var x = start.reshape(1, start.shape[2]).expand(count, start.shape[2]);
-        var chosen = new long[count];
         for (var i = 0; i < DecisionCount; i++)
         {
-            using var stepScope = NewDisposeScope();
-            var top = step.Advance(x, h, c);
-            var logits = heads[_kindOfDecision[i]].call(top);
-            var width = (int)logits.shape[1];
-            var values = logits.contiguous().data<float>().ToArray();
-            for (var j = 0; j < count; j++)
+            Tensor next;
+            using (var stepScope = NewDisposeScope())
             {
-                var row = values.AsSpan(j * width, width);
-                var choice = random is null ? ArgMax(row, _allowed[i]) : InverseCdf(row, _allowed[i], temperature, random.NextDouble());
-                chosen[j] = choice;
-                result[j][i] = choice;
+                var top = step.AdvanceFreeing(x, h, c);
+                using var logits = heads[_kindOfDecision[i]].call(top);
+                var width = (int)logits.shape[1];
+                logits.data<float>().CopyTo(values, 0, 0);
+                LogitsObserver?.Invoke(values.AsMemory(0, count * width));
+                var allowed = _allowed[i];
+                var offset = _embeddingOffset[i];
+                for (var j = 0; j < count; j++)
+                {
+                    var row = values.AsSpan(j * width, width);
+                    var choice = random is null ? ArgMax(row, allowed) : InverseCdf(row, allowed, temperature, random.NextDouble());
+                    result[j][i] = choice;
+                    flat[j * DecisionCount + i] = choice;
+                    index[j] = choice + offset;
+                }
+                next = embedding.call(tensor(index)).MoveToOuterDisposeScope();
+                for (var l = 0; l < Layers; l++)
+                {
+                    h[l].MoveToOuterDisposeScope();
+                    c[l].MoveToOuterDisposeScope();
+                }
             }
-            x = embedding.call(tensor(chosen) + _embeddingOffset[i]).MoveToOuterDisposeScope();
-            foreach (var t in h.Concat(c))
-            {
-                t.MoveToOuterDisposeScope();
-            }
+            x.Dispose();
+            x = next;
         }
-        var flat = result.SelectMany(t => t.Select(v => (long)v)).ToArray();
-        var (logProb, entropy) = Evaluate(tensor(flat).reshape(count, DecisionCount), temperature);
-        return (result, ToDoubles(logProb), ToDoubles(entropy));
+        return (result, flat);
     }
 
     private static int ArgMax(ReadOnlySpan<float> logits, bool[] allowed)
@@ -267,6 +296,39 @@ internal sealed class LstmStep
             var gates = addmm(bias, x, wih, 1, 1).addmm_(h[l], whh, 1, 1).chunk(4, 1);
             c[l] = gates[1].sigmoid() * c[l] + gates[0].sigmoid() * gates[2].tanh();
             h[l] = gates[3].sigmoid() * c[l].tanh();
+            x = h[l];
+        }
+        return x;
+    }
+
+    /// <summary>
+    /// <see cref="Advance"/> with the same operations on the same shapes, so the same bits, but products and sums
+    /// written into tensors this step created (fewer allocations), and the replaced h and c disposed at once.
+    /// </summary>
+    public Tensor AdvanceFreeing(Tensor x, Tensor[] h, Tensor[] c)
+    {
+        for (var l = 0; l < _layers.Length; l++)
+        {
+            var (wih, whh, bias) = _layers[l];
+            using var gates = addmm(bias, x, wih, 1, 1).addmm_(h[l], whh, 1, 1);
+            var chunks = gates.chunk(4, 1);
+            var cell = chunks[1].sigmoid().mul_(c[l]);
+            using (var input = chunks[0].sigmoid())
+            using (var candidate = chunks[2].tanh())
+            {
+                cell.add_(input.mul_(candidate));
+            }
+            using (var cellTanh = cell.tanh())
+            {
+                h[l].Dispose();
+                h[l] = chunks[3].sigmoid().mul_(cellTanh);
+            }
+            c[l].Dispose();
+            c[l] = cell;
+            foreach (var chunk in chunks)
+            {
+                chunk.Dispose();
+            }
             x = h[l];
         }
         return x;

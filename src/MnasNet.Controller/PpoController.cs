@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -72,6 +73,17 @@ public sealed class PpoController : IArchitectureSampler
     {
         CheckCount(count);
         var (tokens, logProb, _) = _policy.Sample(count, Options.Temperature, _random);
+        var version = ParameterHash;
+        return tokens.Select((t, j) => new Proposal(t, logProb[j], version)).ToArray();
+    }
+
+    internal ControllerPolicy Policy => _policy;
+
+    /// <summary>What <see cref="Sample"/> (or, greedy, <see cref="Greedy"/>) must give, by the plain per-step loop; only tests call it.</summary>
+    internal IReadOnlyList<Proposal> ReferenceSample(int count, bool greedy = false)
+    {
+        CheckCount(count);
+        var (tokens, logProb, _) = _policy.ReferenceSample(count, Options.Temperature, greedy ? null : _random);
         var version = ParameterHash;
         return tokens.Select((t, j) => new Proposal(t, logProb[j], version)).ToArray();
     }
@@ -292,7 +304,7 @@ public sealed class PpoController : IArchitectureSampler
             WriteFloats(w, _adam.ExpAvg[i]);
             WriteFloats(w, _adam.ExpAvgSq[i]);
         }
-    });
+    }, capacity: (int)Math.Min(int.MaxValue, 3 * sizeof(float) * ParameterCount + 4096));
 
     /// <summary>A controller that continues exactly where the saved one was.</summary>
     public static PpoController Restore(byte[] state) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
@@ -413,9 +425,19 @@ public sealed class PpoController : IArchitectureSampler
     private static void WriteFloats(BinaryWriter w, Tensor t)
     {
         using var scope = NewDisposeScope();
-        var values = t.detach().contiguous().data<float>().ToArray();
-        w.Write(values.Length);
-        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        var source = t.detach().contiguous();
+        var length = (int)source.numel();
+        var values = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            source.data<float>().CopyTo(values, 0, 0);
+            w.Write(length);
+            w.Write(MemoryMarshal.AsBytes(values.AsSpan(0, length)));
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(values);
+        }
     }
 
     private static void ReadFloats(BinaryReader r, Tensor target, string name)

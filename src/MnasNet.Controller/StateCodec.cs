@@ -11,17 +11,21 @@ internal static class StateCodec
 {
     private const int HashLength = 32;
 
-    public static byte[] Write(string magic, int version, Action<BinaryWriter> payload)
+    /// <param name="capacity">Expected size in bytes (a hint that saves the stream's regrowth copies).</param>
+    public static byte[] Write(string magic, int version, Action<BinaryWriter> payload, int capacity = 0)
     {
-        using var stream = new MemoryStream();
+        using var stream = new MemoryStream(capacity);
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(Encoding.ASCII.GetBytes(magic));
             writer.Write(version);
             payload(writer);
         }
-        var body = stream.ToArray();
-        return [.. body, .. SHA256.HashData(body)];
+        var body = stream.GetBuffer().AsSpan(0, (int)stream.Length);
+        var result = new byte[body.Length + HashLength];
+        body.CopyTo(result);
+        SHA256.HashData(body, result.AsSpan(body.Length));
+        return result;
     }
 
     public static T Read<T>(byte[] state, string magic, int version, string what, Func<BinaryReader, T> payload)
