@@ -129,7 +129,7 @@ public static class WhatIf
         var inv = CultureInfo.InvariantCulture;
         return new WhatIfReport(
             facts.SearchId,
-            string.Create(inv, $"{facts.Settings.Reward.Preset}: T {target0} ms, α {alpha0}, β {beta0}"),
+            string.Create(inv, $"{Actors.Settings.SettingWords.Word(facts.Settings.Reward.Preset)}: T {target0} ms, α {alpha0}, β {beta0}"),
             string.Create(inv, $"T {target} ms, α {alpha}, β {beta}{(change.Device is { } d ? $", latency on {d}" : "")}"),
             all.Count,
             all.OrderBy(t => t.OldRank).Take(top).ToList(),

@@ -81,12 +81,12 @@ public sealed record ClusterBenchOptions(IReadOnlyList<int> TrainerProcesses, do
     public SearchSettings SearchSettings(string id, string directory, int? batches = null) => SettingsValidation.Validate(Base with
     {
         Id = id,
-        Mode = "simulated",
+        Mode = SearchMode.Simulated,
         Strategy = "ppo-tabular",
         Threads = 1,
         BatchSize = BatchSize,
         Batches = batches ?? Batches,
-        Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
+        Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 80 },
         Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
         Simulation = new SimulationSettings { TrainSeconds = TrialSeconds, MeasureSeconds = 0 },
         Journal = new JournalSettings { Directory = directory, Provider = "postgresql", SnapshotEvery = Base.Journal.SnapshotEvery },

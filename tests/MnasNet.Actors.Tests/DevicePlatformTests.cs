@@ -58,14 +58,14 @@ public sealed class DevicePlatformTests
         var real = new SearchSettings { Threads = 2 };
         Assert.Equal("onnxruntime:threads=2", DevicePlatform.TargetOf(real).ToString());
         Assert.True(DevicePlatform.LocalDeviceOf(real).Satisfies(DevicePlatform.TargetOf(real)));
-        Assert.Equal("simulated", DevicePlatform.TargetOf(new SearchSettings { Mode = "simulated" }).ToString());
+        Assert.Equal("simulated", DevicePlatform.TargetOf(new SearchSettings { Mode = SearchMode.Simulated }).ToString());
         Assert.Equal("onnxruntime:threads=4", DevicePlatform.TargetOf(real with { Latency = new LatencySettings { Target = "onnxruntime:threads=4" } }).ToString());
     }
 
     [Fact]
     public void A_target_that_contradicts_the_mode_is_refused()
     {
-        var e = Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings { Mode = "simulated", Latency = new LatencySettings { Target = "onnxruntime:threads=1" } }));
+        var e = Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings { Mode = SearchMode.Simulated, Latency = new LatencySettings { Target = "onnxruntime:threads=1" } }));
         Assert.Contains("latency.target 'onnxruntime:threads=1' names a real device (onnxruntime:threads=1) but mode is 'simulated'", e.Message);
     }
 

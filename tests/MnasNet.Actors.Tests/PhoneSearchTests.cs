@@ -30,11 +30,11 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
         {
             Id = id,
             Seed = 5,
-            Mode = "real",
+            Mode = SearchMode.Real,
             Strategy = "ppo-tabular",
             BatchSize = 3,
             Batches = 2,
-            Reward = new RewardSettings { Preset = "soft", TargetMs = 40 },
+            Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 40 },
             Latency = new LatencySettings { Backend = $"adb:serial={phone.Serial},server=127.0.0.1:{server.Port}", Resolution = 32, Warmup = 1, Runs = 4, Target = target },
             Journal = new JournalSettings { Directory = dir.Path, SnapshotEvery = 1 },
             Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 120, RetryDelaySeconds = 0.2 },
@@ -198,14 +198,14 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
     {
         var e = Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings
         {
-            Mode = "real",
+            Mode = SearchMode.Real,
             Latency = new LatencySettings { Backend = "adb:serial=127.0.0.1:5555" },
             Workers = new WorkerSettings { Devices = 2 },
         }));
         Assert.Contains("is one phone", e.Message, StringComparison.Ordinal);
         Assert.Contains("cores 'xyz'", Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings
         {
-            Mode = "real",
+            Mode = SearchMode.Real,
             Latency = new LatencySettings { Backend = "adb:cores=xyz" },
         })).Message, StringComparison.Ordinal);
         Assert.Equal("android:serial=127.0.0.1:5555,threads=1", DevicePlatform.TargetsOf(new SearchSettings { Latency = new LatencySettings { Backend = "adb:serial=127.0.0.1:5555" } })[0].Platform.ToString());

@@ -21,10 +21,10 @@ public sealed class RealBackendTests
         {
             Id = "real",
             Seed = 3,
-            Mode = "real",
+            Mode = SearchMode.Real,
             BatchSize = 2,
             Batches = 1,
-            Reward = new RewardSettings { Preset = "soft", TargetMs = 5 },
+            Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 5 },
             Dataset = new DatasetSettings { Spec = "fashion-mnist", TrainSize = 256, ValidationSize = 128 },
             Training = new TrainingSettings { Epochs = 1, BatchSize = 64, Width = 0.25, KeepWeights = true },
             Latency = new LatencySettings { Backend = "onnxruntime", Resolution = 64, Warmup = 1, Runs = 3 },

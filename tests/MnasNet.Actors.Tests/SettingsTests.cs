@@ -26,7 +26,7 @@ public sealed class SettingsTests
     public void Shipped_configs_load(string file, string mode, long budget)
     {
         var s = SettingsLoader.Load(RepoFile(file), [], NoEnvironment);
-        Assert.Equal(mode, s.Mode);
+        Assert.Equal(mode, s.Mode.Word());
         Assert.Equal(budget, s.TrialBudget);
     }
 
@@ -41,7 +41,7 @@ public sealed class SettingsTests
         Assert.Equal(3, s.BatchSize);
         Assert.Equal(7, s.Reward.TargetMs);
         Assert.Equal(2, s.Batches);
-        Assert.Equal("hard", s.Reward.Preset);
+        Assert.Equal("hard", s.Reward.Preset.Word());
         Assert.Null(s.Dataset.TrainSize);
     }
 
@@ -74,6 +74,8 @@ public sealed class SettingsTests
     [InlineData("reward=1", "'reward' is a section")]
     [InlineData("workers.trainers=two", "key 'workers.trainers' must be a number")]
     [InlineData("logging.nope=1", "unknown key 'logging.nope'")]
+    [InlineData("mode=fast", "mode 'fast': expected one of real, simulated")]
+    [InlineData("reward.preset=Soft", "reward.preset 'Soft': expected one of soft, hard, custom")]
     public void Bad_set_names_the_problem(string set, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(null, [set], NoEnvironment));

@@ -7,7 +7,7 @@ public sealed class TrainerThreadWarningTests
 {
     private static SearchSettings Real(int trainers, int threads) => SettingsValidation.Validate(new SearchSettings
     {
-        Mode = "real",
+        Mode = SearchMode.Real,
         Threads = threads,
         Latency = new LatencySettings { Backend = "onnxruntime" },
         Workers = new WorkerSettings { Trainers = trainers, Devices = 1 },
@@ -25,7 +25,7 @@ public sealed class TrainerThreadWarningTests
     {
         Assert.Empty(SettingsValidation.Warnings(Real(trainers: 2, threads: 1), processorCount: 2));
         Assert.Empty(SettingsValidation.Warnings(Real(trainers: 8, threads: 4), processorCount: 32));
-        var simulated = SettingsValidation.Validate(new SearchSettings { Mode = "simulated", Threads = 4, Latency = new LatencySettings { Backend = "simulated" }, Workers = new WorkerSettings { Trainers = 8 } });
+        var simulated = SettingsValidation.Validate(new SearchSettings { Mode = SearchMode.Simulated, Threads = 4, Latency = new LatencySettings { Backend = "simulated" }, Workers = new WorkerSettings { Trainers = 8 } });
         Assert.Empty(SettingsValidation.Warnings(simulated, processorCount: 2));
     }
 }

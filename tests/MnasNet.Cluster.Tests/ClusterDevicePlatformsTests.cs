@@ -7,7 +7,7 @@ public sealed class ClusterDevicePlatformsTests
 {
     private const string Seed = "akka.tcp://mnasnet@127.0.0.1:4053";
 
-    private static SearchSettings Real(string backend) => new() { Mode = "real", Latency = new LatencySettings { Backend = backend } };
+    private static SearchSettings Real(string backend) => new() { Mode = SearchMode.Real, Latency = new LatencySettings { Backend = backend } };
 
     private static ClusterNodeOptions Node(int? devices = null, params string[] specs) => ClusterNodeOptions.Parse("device", [Seed], "127.0.0.1", 4054, null, devices, specs);
 
@@ -36,6 +36,6 @@ public sealed class ClusterDevicePlatformsTests
         var host = Node(2).DevicePlatforms(Real("onnxruntime") with { Threads = 2 });
         Assert.Equal(2, host.Count);
         Assert.All(host, p => Assert.Equal(("onnxruntime", "2"), (p.Backend, p.Properties["threads"])));
-        Assert.Equal(["simulated", "simulated", "simulated"], Node(3).DevicePlatforms(new SearchSettings { Mode = "simulated", Latency = new LatencySettings { Backend = "adb" } }).Select(p => p.ToString()));
+        Assert.Equal(["simulated", "simulated", "simulated"], Node(3).DevicePlatforms(new SearchSettings { Mode = SearchMode.Simulated, Latency = new LatencySettings { Backend = "adb" } }).Select(p => p.ToString()));
     }
 }

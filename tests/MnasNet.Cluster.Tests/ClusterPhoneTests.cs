@@ -52,12 +52,12 @@ public sealed class ClusterPhoneTests(PostgresServer postgres, AdbServer adb) : 
         {
             Id = id,
             Seed = 7,
-            Mode = "real",
+            Mode = SearchMode.Real,
             // The factorised policy: no libtorch in the controller node.
             Strategy = "ppo-tabular",
             BatchSize = 3,
             Batches = 2,
-            Reward = new RewardSettings { Preset = "soft", TargetMs = 40 },
+            Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 40 },
             Dataset = new DatasetSettings { Spec = $"cifar10:{SyntheticCifar10.Directory}", TrainSize = 128, ValidationSize = 64 },
             Training = new TrainingSettings { Epochs = 1, BatchSize = 64, Width = 0.25, KeepWeights = false },
             // Every node reads this file: the device node takes its phones from latency.backend (no --device).

@@ -224,7 +224,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
         // Different seeds: the simulated objective is seeded by the search, so a worker that used the other search's
         // settings would produce other accuracies and break the fingerprint.
         var first = Settings("cluster-d1", trainSeconds: 0.1);
-        var second = Settings("cluster-d2", trainSeconds: 0.1, batches: 2) with { Seed = 99, Reward = new RewardSettings { Preset = "hard", TargetMs = 1.0 } };
+        var second = Settings("cluster-d2", trainSeconds: 0.1, batches: 2) with { Seed = 99, Reward = new RewardSettings { Preset = RewardExponents.Hard, TargetMs = 1.0 } };
         var firstConfig = Simulated.WriteConfig(_dir, first);
         var secondConfig = Simulated.WriteConfig(_dir, second);
         var expectedFirst = await SingleNodeFingerprintAsync(first);

@@ -74,7 +74,7 @@ public sealed class ClusterTlsSettingsTests(SelfSignedCertificates certificates)
     {
         var e = Assert.Throws<SettingsException>(() => SettingsValidation.Validate(new SearchSettings
         {
-            Mode = "simulated",
+            Mode = SearchMode.Simulated,
             Latency = new LatencySettings { Backend = "simulated" },
             Cluster = new ClusterSettings { Tls = new ClusterTlsSettings { Enabled = true } },
         }));

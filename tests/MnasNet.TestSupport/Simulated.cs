@@ -13,10 +13,10 @@ public static class Simulated
         {
             Id = id,
             Seed = 11,
-            Mode = "simulated",
+            Mode = SearchMode.Simulated,
             BatchSize = batchSize,
             Batches = batches,
-            Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
+            Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 80 },
             Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
             Simulation = new SimulationSettings { TrainSeconds = trainSeconds },
             Journal = new JournalSettings { Directory = dir, SnapshotEvery = 2 },

@@ -171,7 +171,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                         CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, now,
                         PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey)));
                     Log(LogLevel.InfoLevel, "search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
-                        _id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode);
+                        _id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode.Word());
                     break;
                 case SearchStatus.Completed:
                     Log(LogLevel.InfoLevel, "search {SearchId} is already completed", _id);

@@ -25,8 +25,7 @@ public record SearchDefinition
     /// <summary>Number of batches; the trial budget is BatchSize × Batches.</summary>
     public int Batches { get; init; } = 4;
 
-    /// <summary>"real" (TorchSharp proxy training + a real latency backend) or "simulated" (surrogate, fast, deterministic).</summary>
-    public string Mode { get; init; } = "real";
+    public SearchMode Mode { get; init; } = SearchMode.Real;
 
     public RewardSettings Reward { get; init; } = new();
     public PolicySettings Policy { get; init; } = new();
@@ -36,7 +35,7 @@ public record SearchDefinition
     public SimulationSettings Simulation { get; init; } = new();
 
     [JsonIgnore]
-    public bool Simulated => Mode == "simulated";
+    public bool Simulated => Mode == SearchMode.Simulated;
 
     [JsonIgnore]
     public long TrialBudget => (long)BatchSize * Batches;

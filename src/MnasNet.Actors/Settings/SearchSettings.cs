@@ -41,7 +41,7 @@ public sealed record SearchSettings : SearchDefinition
 /// <summary>Reward ACC·(LAT/T)^w: preset soft (α = β = −0.07), hard (α = 0, β = −1) or custom (α, β given).</summary>
 public sealed record RewardSettings
 {
-    public string Preset { get; init; } = "soft";
+    public RewardExponents Preset { get; init; } = RewardExponents.Soft;
     public double? Alpha { get; init; }
     public double? Beta { get; init; }
     public double TargetMs { get; init; } = 1.0;

@@ -242,6 +242,12 @@ public static class SettingsLoader
         }
     }
 
+    private static readonly Dictionary<string, IReadOnlyList<string>> EnumWords = new()
+    {
+        ["mode"] = SettingWords.Words<SearchMode>(),
+        ["reward.preset"] = SettingWords.Words<RewardExponents>(),
+    };
+
     /// <summary>The value must have the default's JSON type; nullable (default null) numbers accept numbers.</summary>
     private static JsonNode? CheckType(string path, JsonNode? expected, JsonNode? value, string origin)
     {
@@ -266,6 +272,10 @@ public static class SettingsLoader
                 _ => expectedKind.ToString(),
             };
             throw new SettingsException($"{origin}: key '{path}' must be {want}, got {Describe(value)}");
+        }
+        if (EnumWords.TryGetValue(path, out var words) && !words.Contains(value!.GetValue<string>()))
+        {
+            throw new SettingsException($"{origin}: {path} '{value.GetValue<string>()}': expected one of {string.Join(", ", words)}");
         }
         if (actualKind == JsonValueKind.Number && IntegerKeys.Contains(path) && !IsInteger(value!))
         {

@@ -6,12 +6,10 @@ namespace MnasNet.Actors.Settings;
 public static partial class SettingsValidation
 {
     public static IReadOnlyList<string> Strategies => Controller.SearchStrategies.All;
-    public static readonly IReadOnlyList<string> Modes = ["real", "simulated"];
     public static readonly IReadOnlyList<string> RealLatencyBackends = ["onnxruntime", "tflite", MnasNet.Latency.Adb.AdbPhoneBackend.Name];
 
     /// <summary>The backend a spec names: <c>adb</c> of <c>adb:serial=…</c>.</summary>
     public static string BackendName(string spec) => (spec.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? spec[..colon] : spec).Trim();
-    public static readonly IReadOnlyList<string> Presets = ["soft", "hard", "custom"];
     public static readonly IReadOnlyList<string> Levels = ["Verbose", "Debug", "Information", "Warning", "Error", "Fatal"];
 
     public static SearchSettings Validate(SearchSettings s)
@@ -22,23 +20,21 @@ public static partial class SettingsValidation
         }
         Require(s.Threads is >= 1 and <= 256, $"threads must be between 1 and 256, got {s.Threads}");
         Require(Strategies.Contains(s.Strategy), $"strategy '{s.Strategy}': expected one of {string.Join(", ", Strategies)}");
-        Require(Modes.Contains(s.Mode), $"mode '{s.Mode}': expected one of {string.Join(", ", Modes)}");
         Require(s.BatchSize >= 1, $"batchSize must be at least 1, got {s.BatchSize}");
         Require(s.Batches >= 1, $"batches must be at least 1, got {s.Batches}");
         Require(s.TrialBudget <= 10_000_000, $"batchSize × batches = {s.TrialBudget} trials is more than 10,000,000");
 
         var r = s.Reward;
-        Require(Presets.Contains(r.Preset), $"reward.preset '{r.Preset}': expected one of {string.Join(", ", Presets)}");
         Require(r.TargetMs > 0 && double.IsFinite(r.TargetMs), $"reward.targetMs must be a positive number of milliseconds, got {r.TargetMs}");
-        if (r.Preset == "custom")
+        if (r.Preset == RewardExponents.Custom)
         {
             Require(r.Alpha is not null && r.Beta is not null, "reward.preset 'custom' needs both reward.alpha and reward.beta");
         }
         else
         {
-            var (alpha, beta) = r.Preset == "soft" ? (-0.07, -0.07) : (0.0, -1.0);
-            Require(r.Alpha is null || r.Alpha == alpha, $"reward.alpha = {r.Alpha} contradicts reward.preset '{r.Preset}' (α = {alpha}); use preset 'custom' for other exponents");
-            Require(r.Beta is null || r.Beta == beta, $"reward.beta = {r.Beta} contradicts reward.preset '{r.Preset}' (β = {beta}); use preset 'custom' for other exponents");
+            var (alpha, beta) = r.Preset == RewardExponents.Soft ? (-0.07, -0.07) : (0.0, -1.0);
+            Require(r.Alpha is null || r.Alpha == alpha, $"reward.alpha = {r.Alpha} contradicts reward.preset '{r.Preset.Word()}' (α = {alpha}); use preset 'custom' for other exponents");
+            Require(r.Beta is null || r.Beta == beta, $"reward.beta = {r.Beta} contradicts reward.preset '{r.Preset.Word()}' (β = {beta}); use preset 'custom' for other exponents");
         }
         Require(r.Alpha is null || (r.Alpha <= 0 && r.Alpha >= -10), $"reward.alpha must be in [-10, 0], got {r.Alpha}");
         Require(r.Beta is null || (r.Beta <= 0 && r.Beta >= -10), $"reward.beta must be in [-10, 0], got {r.Beta}");
@@ -103,7 +99,7 @@ public static partial class SettingsValidation
         foreach (var target in Backends.DevicePlatform.TargetsOf(s).Select(t => t.Platform))
         {
             Require(s.Simulated == (target.Backend == "simulated"),
-                $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device ({target}) but mode is '{s.Mode}'");
+                $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device ({target}) but mode is '{s.Mode.Word()}'");
         }
 
         var sim = s.Simulation;
@@ -153,8 +149,8 @@ public static partial class SettingsValidation
     /// <summary>Reward exponents after the preset is applied.</summary>
     public static (double Alpha, double Beta) Exponents(RewardSettings r) => r.Preset switch
     {
-        "soft" => (-0.07, -0.07),
-        "hard" => (0.0, -1.0),
+        RewardExponents.Soft => (-0.07, -0.07),
+        RewardExponents.Hard => (0.0, -1.0),
         _ => (r.Alpha!.Value, r.Beta!.Value),
     };
 

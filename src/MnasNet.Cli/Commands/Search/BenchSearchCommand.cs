@@ -101,11 +101,11 @@ public sealed class BenchSearchCommand : SearchCliCommand
     {
         Id = id,
         Seed = 7,
-        Mode = "simulated",
+        Mode = SearchMode.Simulated,
         Strategy = strategy,
         BatchSize = batch,
         Batches = batches,
-        Reward = new RewardSettings { Preset = "soft", TargetMs = 80 },
+        Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 80 },
         Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
         Journal = new JournalSettings { Directory = dir, SnapshotEvery = 10 },
         Workers = new WorkerSettings { Trainers = workers, Devices = workers, LeaseTimeoutSeconds = 60 },
