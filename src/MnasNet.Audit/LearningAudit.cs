@@ -217,7 +217,8 @@ public static class LearningAudit
         {
             return (Fail($"policy before {policy.Version}", $"policy before {p.PolicyVersionBefore}"), policy, null);
         }
-        var ids = batch.Trials.Select(t => t.TrialId).Order().ToList();
+        // Trials the infrastructure failed after every attempt were left out of the update.
+        var ids = batch.Trials.Select(t => t.TrialId).Where(id => !facts.Trials[id].Failures.Any(f => f.Event.Cause == FailureCause.Infrastructure)).Order().ToList();
         if (!ids.SequenceEqual(p.TrialIds) || p.Rewards.Count != ids.Count || p.Failed.Count != ids.Count)
         {
             return (Fail($"trials {string.Join(",", ids)} in trial-id order", $"trials {string.Join(",", p.TrialIds)} with {p.Rewards.Count} rewards"), policy, null);
@@ -233,7 +234,7 @@ public static class LearningAudit
         var exact = comparison.Exact(policy);
         var byId = batch.Trials.ToDictionary(t => t.TrialId);
         var feedback = ids.Select((id, i) => PolicyReplay.Feedback(byId[id].Tokens, byId[id].LogProb, p.Rewards[i], p.Failed[i])).ToList();
-        var r = policy.Observe(feedback);
+        var r = feedback.Count > 0 ? policy.Observe(feedback) : SamplerStep.Unchanged(policy.Version);
         for (var i = 0; i < ids.Count && i < p.Advantages.Count; i++)
         {
             // Advantages are plain double arithmetic on journaled rewards: equal bits on every platform.

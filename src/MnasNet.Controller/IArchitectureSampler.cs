@@ -48,6 +48,9 @@ public sealed record SamplerStep(
     double BaselineBefore,
     double BaselineAfter)
 {
+    /// <summary>No update at all (a batch with nothing to learn from).</summary>
+    public static SamplerStep Unchanged(string version) => new(version, version, [], 0, 0, 0, 0, 0, 0);
+
     public static SamplerStep Unlearned(string versionBefore, string versionAfter, IReadOnlyList<ScoredSample> batch)
     {
         var mean = batch.Count > 0 ? batch.Average(b => b.Reward) : 0;

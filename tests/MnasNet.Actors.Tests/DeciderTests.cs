@@ -299,6 +299,53 @@ public sealed class DeciderTests : IDisposable
     }
 
     [Fact]
+    public void An_infrastructure_fault_is_tried_again_after_its_back_off_on_whichever_worker_asks()
+    {
+        using var run = new Run(Settings(batchSize: 1) with { Workers = new WorkerSettings { LeaseTimeoutSeconds = 30, MaxAttempts = 3, RetryDelaySeconds = 2 } });
+        run.Do(BeginRun.Instance);
+        run.Do(new RequestWork(WorkKind.Train, "t1"), "t1");
+
+        var fault = run.Do(new WorkFailed("decide", 0, WorkKind.Train, 1, "t1", "dataset unreadable", 0, FailureCause.Infrastructure), "t1");
+        var early = run.Do(new RequestWork(WorkKind.Train, "t2"), "t2", atSeconds: 1.5);
+        var due = run.Do(CheckLeases.Instance, atSeconds: 2.5);
+
+        var expired = Assert.IsType<TrialLeaseExpired>(Assert.Single(fault.Events));
+        Assert.Equal((0L, 1, "infrastructure fault, attempt 1 of 3: dataset unreadable"), (expired.TrialId, expired.Attempt, expired.Reason));
+        Assert.Empty(early.Events);
+        Assert.Equal((0L, 2), (OfferTo(due, "t2").TrialId, OfferTo(due, "t2").Attempt));
+        Assert.DoesNotContain(run.Journal, e => e is TrialFailed or RewardComputed);
+    }
+
+    [Fact]
+    public void A_trial_the_infrastructure_fails_on_every_attempt_gets_no_reward_and_is_left_out_of_the_update()
+    {
+        var settings = Settings(batchSize: 2, batches: 1) with { Workers = new WorkerSettings { LeaseTimeoutSeconds = 30, MaxAttempts = 2, RetryDelaySeconds = 1 } };
+        using var run = new Run(settings);
+        run.Do(BeginRun.Instance);
+        run.Do(new RequestWork(WorkKind.Train, "t"), "t");
+        run.Do(new WorkFailed("decide", 0, WorkKind.Train, 1, "t", "disk gone", 0, FailureCause.Infrastructure), "t");
+        run.Do(new RequestWork(WorkKind.Train, "t"), "t");
+        run.Do(new TrainingDone("decide", 1, 1, "t", Trained(0.6)), "t");
+        run.Do(new RequestWork(WorkKind.Measure, "d", "simulated"), "d");
+        var request = Only<RequestReward>(run.Do(new MeasurementDone("decide", 1, 1, "d", Measured(70)), "d")).Request;
+        run.Do(new RewardReply(1, MnasNetReward.Compute(request.Accuracy, request.Devices, request.Alpha, request.Beta, request.Failed)));
+        var retry = run.Do(new RequestWork(WorkKind.Train, "t"), "t", atSeconds: 1.5);
+        Assert.Equal((0L, 2), (OfferTo(retry, "t").TrialId, OfferTo(retry, "t").Attempt));
+
+        var last = run.Do(new WorkFailed("decide", 0, WorkKind.Train, 2, "t", "disk gone", 0, FailureCause.Infrastructure), "t", atSeconds: 2);
+
+        var failed = Assert.IsType<TrialFailed>(last.Events.First());
+        Assert.Equal((0L, FailureCause.Infrastructure, "infrastructure fault on every one of 2 attempts: disk gone"), (failed.TrialId, failed.Cause, failed.Reason));
+        Assert.Empty(last.Steps.OfType<RequestReward>());
+        var update = Assert.Single(last.Events.OfType<PolicyUpdated>());
+        Assert.Equal([1L], update.TrialIds);
+        Assert.IsType<SearchCompleted>(last.Events.Last());
+        Assert.DoesNotContain(run.Journal, e => e is RewardComputed { TrialId: 0 });
+
+        Assert.Equal(Json(run.Session.Journaled), Json(RecoverAll(settings, run.Journal)));
+    }
+
+    [Fact]
     public void A_resumed_search_requeues_in_flight_work_and_dispatches_it_again()
     {
         using var first = new Run(Settings());

@@ -130,18 +130,33 @@ public sealed class PhoneSearchTests(AdbServer server) : IClassFixture<AdbServer
     }
 
     [Fact]
-    public async Task A_phone_that_stays_away_fails_the_trial_after_the_configured_attempts()
+    public async Task A_phone_that_stays_away_fails_the_trial_as_infrastructure_after_the_configured_attempts()
     {
         await using var phone = new FakePhone();
         await server.AttachAsync(phone);
-        var runs = 0;
-        phone.Intercept = c => c.Contains("benchmark_model", StringComparison.Ordinal) && Interlocked.Increment(ref runs) <= 2 ? FakeShellResult.Dropped : null;
+        string? away = null;
+        // Every run of the first model measured is dropped: the device worker tries twice per dispatch, the controller dispatches twice.
+        phone.Intercept = c =>
+        {
+            if (!c.Contains("benchmark_model", StringComparison.Ordinal))
+            {
+                return null;
+            }
+            var graph = c.Split(' ').First(t => t.StartsWith("--graph=", StringComparison.Ordinal));
+            Interlocked.CompareExchange(ref away, graph, null);
+            return graph == away ? FakeShellResult.Dropped : null;
+        };
         using var dir = new TempDir();
         var settings = Settings(dir, phone, "away") with { Workers = new WorkerSettings { Trainers = 1, Devices = 1, LeaseTimeoutSeconds = 120, MaxAttempts = 2, RetryDelaySeconds = 0.1 } };
         var outcome = await SearchRunner.RunAsync(settings, resume: false, backends: new PhoneBackends(settings));
         Assert.Equal("completed", outcome.Status);
-        var failed = Assert.Single(Events(dir, "away").OfType<TrialFailed>());
-        Assert.StartsWith("device unavailable after 2 attempts: ", failed.Reason, StringComparison.Ordinal);
+        var events = Events(dir, "away");
+        var retried = Assert.Single(events.OfType<TrialLeaseExpired>());
+        Assert.StartsWith("infrastructure fault, attempt 1 of 2: device unavailable after 2 attempts: ", retried.Reason, StringComparison.Ordinal);
+        var failed = Assert.Single(events.OfType<TrialFailed>());
+        Assert.Equal((retried.TrialId, FailureCause.Infrastructure), (failed.TrialId, failed.Cause));
+        Assert.StartsWith("infrastructure fault on every one of 2 attempts: device unavailable after 2 attempts: ", failed.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(events, e => e is RewardComputed r && r.TrialId == failed.TrialId);
         await AssertReplayVerifies(dir, "away");
     }
 

@@ -142,6 +142,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 case WatchWorker<IActorRef> w: Context.Watch(w.Worker); break;
                 case StartLeaseChecks t: Timers.StartPeriodicTimer("leases", CheckLeases.Instance, t.Period); break;
                 case StartPauseGrace g: Timers.StartSingleTimer("pause-grace", PauseGraceOver.Instance, g.Grace); break;
+                case WakeAfter w: Timers.StartSingleTimer(w.Name, CheckLeases.Instance, w.Delay); break;
                 case CancelTimers: Timers.CancelAll(); break;
                 case LogLine l: _log.Log(l.Level, l.Template, l.Args); break;
             }

@@ -132,14 +132,22 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             success: r => new Finished(r),
             failure: e => new Finished(e is OperationCanceledException or TaskCanceledException && token.IsCancellationRequested
                 ? null
-                : new WorkFailed(work.SearchId, work.TrialId, work.Kind, work.Attempt, WorkerId, Reason(e), work.Target)));
+                : new WorkFailed(work.SearchId, work.TrialId, work.Kind, work.Attempt, WorkerId, Reason(e), work.Target, CauseOf(e))));
         Become(Busy);
     }
+
+    /// <summary>Faults of the machines, not of the architecture: the controller tries the work again.</summary>
+    private static FailureCause CauseOf(Exception e) => e switch
+    {
+        AggregateException { InnerException: { } inner } => CauseOf(inner),
+        InfrastructureFaultException or TransientDeviceException or IOException or UnauthorizedAccessException => FailureCause.Infrastructure,
+        _ => FailureCause.Architecture,
+    };
 
     private static string Reason(Exception e) => e switch
     {
         AggregateException { InnerException: { } inner } => Reason(inner),
-        TrialFailureException f => f.Message,
+        TrialFailureException or InfrastructureFaultException => e.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 
@@ -253,7 +261,7 @@ public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBac
             }
             catch (TransientDeviceException e)
             {
-                throw new TrialFailureException($"device unavailable after {attempt} attempt{(attempt == 1 ? "" : "s")}: {e.Message}");
+                throw new InfrastructureFaultException($"device unavailable after {attempt} attempt{(attempt == 1 ? "" : "s")}: {e.Message}", e);
             }
         }
     }

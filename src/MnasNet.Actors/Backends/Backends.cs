@@ -9,6 +9,9 @@ public sealed class TrialFailureException(string reason) : Exception(reason);
 /// The device could not measure for now (phone offline or unauthorized, adb server gone, shell killed): the device
 /// worker retries with back-off instead of failing the trial.
 /// </summary>
+/// <summary>A failure of the machines, not of the architecture (device gone after its retries, I/O): the trial is tried again elsewhere.</summary>
+public sealed class InfrastructureFaultException(string reason, Exception? inner = null) : Exception(reason, inner);
+
 public sealed class TransientDeviceException(string reason, Exception? inner = null) : Exception(reason, inner);
 
 /// <summary>Trains one trial's architecture (real: TorchSharp proxy training; simulated: surrogate accuracy).</summary>

@@ -34,6 +34,11 @@ public sealed class SimulatedObjective(MnasNetSearchSpace space, SimulationSetti
 
     public bool Fails(ulong trialSeed) =>
         settings.FailureRate > 0 && new SeededRandom(SeededRandom.Derive(trialSeed, "failure")).NextDouble() < settings.FailureRate;
+
+    /// <summary>Whether this attempt at the trial's measurement meets a simulated infrastructure fault.</summary>
+    public bool InfrastructureFault(ulong trialSeed, int attempt) =>
+        settings.InfrastructureFaultRate > 0 && attempt <= settings.InfrastructureFaultAttempts
+        && new SeededRandom(SeededRandom.Derive(trialSeed, "infrastructure")).NextDouble() < settings.InfrastructureFaultRate;
 }
 
 public sealed class SimulatedTrainer(SimulatedObjective objective, SimulationSettings settings, int epochs) : ITrainerBackend
@@ -74,6 +79,10 @@ public sealed class SimulatedDevice(SimulatedObjective objective, SimulationSett
             await Task.Delay(TimeSpan.FromSeconds(settings.MeasureSeconds), cancellationToken);
         }
         cancellationToken.ThrowIfCancellationRequested();
+        if (objective.InfrastructureFault(work.Seed, work.Attempt))
+        {
+            throw new InfrastructureFaultException($"simulated infrastructure fault: device {deviceId} offline (attempt {work.Attempt})");
+        }
         var (median, samples) = objective.Latency(work.Tokens, work.Seed, latency.Runs);
         var mean = samples.Average();
         var std = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / samples.Length);

@@ -51,6 +51,9 @@ public sealed record StartLeaseChecks(TimeSpan Period) : DecisionStep;
 
 public sealed record StartPauseGrace(TimeSpan Grace) : DecisionStep;
 
+/// <summary>Look for work to dispatch again once a back-off is over (named by the work, so back-offs do not replace each other).</summary>
+public sealed record WakeAfter(string Name, TimeSpan Delay) : DecisionStep;
+
 public sealed record CancelTimers : DecisionStep;
 
 public sealed record LogLine(LogLevel Level, string Template, params object?[] Args) : DecisionStep;

@@ -117,7 +117,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             case WorkDeclined w: d.Declined(sender, w); break;
             case TrainingDone m: d.Result(new WorkKey(m.TrialId, WorkKind.Train, 0), m.WorkerId, new TrialTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record)); break;
             case MeasurementDone m: d.Result(new WorkKey(m.TrialId, WorkKind.Measure, m.Target), m.WorkerId, new LatencyMeasured(m.TrialId, m.Attempt, m.WorkerId, m.Record, m.Target)); break;
-            case WorkFailed m: d.Result(new WorkKey(m.TrialId, m.Kind, m.Target), m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, m.Reason, m.Target)); break;
+            case WorkFailed m: d.Failed(m); break;
             case RewardReply r: d.Reward(r); break;
             case PauseSearch p: d.Pause(p); break;
             case PauseGraceOver: d.AbandonInFlight(); break;
@@ -130,7 +130,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     }
 
     private static List<ScoredSample> Feedback(SearchState state) =>
-        state.Trials.Values.Select(t => PolicyReplay.Feedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
+        state.Learned.Select(t => PolicyReplay.Feedback(t.Tokens, t.LogProb, t.Reward!.Reward, t.Reward.Failed)).ToList();
 
     /// <summary>One decision being made: events are folded into the session as they are decided, as the actor will journal them.</summary>
     private sealed class Deciding(SearchDecider<TWorker> decider, SearchSession<TWorker> session, SearchPolicy policy, DateTimeOffset now)
@@ -234,14 +234,15 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             var first = State.NextTrialId;
             var trials = Policy.Sample(_settings.BatchSize).Select((s, i) =>
                 new SampledTrial(first + i, s.Tokens, PolicyReplay.LogProb(s), decider._space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, first + i))).ToList();
-            Session = Session with { RewardRequested = [] };
+            Session = Session with { RewardRequested = [], RetryAt = Session.RetryAt.Clear() };
             Emit(new BatchSampled(State.Batch + 1, version, trials));
         }
 
         private void UpdatePolicy()
         {
-            var trials = State.Trials.Values.ToList();
-            var r = Policy.Observe(Feedback(State));
+            var trials = State.Learned.ToList();
+            // A batch the infrastructure failed entirely teaches nothing: the policy stays as it is.
+            var r = trials.Count > 0 ? Policy.Observe(Feedback(State)) : SamplerStep.Unchanged(Policy.Version);
             var step = State.PolicyStep + 1;
             var saved = Policy.SaveState();
             var checkpoint = PolicyCheckpoint.Of(saved, step % PolicyCheckpoint.KeyframeEvery == 0 ? null : policy.LastJournaledState, decider._platform.Value);
@@ -258,7 +259,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 Steps.Add(new WriteSnapshot(new SearchSnapshot(State, Convert.ToBase64String(saved))));
             }
             Log(LogLevel.InfoLevel, "search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
-                _id, State.Batch, step, r.ParameterHash, e.Rewards.Average());
+                _id, State.Batch, step, r.ParameterHash, e.Rewards.DefaultIfEmpty(0).Average());
         }
 
         // ------------------------------------------------------------ work
@@ -331,7 +332,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 while (i < Session.Idle(kind).Count)
                 {
                     var (worker, workerId, platform) = Session.Idle(kind)[i];
-                    if (State.NextPending(kind, target => Serves(platform, target)) is not { } work)
+                    if (State.NextPending(kind, (t, target) => (kind == WorkKind.Train || Serves(platform, target)) && !BackingOff(new WorkKey(t.TrialId, kind, target))) is not { } work)
                     {
                         i++;
                         continue;
@@ -371,6 +372,31 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             }
             Emit(e);
             Advance();
+        }
+
+        private bool BackingOff(WorkKey key) => Session.RetryAt.TryGetValue(key, out var at) && at > now;
+
+        /// <summary>
+        /// A failure of the architecture fails the trial (reward 0). A fault of the infrastructure sends the work back,
+        /// to be tried again after an exponential back-off on whichever worker asks, until <c>workers.maxAttempts</c>
+        /// attempts are spent; then the trial fails with cause infrastructure and is left out of the update.
+        /// </summary>
+        public void Failed(WorkFailed m)
+        {
+            var key = new WorkKey(m.TrialId, m.Kind, m.Target);
+            if (m.Cause == FailureCause.Architecture || State.IsDuplicate(key.TrialId, key.Kind, key.Target) || m.Attempt >= _settings.Workers.MaxAttempts)
+            {
+                var reason = m.Cause == FailureCause.Infrastructure ? $"infrastructure fault on every one of {m.Attempt} attempts: {m.Reason}" : m.Reason;
+                Result(key, m.WorkerId, new TrialFailed(m.TrialId, m.Kind, m.Attempt, m.WorkerId, reason, m.Target, m.Cause));
+                return;
+            }
+            var delay = TimeSpan.FromSeconds(_settings.Workers.RetryDelaySeconds * Math.Pow(2, m.Attempt - 1));
+            Session = Session with { Leases = Session.Leases.Remove(key), RetryAt = Session.RetryAt.SetItem(key, now + delay) };
+            Log(LogLevel.WarningLevel, "search {SearchId}: trial {TrialId} {Kind} attempt {Attempt} on {Worker}: infrastructure fault ({Reason}); trying again in {Delay} s",
+                _id, key.TrialId, key.Kind, m.Attempt, m.WorkerId, m.Reason, delay.TotalSeconds);
+            Emit(new TrialLeaseExpired(key.TrialId, key.Kind, m.Attempt, m.WorkerId, $"infrastructure fault, attempt {m.Attempt} of {_settings.Workers.MaxAttempts}: {m.Reason}", key.Target));
+            Steps.Add(new WakeAfter($"retry-{key.TrialId}-{key.Kind}-{key.Target}", delay));
+            Dispatch();
         }
 
         public void Reward(RewardReply reply)

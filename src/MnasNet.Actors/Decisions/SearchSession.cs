@@ -42,6 +42,9 @@ public sealed record SearchSession<TWorker>(
 
     public bool Pausing => PauseReason is not null;
 
+    /// <summary>Work an infrastructure fault sent back, not to be dispatched again before its back-off is over.</summary>
+    public ImmutableDictionary<WorkKey, DateTimeOffset> RetryAt { get; init; } = ImmutableDictionary<WorkKey, DateTimeOffset>.Empty;
+
     public ImmutableList<IdleWorker<TWorker>> Idle(WorkKind kind) => kind == WorkKind.Train ? IdleTrainers : IdleDevices;
 
     public SearchSession<TWorker> WithIdle(WorkKind kind, ImmutableList<IdleWorker<TWorker>> idle) =>

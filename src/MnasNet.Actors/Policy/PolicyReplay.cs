@@ -53,7 +53,7 @@ public static class PolicyReplay
     /// <summary>Feeds the batch back (trial-id order); advantages and the parameter hash must come out as journaled.</summary>
     public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
     {
-        var r = policy.Observe(feedback);
+        var r = feedback.Count > 0 ? policy.Observe(feedback) : SamplerStep.Unchanged(policy.Version);
         for (var i = 0; i < update.TrialIds.Count && i < update.Advantages.Count && i < r.Advantages.Count; i++)
         {
             if (!SameBits(r.Advantages[i], update.Advantages[i]))

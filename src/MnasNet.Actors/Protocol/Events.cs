@@ -114,7 +114,20 @@ public sealed record TrialTrained(long TrialId, int Attempt, string Worker, Trai
 
 public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
 
-public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+/// <summary>
+/// A trial's work failed for good. An <see cref="FailureCause.Architecture"/> failure is the architecture's (reward 0,
+/// learned from); an <see cref="FailureCause.Infrastructure"/> one is the machines' after every attempt (no reward, left
+/// out of the policy update).
+/// </summary>
+public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] FailureCause Cause = FailureCause.Architecture) : JournaledEvent;
+
+/// <summary>Whose fault a failure is: the architecture's (diverged, too large, unsupported) or the infrastructure's (device offline, I/O).</summary>
+public enum FailureCause
+{
+    Architecture,
+    Infrastructure,
+}
 
 public sealed record RewardComputed(long TrialId, RewardInputs Inputs) : JournaledEvent;
 

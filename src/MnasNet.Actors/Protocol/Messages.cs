@@ -32,7 +32,7 @@ public sealed record TrainingDone(string SearchId, long TrialId, int Attempt, st
 
 public sealed record MeasurementDone(string SearchId, long TrialId, int Attempt, string WorkerId, LatencyRecord Record, int Target = 0) : ISearchCommand;
 
-public sealed record WorkFailed(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;
+public sealed record WorkFailed(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0, FailureCause Cause = FailureCause.Architecture) : ISearchCommand;
 
 /// <summary>Latencies and targets per target platform (one for a single-device search).</summary>
 public sealed record ComputeReward(long TrialId, double Accuracy, IReadOnlyList<DeviceLatency> Devices, bool Failed, double Alpha, double Beta) : ISearchCommand;

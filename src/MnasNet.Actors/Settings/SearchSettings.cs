@@ -113,6 +113,10 @@ public sealed record SimulationSettings
     public double LatencyNoise { get; init; } = 0.02;
     /// <summary>Fraction of trials whose training fails (deterministic per trial) to exercise failure handling.</summary>
     public double FailureRate { get; init; }
+    /// <summary>Fraction of trials (deterministic per trial) whose measurement meets an infrastructure fault (a device gone) …</summary>
+    public double InfrastructureFaultRate { get; init; }
+    /// <summary>… on this many of its first attempts: fewer than workers.maxAttempts are retried away, more fail the trial as infrastructure.</summary>
+    public int InfrastructureFaultAttempts { get; init; } = 1;
 }
 
 public sealed record JournalSettings

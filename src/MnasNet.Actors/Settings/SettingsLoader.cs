@@ -307,6 +307,6 @@ public static class SettingsLoader
     [
         "seed", "threads", "batchSize", "batches", "policy.epochs", "dataset.trainSize", "dataset.validationSize", "dataset.resolution",
         "training.epochs", "training.batchSize", "latency.resolution", "latency.warmup", "latency.runs", "journal.snapshotEvery",
-        "workers.trainers", "workers.devices",
+        "workers.trainers", "workers.devices", "workers.maxAttempts", "simulation.infrastructureFaultAttempts",
     ];
 }

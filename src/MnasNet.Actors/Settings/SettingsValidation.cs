@@ -106,6 +106,8 @@ public static partial class SettingsValidation
         Require(sim.TrainSeconds >= 0 && sim.MeasureSeconds >= 0, "simulation.trainSeconds and simulation.measureSeconds must be 0 or more");
         Require(sim.AccuracyNoise >= 0 && sim.LatencyNoise >= 0, "simulation noise must be 0 or more");
         Require(sim.FailureRate >= 0 && sim.FailureRate < 1, $"simulation.failureRate must be in [0, 1), got {sim.FailureRate}");
+        Require(sim.InfrastructureFaultRate >= 0 && sim.InfrastructureFaultRate < 1, $"simulation.infrastructureFaultRate must be in [0, 1), got {sim.InfrastructureFaultRate}");
+        Require(sim.InfrastructureFaultAttempts >= 1, $"simulation.infrastructureFaultAttempts must be at least 1, got {sim.InfrastructureFaultAttempts}");
 
         Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
         Require(s.Journal.Provider is "sqlite" or "postgresql", $"journal.provider must be sqlite or postgresql, got '{s.Journal.Provider}'");

@@ -49,6 +49,7 @@ public sealed record MeasureState(WorkStatus Status = WorkStatus.Pending, int At
 /// <summary>
 /// A trial of the current batch as the controller sees it. Measure, MeasureAttempts and LatencyMs are the first
 /// target platform's; <paramref name="OtherMeasures"/> the others' (null with one target, the shape of older snapshots).
+/// <see cref="Excluded"/>: failed for the infrastructure's reasons after every attempt (no reward, not learned from).
 /// </summary>
 public sealed record TrialState(
     long TrialId,
@@ -65,8 +66,10 @@ public sealed record TrialState(
     double? LatencyMs = null,
     string? Failure = null,
     RewardInputs? Reward = null,
-    ImmutableList<MeasureState>? OtherMeasures = null)
+    ImmutableList<MeasureState>? OtherMeasures = null,
+    bool Excluded = false)
 {
+
     public int Targets => 1 + (OtherMeasures?.Count ?? 0);
 
     /// <summary>A target beyond <see cref="Targets"/> (a read of a journal whose target count the reader does not know) is pending.</summary>
@@ -127,7 +130,10 @@ public sealed record SearchState(
     public static SearchState Empty(string searchId, int measureTargets = 1) =>
         new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0, measureTargets);
 
-    public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null) && BatchesUpdated <= Batch;
+    public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null || t.Excluded) && BatchesUpdated <= Batch;
+
+    /// <summary>The trials of the batch the policy learns from, in trial-id order (not those the infrastructure failed).</summary>
+    public IEnumerable<TrialState> Learned => Trials.Values.Where(t => !t.Excluded);
 
     public int InFlight => Trials.Values.Sum(t => (t.Train == WorkStatus.InFlight ? 1 : 0) + t.Measures.Count(m => m.Status == WorkStatus.InFlight));
 
@@ -139,14 +145,14 @@ public sealed record SearchState(
     /// <summary>The lowest trial id with pending work of this kind, so dispatch order is reproducible.</summary>
     public TrialState? NextPending(WorkKind kind) => Trials.Values.FirstOrDefault(t => t.NeedsWork(kind));
 
-    /// <summary>The lowest (trial id, target) with pending work of this kind among the targets <paramref name="serves"/> accepts.</summary>
-    public (TrialState Trial, int Target)? NextPending(WorkKind kind, Func<int, bool> serves)
+    /// <summary>The lowest (trial id, target) with pending work of this kind that <paramref name="eligible"/> accepts.</summary>
+    public (TrialState Trial, int Target)? NextPending(WorkKind kind, Func<TrialState, int, bool> eligible)
     {
         foreach (var t in Trials.Values)
         {
             for (var target = 0; target < (kind == WorkKind.Train ? 1 : t.Targets); target++)
             {
-                if (t.NeedsWork(kind, target) && (kind == WorkKind.Train || serves(target)))
+                if (t.NeedsWork(kind, target) && eligible(t, target))
                 {
                     return (t, target);
                 }
@@ -155,7 +161,7 @@ public sealed record SearchState(
         return null;
     }
 
-    public IEnumerable<TrialState> AwaitingReward => Trials.Values.Where(t => t.ReadyForReward && t.Reward is null);
+    public IEnumerable<TrialState> AwaitingReward => Trials.Values.Where(t => t.ReadyForReward && t.Reward is null && !t.Excluded);
 
     public SearchState Apply(ISearchEvent e)
     {
@@ -181,7 +187,7 @@ public sealed record SearchState(
             TrialLeaseExpired x => Update(x.TrialId, t => t.StatusOf(x.Kind, x.Target) == WorkStatus.InFlight ? t.With(x.Kind, WorkStatus.Pending, target: x.Target) : t),
             TrialTrained t => Update(t.TrialId, s => s.With(WorkKind.Train, WorkStatus.Done) with { Accuracy = t.Record.Accuracy }),
             LatencyMeasured m => Update(m.TrialId, s => s.WithMeasure(m.Target, x => x with { Status = WorkStatus.Done, LatencyMs = m.Record.MedianMs })),
-            TrialFailed f => Update(f.TrialId, s => s.With(f.Kind, WorkStatus.Failed, target: f.Target) with { Failure = f.Reason }),
+            TrialFailed f => Update(f.TrialId, s => s.With(f.Kind, WorkStatus.Failed, target: f.Target) with { Failure = f.Reason, Excluded = f.Cause == FailureCause.Infrastructure }),
             RewardComputed r => Update(r.TrialId, s => s with { Reward = r.Inputs }) with
             {
                 TrialsRewarded = TrialsRewarded + 1,

@@ -5,6 +5,8 @@ namespace MnasNet.Actors.State;
 /// <summary>
 /// One trial as the whole journal tells it (status, report, export, tests comparing journals). <see cref="LatencyMs"/>
 /// is the first target platform's; <see cref="LatenciesMs"/> holds every target's, in the order of the search's targets.
+/// <see cref="Dispatches"/> counts every attempt at any of its work; <see cref="InfrastructureFailed"/>: failed for the
+/// infrastructure's reasons after every attempt (no reward, not learned from).
 /// </summary>
 public sealed record TrialSummary(
     long TrialId,
@@ -19,7 +21,8 @@ public sealed record TrialSummary(
     string? FailureReason,
     int Dispatches,
     string? WeightsPath,
-    IReadOnlyList<double?> LatenciesMs);
+    IReadOnlyList<double?> LatenciesMs,
+    bool InfrastructureFailed = false);
 
 public sealed record BatchSummary(int Batch, long Step, string ParameterHash, double MeanReward, double MaxReward, int Failed);
 
@@ -41,6 +44,11 @@ public sealed record SearchSummary(
 {
     public IEnumerable<TrialSummary> Rewarded => Trials.Where(t => t.Reward is not null);
 
+    /// <summary>Trials whose work was attempted more than once (lease expiries, declines, infrastructure faults).</summary>
+    public int RetriedTrials => Trials.Count(t => t.Dispatches > 1 + Math.Max(1, t.LatenciesMs.Count));
+
+    public int InfrastructureFailures => Trials.Count(t => t.InfrastructureFailed);
+
     public static SearchSummary From(string id, IReadOnlyList<JournalEntry> entries) => From(SearchHistory.From(id, entries));
 
     public static SearchSummary From(SearchHistory h)
@@ -48,8 +56,9 @@ public sealed record SearchSummary(
         var targets = h.MeasureTargets;
         var trials = h.Trials.Values.Select(t => new TrialSummary(t.Sampled.TrialId, t.Batch, t.Sampled.Tokens, t.Sampled.ArchitectureId, t.Sampled.LogProb,
             t.Trained?.Record.Accuracy, t.LatencyMs(0), t.Rewards.Count > 0 ? t.Rewards[^1].Inputs.Reward : null, t.Failed,
-            t.Failures.Count > 0 ? t.Failures[^1].Event.Reason : null, t.Dispatches, t.Trained?.Record.WeightsPath, t.LatenciesMs(targets))).ToList();
-        var batches = h.Updates.Select(u => new BatchSummary(u.Update.Batch, u.Update.Step, u.Update.ParameterHash, u.Update.Rewards.Average(), u.Update.Rewards.Max(),
+            t.Failures.Count > 0 ? t.Failures[^1].Event.Reason : null, t.Dispatches, t.Trained?.Record.WeightsPath, t.LatenciesMs(targets),
+            t.Failures.Any(f => f.Event.Cause == Protocol.FailureCause.Infrastructure))).ToList();
+        var batches = h.Updates.Select(u => new BatchSummary(u.Update.Batch, u.Update.Step, u.Update.ParameterHash, u.Update.Rewards.DefaultIfEmpty(0).Average(), u.Update.Rewards.DefaultIfEmpty(0).Max(),
             u.Update.Failed.Count(f => f))).ToList();
         return new SearchSummary(h.SearchId, h.Status.Word(), h.Started?.SettingsJson, h.Started?.Strategy, trials, batches, h.FinalPolicyHash, h.Events,
             h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets());

@@ -14,7 +14,9 @@ public sealed record ReportData(
     IReadOnlyList<TargetPlatform> Targets,
     IReadOnlyList<TrialResult> Trials,
     IReadOnlyList<BatchResult> Batches,
-    IReadOnlyList<Finalist> Finalists)
+    IReadOnlyList<Finalist> Finalists,
+    int RetriedTrials = 0,
+    int InfrastructureFailures = 0)
 {
     public IEnumerable<TrialResult> Rewarded => Trials.Where(t => t.Reward is not null);
 

@@ -14,6 +14,7 @@ public static class ReportDataAdapter
             t.TrialId, t.Batch, t.Tokens, t.ArchitectureId, t.Accuracy, t.LatencyMs, t.Reward, t.Failed,
             [.. summary.Targets.Select((_, i) => i < t.LatenciesMs.Count ? t.LatenciesMs[i] : null)])).ToList();
         var batches = summary.Batches.Select(b => new BatchResult(b.Batch, b.Step, b.ParameterHash, b.MeanReward, b.MaxReward, b.Failed)).ToList();
-        return new ReportData(summary.SearchId, summary.Status, summary.Strategy, summary.FinalPolicyHash, summary.Targets, trials, batches, Finalists: []);
+        return new ReportData(summary.SearchId, summary.Status, summary.Strategy, summary.FinalPolicyHash, summary.Targets, trials, batches, Finalists: [],
+            summary.RetriedTrials, summary.InfrastructureFailures);
     }
 }

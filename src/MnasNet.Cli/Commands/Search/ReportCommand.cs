@@ -56,7 +56,7 @@ public sealed class ReportCommand : SearchCliCommand
             return ExitCodes.Success;
         }
         var c = CultureInfo.InvariantCulture;
-        await output.WriteLineAsync($"search {id}: {report.Status}, {report.TrialsRewarded} trials rewarded, {report.TrialsFailed} failed, policy {report.FinalPolicyHash}");
+        await output.WriteLineAsync($"search {id}: {report.Status}, {report.TrialsRewarded} trials rewarded, {report.TrialsFailed} failed, {report.RetriedTrials} retried, {report.InfrastructureFailures} failed by the infrastructure (not learned from), policy {report.FinalPolicyHash}");
         await output.WriteLineAsync($"\ntop {report.Top.Count} by reward:");
         await output.WriteLineAsync("  trial  batch  reward    accuracy  latency(ms)  architecture");
         foreach (var t in report.Top)
@@ -83,13 +83,13 @@ public sealed record ReportTrial(long TrialId, int Batch, double Reward, double 
 
 public sealed record SearchReport(
     string SearchId, string Status, int TrialsRewarded, int TrialsFailed, string? FinalPolicyHash,
-    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches)
+    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches, int RetriedTrials = 0, int InfrastructureFailures = 0)
 {
     public static SearchReport From(ReportData data, int top)
     {
         static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens,
             [.. t.TargetLatenciesMs.Select(l => l ?? 0)]);
         return new SearchReport(data.SearchId, data.Status, data.Rewarded.Count(), data.Trials.Count(t => t.Failed), data.FinalPolicyHash,
-            data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches);
+            data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches, data.RetriedTrials, data.InfrastructureFailures);
     }
 }

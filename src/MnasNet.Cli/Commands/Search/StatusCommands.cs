@@ -40,6 +40,7 @@ public sealed class StatusCommand : SearchCliCommand
             : "  best        -");
         await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
+        await output.WriteLineAsync(string.Create(c, $"  attempts    {status.RetriedTrials} trials retried, {status.InfrastructureFailures} failed by the infrastructure (no reward, not learned from)"));
         await output.WriteLineAsync($"  last event  {SearchStatusView.Time(status.LastEventAt)}");
         await output.WriteLineAsync($"  {(status.Provider == "sqlite" ? "file    " : "database")}    {status.Journal}");
         return ExitCodes.Success;
@@ -55,7 +56,7 @@ public sealed record SearchStatusView(
     string Id, string Status, bool? Running, long TrialsDone, long TrialBudget, int Failed, int BatchesDone, int Batches,
     double? BestReward, long? BestTrial, double? BestAccuracy, double? BestLatencyMs, string? Strategy, string? PolicyHash,
     long Events, int Pauses, int Resumes, int LeaseExpiries, DateTime? LastEventAt, string Provider, string Journal,
-    IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs)
+    IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs, int RetriedTrials = 0, int InfrastructureFailures = 0)
 {
     public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
 
@@ -70,7 +71,8 @@ public sealed record SearchStatusView(
             summary.Trials.Count(t => t.Failed), summary.Batches.Count, settings?.Batches ?? 0, best?.Reward, best?.TrialId, best?.Accuracy,
             best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
             journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id),
-            settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? []);
+            settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? [],
+            summary.RetriedTrials, summary.InfrastructureFailures);
     }
 
     /// <summary>"12.345 ms", or with several targets "12.345 ms (platform a), 3.210 ms (platform b)".</summary>
