@@ -33,7 +33,7 @@ public sealed record PlatformComparison(bool BitForBit, string Writer, string Au
 /// </summary>
 public static class LearningAudit
 {
-    public const double DefaultTolerance = 1e-3;
+    public const double DefaultTolerance = PolicyReplay.CrossPlatformTolerance;
 
     internal sealed record LearningResult(string Start, long StartSeq, HashSet<int> SamplesVerified, HashSet<int> UpdatesVerified, int UpdatesChecked,
         HashSet<int> BatchesChecked, PlatformComparison Platform);

@@ -35,6 +35,24 @@ public sealed class FixtureTests : IDisposable
         Assert.True(new FileInfo(Fixture).Length < 200_000);
     }
 
+    [Fact]
+    public async Task The_committed_fixture_resumes_with_its_definition_on_this_nodes_options()
+    {
+        File.Copy(Fixture, JournalFiles.Database(_dir.Path, FixtureId));
+
+        var settings = Actors.Hosting.SearchRunner.SettingsOf(_dir.Path, FixtureId, new Actors.Settings.NodeOptions { Workers = new() { Trainers = 3 } });
+        var resumed = await InProcessCli.RunAsync("resume", FixtureId, "--journal-dir", _dir.Path, "--plain", "--set", "workers.devices=2");
+
+        // Written before the split, its search-started holds node options too: the definition is read, the node's are this node's.
+        var started = Assert.IsType<Actors.Protocol.SearchStarted>(JournalReader.ReadFirstEvent(_dir.Path, FixtureId)!.Event);
+        Assert.Contains("\"workers\"", started.SettingsJson, StringComparison.Ordinal);
+        Assert.Equal(Actors.Settings.SettingsLoader.DefinitionFromJson(started.SettingsJson), settings.Definition);
+        Assert.Equal((Settings(_dir.Path).Seed, "ppo", 4, 3), (settings.Seed, settings.Strategy, settings.BatchSize, settings.Batches));
+        Assert.Equal((3, _dir.Path), (settings.Workers.Trainers, settings.Journal.Directory));
+        Assert.True(resumed.ExitCode == ExitCodes.Success, resumed.Output + resumed.Error);
+        Assert.Contains("completed", resumed.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Opt-in (<c>MNASNET_REGENERATE_AUDIT_FIXTURE=1</c>): runs the fixture's search again with this version, checks it
     /// writes the same trials, rewards and policy hashes as the committed file, and replaces the committed file.

@@ -64,14 +64,33 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             case BatchSampled b when policy.StatesJournaled:
                 policy.Skip(b.Trials.Count);
                 break;
-            case BatchSampled b when PolicyReplay.Sample(policy.Live, b) is { } m:
+            case BatchSampled b when Resample(policy, b) is { } m:
                 throw new JournalMismatchException($"journal of search {settings.Id}: batch {b.Batch}{(m.TrialId is { } t ? $" trial {t}" : "")} does not match what policy {b.PolicyVersion} samples ({m.Expected}, journal has {m.Found}); the journal or the code changed");
             case PolicyUpdated { Policy: { } after } p:
                 policy.Journaled(after, p.Step);
                 break;
-            case PolicyUpdated p when PolicyReplay.Update(policy.Live, Feedback(state), p) is { } m:
+            case PolicyUpdated p when Rerun(policy, state, p) is { } m:
                 throw new JournalMismatchException($"journal of search {settings.Id}: policy update {p.Step} gives {m.Expected}, journal has {m.Found}");
         }
+    }
+
+    // A journal without policy states written on another platform re-runs within the auditor's tolerance: its float
+    // arithmetic differs in the last bits there, and it holds nothing else to go on from.
+    private static ReplayMismatch? Resample(SearchPolicy policy, BatchSampled b)
+    {
+        var exact = policy.Live.ExactArithmetic;
+        if (b.PolicyVersion != policy.Live.Version && (exact || !policy.Drifted))
+        {
+            return new ReplayMismatch(null, $"policy version {policy.Live.Version}", $"policy version {b.PolicyVersion}");
+        }
+        return PolicyReplay.Resample(policy.Live, b, exact ? null : PolicyReplay.CrossPlatformTolerance).Mismatch;
+    }
+
+    private static ReplayMismatch? Rerun(SearchPolicy policy, SearchState state, PolicyUpdated p)
+    {
+        var mismatch = PolicyReplay.Update(policy.Live, Feedback(state), p, policy.Live.ExactArithmetic ? null : PolicyReplay.CrossPlatformTolerance, out var drifted);
+        policy.Drifted |= drifted;
+        return mismatch;
     }
 
     /// <summary>

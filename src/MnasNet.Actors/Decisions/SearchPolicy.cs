@@ -20,6 +20,12 @@ public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSamp
     /// <summary>Whether this journal holds policy states (journals written before them re-run every batch and update).</summary>
     public bool StatesJournaled { get; private set; }
 
+    /// <summary>
+    /// A journal without states re-derived on another platform: its updates came out within the tolerance, not bit for
+    /// bit, so the policy versions no longer match the journal's.
+    /// </summary>
+    public bool Drifted { get; set; }
+
     public bool Exists => _live is not null || _journaled is not null;
 
     /// <summary>The sampler, restored from the journaled state first if recovery left one.</summary>

@@ -50,9 +50,20 @@ public static class PolicyReplay
         return (null, maxDelta);
     }
 
-    /// <summary>Feeds the batch back (trial-id order); advantages and the parameter hash must come out as journaled.</summary>
-    public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
+    /// <summary>How far float results re-run on another platform may be from the journaled ones (relative, or absolute below 1).</summary>
+    public const double CrossPlatformTolerance = 1e-3;
+
+    /// <summary>
+    /// Feeds the batch back (trial-id order); advantages (exact arithmetic) must come out as journaled, and the
+    /// parameter hash too — or, with a <paramref name="tolerance"/>, the update's losses within it
+    /// (<paramref name="drifted"/>: the policy goes on from this platform's slightly different parameters).
+    /// </summary>
+    public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update) =>
+        Update(policy, feedback, update, null, out _);
+
+    public static ReplayMismatch? Update(IArchitectureSampler policy, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update, double? tolerance, out bool drifted)
     {
+        drifted = false;
         var r = feedback.Count > 0 ? policy.Observe(feedback) : SamplerStep.Unchanged(policy.Version);
         for (var i = 0; i < update.TrialIds.Count && i < update.Advantages.Count && i < r.Advantages.Count; i++)
         {
@@ -61,9 +72,17 @@ public static class PolicyReplay
                 return new ReplayMismatch(update.TrialIds[i], $"advantage {F(r.Advantages[i])} (baseline {F(r.BaselineBefore)})", $"advantage {F(update.Advantages[i])} (baseline {F(update.BaselineBefore)})");
             }
         }
-        return r.ParameterHash == update.ParameterHash
-            ? null
-            : new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
+        if (r.ParameterHash == update.ParameterHash)
+        {
+            return null;
+        }
+        var outputs = new[] { (r.PolicyLoss, update.PolicyLoss), (r.Entropy, update.Entropy), (r.ApproxKl, update.ApproxKl), (r.ClipFraction, update.ClipFraction) };
+        if (tolerance is { } t && outputs.All(o => Math.Abs(o.Item1 - o.Item2) <= t * Math.Max(1, Math.Abs(o.Item2))))
+        {
+            drifted = true;
+            return null;
+        }
+        return new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
     }
 
     /// <summary>A proposal's log-probability as the journal holds it: NaN where the strategy has none (evolution's mutations).</summary>
