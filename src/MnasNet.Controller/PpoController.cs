@@ -72,6 +72,11 @@ public sealed class PpoController : IArchitectureSampler
     public IReadOnlyList<Proposal> Sample(int count)
     {
         CheckCount(count);
+        // Callers (actors) come on any pool thread, and a thread's intra-op count decides the last bits.
+        if (Options.Threads is { } threads)
+        {
+            TorchRuntime.SetThreads(threads);
+        }
         var (tokens, logProb, _) = _policy.Sample(count, Options.Temperature, _random);
         var version = ParameterHash;
         return tokens.Select((t, j) => new Proposal(t, logProb[j], version)).ToArray();
@@ -145,6 +150,10 @@ public sealed class PpoController : IArchitectureSampler
     public PolicyUpdate Update(IReadOnlyList<ScoredSample> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (Options.Threads is { } threads)
+        {
+            TorchRuntime.SetThreads(threads);
+        }
         if (batch.Count == 0)
         {
             throw new ControllerException("update: the batch is empty");
