@@ -62,7 +62,7 @@ public sealed class NodeOptionsTests : IDisposable
     [InlineData("seed=5", "'seed' is part of the search's definition")]
     [InlineData("reward.targetMs=20", "'reward' is part of the search's definition")]
     [InlineData("bogus=1", "unknown key 'bogus'")]
-    [InlineData("workers.nope=1", "nope")]
+    [InlineData("workers.nope=1", "unknown key 'workers.nope' (known keys: workers.trainers")]
     [InlineData("workers.trainers=two", "'workers.trainers'")]
     [InlineData("workers.trainers=0", "workers.trainers")]
     [InlineData("trainers", "expected key=value")]

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 
 namespace MnasNet.Actors.Settings;
@@ -60,6 +61,10 @@ public static class NodeOptionsLoader
                     : $"unknown key '{section.Key}' (node options: {string.Join(", ", NodeOptions.Sections)})");
             }
         }
+        foreach (var section in configuration.GetChildren())
+        {
+            CheckKeys(section, typeof(NodeOptions).GetProperty(section.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)!.PropertyType, section.Key.ToLowerInvariant());
+        }
         NodeOptions options;
         try
         {
@@ -71,6 +76,25 @@ public static class NodeOptionsLoader
         }
         SettingsValidation.Validate(SearchSettings.Of(new SearchDefinition(), options));
         return options;
+    }
+
+    /// <summary>Every key must name a property (the binder's own error would name a type, not the key).</summary>
+    private static void CheckKeys(IConfigurationSection section, Type type, string path)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            var key = $"{path}.{child.Key}";
+            if (property is null)
+            {
+                var known = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => $"{path}.{char.ToLowerInvariant(p.Name[0])}{p.Name[1..]}");
+                throw new SettingsException($"unknown key '{key}' (known keys: {string.Join(", ", known)})");
+            }
+            if (child.GetChildren().Any())
+            {
+                CheckKeys(child, property.PropertyType, $"{path}.{char.ToLowerInvariant(property.Name[0])}{property.Name[1..]}");
+            }
+        }
     }
 
     /// <summary>The binder names keys as <c>Workers:Trainers</c>; people write <c>workers.trainers</c>.</summary>
