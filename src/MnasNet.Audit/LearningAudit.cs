@@ -316,9 +316,7 @@ public static class LearningAudit
         {
             return fail($"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {p.ParameterHash}", null);
         }
-        var outputs = new[] { (r.PolicyLoss, p.PolicyLoss), (r.Entropy, p.Entropy), (r.ApproxKl, p.ApproxKl), (r.ClipFraction, p.ClipFraction) };
-        var worst = outputs.Max(o => Math.Abs(o.Item1 - o.Item2) / Math.Max(1, Math.Abs(o.Item2)));
-        if (!(worst <= comparison.Tolerance))
+        if (!PolicyReplay.LossesWithin(r, p, comparison.Tolerance))
         {
             return fail(string.Create(CultureInfo.InvariantCulture, $"parameter hash {r.ParameterHash} and losses within {comparison.Tolerance:G3} after re-running the update (policy loss {Auditor.F(r.PolicyLoss)}, entropy {Auditor.F(r.Entropy)})"),
                 $"parameter hash {p.ParameterHash} (policy loss {Auditor.F(p.PolicyLoss)}, entropy {Auditor.F(p.Entropy)})", null);

@@ -60,6 +60,14 @@ public sealed class SettingsTests
     [InlineData("""{ "strategy": "bayes" }""", "strategy 'bayes'")]
     [InlineData("""{ "id": "../etc" }""", "id '../etc'")]
     [InlineData("""{ "batchSize": 3, }x""", "malformed JSON")]
+    [InlineData("""{ "training": { "recipe": { "optimizer": "adam" } } }""", "training.recipe.optimizer must be sgd or rmsprop, got 'adam'")]
+    [InlineData("""{ "training": { "recipe": { "warmupEpochs": -1, "dropout": 2 } } }""", "training.recipe.dropout must be in [0, 1), got 2")]
+    [InlineData("""{ "training": { "recipe": { "epocs": 3 } } }""", "epocs")]
+    [InlineData("""{ "training": { "recipe": { "epochs": "three" } } }""", "at training.recipe.epochs")]
+    [InlineData("""{ "training": { "recipe": 5 } }""", "key 'training.recipe' must be an object")]
+    [InlineData("""{ "training": { "epochs": 5, "recipe": { "epochs": 3 } } }""", "training.epochs = 5 contradicts training.recipe.epochs = 3")]
+    [InlineData("""{ "training": { "batchSize": 64, "recipe": { } } }""", "training.batchSize = 64 contradicts training.recipe.batchSize = 32")]
+    [InlineData("""{ "training": { "learningRate": 0.2, "recipe": { } } }""", "training.learningRate = 0.2 contradicts training.recipe")]
     public void Bad_config_names_the_problem(string json, string expected)
     {
         using var dir = new TempDir();
@@ -76,6 +84,9 @@ public sealed class SettingsTests
     [InlineData("logging.nope=1", "unknown key 'logging.nope'")]
     [InlineData("mode=fast", "mode 'fast': expected one of real, simulated")]
     [InlineData("reward.preset=Soft", "reward.preset 'Soft': expected one of soft, hard, custom")]
+    [InlineData("training.recipe.nope=1", "unknown key 'training.recipe.nope'")]
+    [InlineData("training.recipe.schedule=step", "training.recipe.schedule must be cosine, exponential or constant")]
+    [InlineData("training.recipe={}", "set one key of the recipe at a time")]
     public void Bad_set_names_the_problem(string set, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(null, [set], NoEnvironment));
@@ -113,34 +124,6 @@ public sealed class SettingsTests
         Assert.Null(s.Training.Recipe);
         Assert.DoesNotContain("recipe", SettingsLoader.ToJson(s), StringComparison.Ordinal);
         Assert.Equal(s.Training.Epochs, s.Training.EffectiveEpochs);
-    }
-
-    [Theory]
-    [InlineData("""{ "training": { "recipe": { "optimizer": "adam" } } }""", "training.recipe.optimizer must be sgd or rmsprop, got 'adam'")]
-    [InlineData("""{ "training": { "recipe": { "warmupEpochs": -1, "dropout": 2 } } }""", "training.recipe.dropout must be in [0, 1), got 2")]
-    [InlineData("""{ "training": { "recipe": { "epocs": 3 } } }""", "epocs")]
-    [InlineData("""{ "training": { "recipe": { "epochs": "three" } } }""", "at training.recipe.epochs")]
-    [InlineData("""{ "training": { "recipe": 5 } }""", "key 'training.recipe' must be an object")]
-    [InlineData("""{ "training": { "epochs": 5, "recipe": { "epochs": 3 } } }""", "training.epochs = 5 contradicts training.recipe.epochs = 3")]
-    [InlineData("""{ "training": { "batchSize": 64, "recipe": { } } }""", "training.batchSize = 64 contradicts training.recipe.batchSize = 32")]
-    [InlineData("""{ "training": { "learningRate": 0.2, "recipe": { } } }""", "training.learningRate = 0.2 contradicts training.recipe")]
-    public void Bad_training_recipes_name_the_field(string json, string expected)
-    {
-        using var dir = new TempDir();
-        var file = dir.File("bad.json");
-        File.WriteAllText(file, json);
-        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(file, [], NoEnvironment));
-        Assert.Contains(expected, e.Message);
-    }
-
-    [Theory]
-    [InlineData("training.recipe.nope=1", "unknown key 'training.recipe.nope'")]
-    [InlineData("training.recipe.schedule=step", "training.recipe.schedule must be cosine, exponential or constant")]
-    [InlineData("training.recipe={}", "set one key of the recipe at a time")]
-    public void Bad_recipe_set_names_the_problem(string set, string expected)
-    {
-        var e = Assert.Throws<SettingsException>(() => SettingsLoader.Load(null, [set], NoEnvironment));
-        Assert.Contains(expected, e.Message);
     }
 
     [Fact]

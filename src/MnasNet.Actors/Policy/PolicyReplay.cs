@@ -76,13 +76,19 @@ public static class PolicyReplay
         {
             return null;
         }
-        var outputs = new[] { (r.PolicyLoss, update.PolicyLoss), (r.Entropy, update.Entropy), (r.ApproxKl, update.ApproxKl), (r.ClipFraction, update.ClipFraction) };
-        if (tolerance is { } t && outputs.All(o => Math.Abs(o.Item1 - o.Item2) <= t * Math.Max(1, Math.Abs(o.Item2))))
+        if (tolerance is { } t && LossesWithin(r, update, t))
         {
             drifted = true;
             return null;
         }
         return new ReplayMismatch(null, $"parameter hash {r.ParameterHash} after re-running the update", $"parameter hash {update.ParameterHash}");
+    }
+
+    /// <summary>Whether a re-run update's losses are the journaled ones within <paramref name="tolerance"/> (relative, or absolute below 1).</summary>
+    public static bool LossesWithin(SamplerStep r, PolicyUpdated update, double tolerance)
+    {
+        var outputs = new[] { (r.PolicyLoss, update.PolicyLoss), (r.Entropy, update.Entropy), (r.ApproxKl, update.ApproxKl), (r.ClipFraction, update.ClipFraction) };
+        return outputs.All(o => Math.Abs(o.Item1 - o.Item2) <= tolerance * Math.Max(1, Math.Abs(o.Item2)));
     }
 
     /// <summary>A proposal's log-probability as the journal holds it: NaN where the strategy has none (evolution's mutations).</summary>

@@ -60,9 +60,6 @@ public static class NodeOptionsLoader
                     ? $"'{section.Key}' is part of the search's definition, journaled when it started: only node options ({string.Join(", ", NodeOptions.Sections)}) can be given here"
                     : $"unknown key '{section.Key}' (node options: {string.Join(", ", NodeOptions.Sections)})");
             }
-        }
-        foreach (var section in configuration.GetChildren())
-        {
             CheckKeys(section, typeof(NodeOptions).GetProperty(section.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)!.PropertyType, section.Key.ToLowerInvariant());
         }
         NodeOptions options;

@@ -34,13 +34,7 @@ public sealed class BenchProxyFidelityCommand : CliCommand
         }
     }
 
-    protected override int? ExitCodeFor(Exception e) => e switch
-    {
-        DatasetException { IsMissing: true } => ExitCodes.NotFound,
-        DatasetException or TrainingConfigurationException => ExitCodes.InvalidInput,
-        TorchLoadException => ExitCodes.Failure,
-        _ => base.ExitCodeFor(e),
-    };
+    protected override int? ExitCodeFor(Exception e) => TrainCommand.TrainingExitCodes(e) ?? base.ExitCodeFor(e);
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {

@@ -35,12 +35,15 @@ public sealed class TrainCommand : CliCommand
         }
     }
 
-    protected override int? ExitCodeFor(Exception e) => e switch
+    protected override int? ExitCodeFor(Exception e) => TrainingExitCodes(e) ?? base.ExitCodeFor(e);
+
+    /// <summary>What the training commands exit with for a dataset, recipe or libtorch problem (null: not one of those).</summary>
+    internal static int? TrainingExitCodes(Exception e) => e switch
     {
         DatasetException { IsMissing: true } => ExitCodes.NotFound,
         DatasetException or TrainingConfigurationException => ExitCodes.InvalidInput,
         TorchLoadException => ExitCodes.Failure,
-        _ => base.ExitCodeFor(e),
+        _ => null,
     };
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
