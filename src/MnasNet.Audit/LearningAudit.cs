@@ -57,7 +57,8 @@ public static class LearningAudit
         /// </summary>
         public bool Exact(IArchitectureSampler policy)
         {
-            var samePlatform = WriterJournaled && Writer == AuditorPlatform;
+            // Updates are re-run with the thread count that wrote them, so only the rest of the platform can differ.
+            var samePlatform = WriterJournaled && Writer is { } writer && writer == AuditorPlatform with { Threads = writer.Threads };
             if (WriterJournaled)
             {
                 SamePlatform &= samePlatform;
@@ -208,6 +209,11 @@ public static class LearningAudit
     private static (Divergence? Problem, IArchitectureSampler Next, byte[]? JournaledState) CheckUpdateCore(IArchitectureSampler policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
     {
         Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
+        if (p.Policy is { Platform.Threads: var threads })
+        {
+            // A node that resumed with another controller.threads ran this update: re-run it with that count.
+            policy.ContinueWithThreads(threads);
+        }
         if (batch is null || batch.Batch != p.Batch)
         {
             return (Fail($"an update of batch {batch?.Batch.ToString(CultureInfo.InvariantCulture) ?? "(none sampled)"}", $"an update of batch {p.Batch}"), policy, null);

@@ -31,6 +31,14 @@ public interface IArchitectureSampler : IDisposable
 
     /// <summary>Whether samples and updates are plain arithmetic that gives equal bits on every platform.</summary>
     bool ExactArithmetic => true;
+
+    /// <summary>The libtorch intra-op thread count its updates run with (null for strategies that use no libtorch).</summary>
+    int? Threads => null;
+
+    /// <summary>Runs later samples and updates with <paramref name="threads"/> libtorch threads (no-op without libtorch).</summary>
+    void ContinueWithThreads(int threads)
+    {
+    }
 }
 
 /// <summary>
@@ -90,7 +98,8 @@ public static class ArchitectureSamplers
         };
 
     /// <param name="ppo">The options a tabular PPO policy was created with (its saved state holds no hyper-parameters).</param>
-    public static IArchitectureSampler Restore(byte[] state, ControllerOptions? ppo = null)
+    /// <param name="threads">The libtorch thread count a PPO controller continues with; unset: the count in its state.</param>
+    public static IArchitectureSampler Restore(byte[] state, ControllerOptions? ppo = null, int? threads = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (state.Length > 0 && state[0] == (byte)'{')
@@ -100,7 +109,7 @@ public static class ArchitectureSamplers
         var magic = state.Length >= MagicLength ? Encoding.ASCII.GetString(state, 0, MagicLength) : "";
         return magic switch
         {
-            PpoController.Magic => PpoController.Restore(state),
+            PpoController.Magic => PpoController.Restore(state, threads),
             RandomSearchSampler.Magic => RandomSearchSampler.Restore(state),
             EvolutionSampler.Magic => EvolutionSampler.Restore(state),
             TpeSampler.Magic => TpeSampler.Restore(state),

@@ -42,7 +42,7 @@ public sealed class PpoController : IArchitectureSampler
         _random = new SeededRandom(SeededRandom.Derive(Options.Seed, "controller-sample"));
     }
 
-    public ControllerOptions Options { get; }
+    public ControllerOptions Options { get; private set; }
     public MnasNetSearchSpace Space { get; }
 
     /// <summary>PPO updates applied so far.</summary>
@@ -316,13 +316,18 @@ public sealed class PpoController : IArchitectureSampler
     }, capacity: (int)Math.Min(int.MaxValue, 3 * sizeof(float) * ParameterCount + 4096));
 
     /// <summary>A controller that continues exactly where the saved one was.</summary>
-    public static PpoController Restore(byte[] state) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
+    /// <param name="threads">The intra-op thread count to continue with (bits depend on it); unset: the saved one.</param>
+    public static PpoController Restore(byte[] state, int? threads = null) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
     {
         ControllerOptions options;
         try
         {
             options = JsonSerializer.Deserialize<ControllerOptions>(r.ReadString())
                 ?? throw new ControllerException("PPO controller state: missing options");
+            if (threads is not null)
+            {
+                options = options with { Threads = threads };
+            }
         }
         catch (JsonException e)
         {
@@ -375,6 +380,15 @@ public sealed class PpoController : IArchitectureSampler
 
     /// <summary>LSTM arithmetic depends on the libtorch kernels, so equal bits hold only on the writing platform.</summary>
     public bool ExactArithmetic => false;
+
+    public int? Threads => Options.Threads;
+
+    /// <summary>The thread count is saved with the options, so a state saved after this carries the new count.</summary>
+    public void ContinueWithThreads(int threads)
+    {
+        Options = (Options with { Threads = threads }).Validate();
+        TorchRuntime.SetThreads(threads);
+    }
 
     public float[] ParameterValues()
     {

@@ -76,38 +76,62 @@ public sealed class ProcessTests
     }
 
     [Fact]
-    public async Task A_search_killed_under_one_kernel_set_resumes_under_another_and_audits_as_a_different_platform()
+    public async Task A_search_killed_under_one_kernel_set_and_thread_count_resumes_under_others_and_audits_as_a_different_platform()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "kernels", batchSize: 6, batches: 6, trainSeconds: 0.01) with { Strategy = "ppo" };
-        var config = Simulated.WriteConfig(dir, settings);
-        var database = JournalFiles.Database(dir.Path, "kernels");
-        using (var first = MnasNetProcess.Start(dir.Path, new Dictionary<string, string> { ["ATEN_CPU_CAPABILITY"] = "avx2" }, "search", "--config", config, "--plain"))
-        {
-            // Past the second policy update: the resumed process continues from journaled policy states.
-            await WaitForAsync(() => first.HasExited || (File.Exists(database) && JournalReader.ReadEvents(dir.Path, "kernels").Count(e => e.Event is PolicyUpdated) >= 2), first);
-            Assert.False(first.HasExited, first.Output);
-            first.KillHard();
-            await first.WaitAsync(Timeout);
-        }
-        using (var second = MnasNetProcess.Start(dir.Path, new Dictionary<string, string> { ["ATEN_CPU_CAPABILITY"] = "default" }, "resume", "kernels", "--journal-dir", dir.Path, "--plain"))
-        {
-            Assert.True(await second.WaitAsync(Timeout) == 0, second.Output);
-        }
+        var events = await KillAndResumeAsync(dir, "kernels", new() { ["ATEN_CPU_CAPABILITY"] = "avx2" }, new() { ["ATEN_CPU_CAPABILITY"] = "default" }, "--set", "controller.threads=2");
+        var platforms = events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform).ToList();
+        Assert.Contains(platforms, p => p is { Kernels: "avx2", Threads: 1 });
+        Assert.Contains(platforms, p => p is { Kernels: "default", Threads: 2 });
 
-        var events = JournalReader.ReadEvents(dir.Path, "kernels").Select(e => e.Event).ToList();
-        Assert.Equal("completed", SearchSummary(dir.Path, "kernels").Status);
-        Assert.Equal(36, events.OfType<RewardComputed>().Count());
-        Assert.Equal(36, events.OfType<RewardComputed>().Select(r => r.TrialId).Distinct().Count());
-        var kernels = events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform.Kernels).ToList();
-        Assert.Equal(6, kernels.Count);
-        Assert.Contains("avx2", kernels);
-        Assert.Contains("default", kernels);
-
+        // The test process is a third setting: this CPU's best kernels.
         var replay = await InProcessCli.RunAsync("replay", "kernels", "--journal-dir", dir.Path, "--verify", "--rows", "0");
         Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
         Assert.Contains("6/6 updates reproduced", replay.Output, StringComparison.Ordinal);
         Assert.Contains("on a different platform", replay.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Updates_run_with_another_thread_count_after_a_resume_are_audited_bit_for_bit_with_that_count()
+    {
+        using var dir = new TempDir();
+        var events = await KillAndResumeAsync(dir, "threads", [], [], "--set", "controller.threads=2");
+        Assert.Equal([1, 2], events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform.Threads).Distinct().Order());
+
+        // Same CPU and kernels as both writers: each update re-run with the count that wrote it gives the same bits.
+        var replay = await InProcessCli.RunAsync("replay", "threads", "--journal-dir", dir.Path, "--verify", "--rows", "0");
+        Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
+        Assert.Contains("6/6 updates reproduced", replay.Output, StringComparison.Ordinal);
+        Assert.Contains("bit for bit", replay.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("different platform", replay.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>A 36-trial LSTM PPO search killed after its second policy update, resumed in a second process.</summary>
+    private static async Task<List<ISearchEvent>> KillAndResumeAsync(TempDir dir, string id, Dictionary<string, string> first, Dictionary<string, string> second, params string[] resumeArgs)
+    {
+        var settings = Simulated.Settings(dir.Path, id, batchSize: 6, batches: 6, trainSeconds: 0.01) with { Strategy = "ppo" };
+        var config = Simulated.WriteConfig(dir, settings);
+        var database = JournalFiles.Database(dir.Path, id);
+        using (var killed = MnasNetProcess.Start(dir.Path, first, "search", "--config", config, "--plain"))
+        {
+            // Past the second policy update: the resumed process continues from journaled policy states.
+            await WaitForAsync(() => killed.HasExited || (File.Exists(database) && JournalReader.ReadEvents(dir.Path, id).Count(e => e.Event is PolicyUpdated) >= 2), killed);
+            Assert.False(killed.HasExited, killed.Output);
+            killed.KillHard();
+            await killed.WaitAsync(Timeout);
+        }
+        using (var resumed = MnasNetProcess.Start(dir.Path, second, ["resume", id, "--journal-dir", dir.Path, "--plain", .. resumeArgs]))
+        {
+            Assert.True(await resumed.WaitAsync(Timeout) == 0, resumed.Output);
+        }
+
+        var events = JournalReader.ReadEvents(dir.Path, id).Select(e => e.Event).ToList();
+        Assert.Equal("completed", SearchSummary(dir.Path, id).Status);
+        Assert.Equal(36, events.OfType<RewardComputed>().Count());
+        Assert.Equal(36, events.OfType<RewardComputed>().Select(r => r.TrialId).Distinct().Count());
+        Assert.Equal(36, events.OfType<TrialTrained>().Count());
+        Assert.Equal(6, events.OfType<PolicyUpdated>().Count());
+        return events;
     }
 
     private static async Task WaitForAsync(Func<bool> condition, MnasNetProcess process)

@@ -23,7 +23,7 @@ namespace MnasNet.Actors.Decisions;
 public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null)
     where TWorker : notnull
 {
-    private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.Threads)));
+    private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.PolicyThreads)));
 
     private readonly IReadOnlyList<MeasureTarget> _targets = DevicePlatform.TargetsOf(settings);
     private readonly (double Alpha, double Beta) _exponents = SettingsValidation.Exponents(settings.Reward);
@@ -38,7 +38,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     public SearchSession<TWorker> Initial() => SearchSession<TWorker>.Of(SearchState.Empty(settings.Id, _targets.Count));
 
     /// <summary>The search's policy holder, empty until search-started (new or recovered) fills it.</summary>
-    public SearchPolicy NewPolicy() => new(settings.Id, state => SearchPolicies.Restore(settings, _space, state));
+    public SearchPolicy NewPolicy() => new(settings.Id, state => SearchPolicies.Restore(settings, _space, state, settings.PolicyThreads));
 
     /// <summary>Recovery from a snapshot (taken at a policy update).</summary>
     public void RecoverSnapshot(SearchPolicy policy, SearchSnapshot snapshot) =>

@@ -16,10 +16,11 @@ public static class SearchPolicies
             ? new TabularPpoPolicy(space, ControllerOptions(settings, SeededRandom.Derive(settings.Seed, "policy")))
             : ArchitectureSamplers.Create(settings.Strategy, SeededRandom.Derive(settings.Seed, "policy"), ControllerOptions(settings, 0));
 
-    public static IArchitectureSampler Restore(SearchSettings settings, MnasNetSearchSpace space, byte[] state) =>
+    /// <param name="threads">The libtorch thread count to continue with; unset: the count saved in the state.</param>
+    public static IArchitectureSampler Restore(SearchSettings settings, MnasNetSearchSpace space, byte[] state, int? threads = null) =>
         settings.Strategy == SearchStrategies.PpoTabular
             ? TabularPpoPolicy.Restore(space, ControllerOptions(settings, 0), state)
-            : ArchitectureSamplers.Restore(state, ControllerOptions(settings, 0));
+            : ArchitectureSamplers.Restore(state, ControllerOptions(settings, 0), threads);
 
     public static ControllerOptions ControllerOptions(SearchSettings s, ulong seed) => new(
         Seed: seed,
@@ -28,5 +29,5 @@ public static class SearchPolicies
         Epochs: s.Policy.Epochs,
         EntropyCoefficient: s.Policy.EntropyWeight,
         BaselineDecay: s.Policy.BaselineDecay,
-        Threads: s.Threads);
+        Threads: s.PolicyThreads);
 }

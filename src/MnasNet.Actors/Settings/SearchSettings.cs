@@ -21,19 +21,25 @@ public sealed record SearchSettings : SearchDefinition
         Workers = node.Workers;
         Logging = node.Logging;
         Cluster = node.Cluster;
+        Controller = node.Controller;
     }
 
     public JournalSettings Journal { get; init; } = new();
     public WorkerSettings Workers { get; init; } = new();
     public LoggingSettings Logging { get; init; } = new();
     public ClusterSettings Cluster { get; init; } = new();
+    public ControllerNodeSettings Controller { get; init; } = new();
+
+    /// <summary>libtorch intra-op threads of this node's policy: <c>controller.threads</c> when set, else the search's <c>threads</c>.</summary>
+    [JsonIgnore]
+    public int PolicyThreads => Controller.Threads ?? Threads;
 
     /// <summary>The search's definition alone (what is journaled), without this node's options.</summary>
     [JsonIgnore]
     public SearchDefinition Definition => DefinitionOnly();
 
     [JsonIgnore]
-    public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster };
+    public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster, Controller = Controller };
 
     public static SearchSettings Of(SearchDefinition definition, NodeOptions node) => new(definition, node);
 }
@@ -137,6 +143,17 @@ public sealed record JournalSettings
     /// → an unkeyed SHA-256 chain. The key itself is never part of the settings.
     /// </summary>
     public string KeyFile { get; init; } = "";
+}
+
+/// <summary>How this node runs a search's controller.</summary>
+public sealed record ControllerNodeSettings
+{
+    /// <summary>
+    /// libtorch intra-op threads of the policy (LSTM PPO) on this node; unset: the search's <c>threads</c>. Another
+    /// count than the journal was written with still resumes the search from its journaled policy state, but later
+    /// updates then agree with an uninterrupted run only to rounding; each update journals the count that ran it.
+    /// </summary>
+    public int? Threads { get; init; }
 }
 
 public sealed record WorkerSettings

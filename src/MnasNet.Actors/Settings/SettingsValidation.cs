@@ -19,6 +19,7 @@ public static partial class SettingsValidation
             throw new SettingsException($"id '{s.Id}': use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit");
         }
         Require(s.Threads is >= 1 and <= 256, $"threads must be between 1 and 256, got {s.Threads}");
+        Require(s.Controller.Threads is null or (>= 1 and <= 256), $"controller.threads must be between 1 and 256, got {s.Controller.Threads}");
         Require(Strategies.Contains(s.Strategy), $"strategy '{s.Strategy}': expected one of {string.Join(", ", Strategies)}");
         Require(s.BatchSize >= 1, $"batchSize must be at least 1, got {s.BatchSize}");
         Require(s.Batches >= 1, $"batches must be at least 1, got {s.Batches}");
