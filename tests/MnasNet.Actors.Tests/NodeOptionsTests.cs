@@ -58,6 +58,17 @@ public sealed class NodeOptionsTests : IDisposable
         Assert.Equal(new WorkerSettings().LeaseTimeoutSeconds, node.Workers.LeaseTimeoutSeconds);
     }
 
+    [Fact]
+    public void Controller_threads_of_this_node_override_the_searchs_threads_for_the_policy_only()
+    {
+        var node = NodeOptionsLoader.Load(null, ["controller.threads=3"], NoEnvironment);
+        var settings = SearchSettings.Of(Simulated.Settings(_dir.Path, "threads").Definition, node);
+
+        Assert.Equal((1, 3), (settings.Threads, settings.PolicyThreads));
+        Assert.Equal(1, SearchSettings.Of(settings.Definition, new NodeOptions()).PolicyThreads);
+        Assert.DoesNotContain("controller", SettingsLoader.DefinitionJson(settings), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("seed=5", "'seed' is part of the search's definition")]
     [InlineData("reward.targetMs=20", "'reward' is part of the search's definition")]
@@ -66,6 +77,8 @@ public sealed class NodeOptionsTests : IDisposable
     [InlineData("workers.trainers=two", "'workers.trainers'")]
     [InlineData("workers.trainers=0", "workers.trainers")]
     [InlineData("trainers", "expected key=value")]
+    [InlineData("controller.threads=0", "controller.threads must be between 1 and 256, got 0")]
+    [InlineData("threads=2", "'threads' is part of the search's definition")]
     public void Bad_node_options_name_the_problem(string set, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => NodeOptionsLoader.Load(null, [set], NoEnvironment));
