@@ -24,17 +24,18 @@ public static class LatencyBackends
     /// <paramref name="threads"/> overrides a spec's thread count when given (the CLI's <c>--threads</c>).
     /// Throws <see cref="UnknownBackendException"/> or <see cref="LatencyTableException"/> with a clear message.
     /// </summary>
-    public static ILatencyBackend Create(string spec, int? threads = null, long seed = 0)
+    /// <param name="isolation">Cores and quiet window of host measurements (ignored by simulated, table and phone backends).</param>
+    public static ILatencyBackend Create(string spec, int? threads = null, long seed = 0, MeasurementIsolation? isolation = null)
     {
         var (name, settings, argument) = Parse(spec);
         switch (name)
         {
             case OnnxRuntimeBackend.Name:
-                return new OnnxRuntimeBackend(new OnnxRuntimeSettings(threads ?? Int(settings, "threads", 1, spec), Seed: seed));
+                return new OnnxRuntimeBackend(new OnnxRuntimeSettings(threads ?? Int(settings, "threads", 1, spec), Seed: seed), isolation: isolation);
             case TfliteBackend.Name:
-                return new TfliteBackend(new TfliteSettings(threads ?? Int(settings, "threads", 1, spec), OnOff(settings, "xnnpack", true, spec), seed));
+                return new TfliteBackend(new TfliteSettings(threads ?? Int(settings, "threads", 1, spec), OnOff(settings, "xnnpack", true, spec), seed), isolation: isolation);
             case TorchSharpBackend.Name:
-                return new TorchSharpBackend(new TorchSharpSettings(threads ?? Int(settings, "threads", 1, spec), seed));
+                return new TorchSharpBackend(new TorchSharpSettings(threads ?? Int(settings, "threads", 1, spec), seed), isolation: isolation);
             case SimulatedBackend.Name:
                 return new SimulatedBackend(new SimulatedSettings(
                     NoiseCv: Double(settings, "noise", 0.03, spec),

@@ -79,6 +79,8 @@ public sealed class NodeOptionsTests : IDisposable
     [InlineData("trainers", "expected key=value")]
     [InlineData("controller.threads=0", "controller.threads must be between 1 and 256, got 0")]
     [InlineData("threads=2", "'threads' is part of the search's definition")]
+    [InlineData("workers.deviceCores=4096", "workers.deviceCores '4096': core 4096 does not exist")]
+    [InlineData("workers.trainerCores=0-x", "workers.trainerCores '0-x': expected core numbers")]
     public void Bad_node_options_name_the_problem(string set, string expected)
     {
         var e = Assert.Throws<SettingsException>(() => NodeOptionsLoader.Load(null, [set], NoEnvironment));

@@ -29,7 +29,8 @@ public sealed class RealBackendTests
             Training = new TrainingSettings { Epochs = 1, BatchSize = 64, Width = 0.25, KeepWeights = true },
             Latency = new LatencySettings { Backend = "onnxruntime", Resolution = 64, Warmup = 1, Runs = 3 },
             Journal = new JournalSettings { Directory = dir.Path, SnapshotEvery = 1 },
-            Workers = new WorkerSettings { Trainers = 1, Devices = 1 },
+            // Trainer and measurement on separate cores, trainers pausing while the device times its runs.
+            Workers = new WorkerSettings { Trainers = 1, Devices = 1, TrainerCores = "0", DeviceCores = $"{Environment.ProcessorCount - 1}", QuietMeasurements = true },
         });
         var outcome = await SearchRunner.RunAsync(settings, resume: false);
         Assert.Equal("completed", outcome.Status);
@@ -52,6 +53,7 @@ public sealed class RealBackendTests
             Assert.Equal("measured", m.Record.Source);
             Assert.Equal(3, m.Record.SamplesMs.Count);
             Assert.True(m.Record.MedianMs > 0);
+            Assert.EndsWith($"; pinned to cores {Environment.ProcessorCount - 1}, local trainers pause while timing", m.Record.Platform, StringComparison.Ordinal);
         });
         Assert.All(events.OfType<RewardComputed>(), r =>
         {

@@ -14,8 +14,15 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
 {
     public string Name => "torchsharp-proxy";
 
-    public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => Task.Run(() =>
+    private readonly IReadOnlyList<int>? _cores = SettingsValidation.Cores(settings.Workers.TrainerCores, "workers.trainerCores");
+
+    // A thread of its own: pinned for its life (libtorch's OpenMP team it starts inherits the cores), never a pool thread.
+    public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => Task.Factory.StartNew(() =>
     {
+        if (_cores is not null)
+        {
+            MnasNet.Torch.CpuAffinity.PinCurrentThread(_cores);
+        }
         var arch = space.Decode(work.Tokens);
         var weights = weightsDirectory is null ? null : Path.Combine(weightsDirectory, $"trial-{work.TrialId}.pt");
         var trial = new ProxyTrainingOptions
@@ -28,6 +35,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             ValidationSize = settings.Dataset.ValidationSize,
             Resolution = settings.Dataset.Resolution,
             WeightsPath = weights,
+            YieldToMeasurements = settings.Workers.QuietMeasurements,
         };
         var options = settings.Training.Recipe is { } recipe
             ? recipe.ApplyTo(trial)
@@ -47,7 +55,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
         }
         return new TrainingRecord(Name, result.ValAccuracy, result.ValLoss, result.StepLosses, result.EpochsCompleted, result.Seconds,
             result.TrainImagesPerSecond, result.Parameters, result.Macs, result.WeightsPath, work.Seed);
-    }, cancellationToken);
+    }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     public void Dispose()
     {
@@ -74,10 +82,11 @@ public sealed class HostDeviceBackend : IDeviceBackend
         platform ??= DevicePlatform.Parse(settings.Latency.Backend);
         Name = platform.Backend;
         var id = $"{Environment.MachineName}/{Name}/t{settings.Threads}";
+        var isolation = new MeasurementIsolation(SettingsValidation.Cores(settings.Workers.DeviceCores, "workers.deviceCores"), settings.Workers.QuietMeasurements);
         _backend = platform.Backend switch
         {
-            OnnxRuntimeBackend.Name => new OnnxRuntimeBackend(new OnnxRuntimeSettings(IntraOpThreads: settings.Threads), deviceId: $"{id}/{index}"),
-            TfliteBackend.Name => new TfliteBackend(new TfliteSettings(settings.Threads, platform.XnnPack), deviceId: $"{id}{(platform.XnnPack ? "" : "/no-xnnpack")}/{index}"),
+            OnnxRuntimeBackend.Name => new OnnxRuntimeBackend(new OnnxRuntimeSettings(IntraOpThreads: settings.Threads), deviceId: $"{id}/{index}", isolation: isolation),
+            TfliteBackend.Name => new TfliteBackend(new TfliteSettings(settings.Threads, platform.XnnPack), deviceId: $"{id}{(platform.XnnPack ? "" : "/no-xnnpack")}/{index}", isolation: isolation),
             _ => throw new SettingsException($"device platform '{platform}' is not a host backend (expected {OnnxRuntimeBackend.Name} or {TfliteBackend.Name})"),
         };
     }

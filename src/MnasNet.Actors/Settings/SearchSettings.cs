@@ -169,6 +169,15 @@ public sealed record WorkerSettings
     /// </summary>
     public int MaxAttempts { get; init; } = 3;
     public double RetryDelaySeconds { get; init; } = 2;
+
+    /// <summary>Cores this node's trainers run on ("0", "0-2", "0,2"); empty: any.</summary>
+    public string TrainerCores { get; init; } = "";
+
+    /// <summary>Cores this node's host latency measurements run on (with the runtime's threads); empty: any.</summary>
+    public string DeviceCores { get; init; } = "";
+
+    /// <summary>While a host measurement times its runs, this process's trainers pause at their next batch boundary.</summary>
+    public bool QuietMeasurements { get; init; } = true;
 }
 
 public sealed record LoggingSettings

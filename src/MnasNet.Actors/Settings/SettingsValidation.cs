@@ -20,6 +20,8 @@ public static partial class SettingsValidation
         }
         Require(s.Threads is >= 1 and <= 256, $"threads must be between 1 and 256, got {s.Threads}");
         Require(s.Controller.Threads is null or (>= 1 and <= 256), $"controller.threads must be between 1 and 256, got {s.Controller.Threads}");
+        _ = Cores(s.Workers.TrainerCores, "workers.trainerCores");
+        _ = Cores(s.Workers.DeviceCores, "workers.deviceCores");
         Require(Strategies.Contains(s.Strategy), $"strategy '{s.Strategy}': expected one of {string.Join(", ", Strategies)}");
         Require(s.BatchSize >= 1, $"batchSize must be at least 1, got {s.BatchSize}");
         Require(s.Batches >= 1, $"batches must be at least 1, got {s.Batches}");
@@ -150,6 +152,23 @@ public static partial class SettingsValidation
     }
 
     /// <summary>Reward exponents after the preset is applied.</summary>
+    /// <summary>A cores setting parsed (null when empty: any core).</summary>
+    public static IReadOnlyList<int>? Cores(string spec, string setting)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            return null;
+        }
+        try
+        {
+            return MnasNet.Torch.CpuAffinity.Parse(spec, setting);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SettingsException(e.Message);
+        }
+    }
+
     public static (double Alpha, double Beta) Exponents(RewardSettings r) => r.Preset switch
     {
         RewardExponents.Soft => (-0.07, -0.07),

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using MnasNet.Bench;
 using MnasNet.Latency;
+using MnasNet.Torch;
 
 namespace MnasNet.Cli.Commands;
 
@@ -26,10 +27,13 @@ public sealed class BenchLatencyCommand : CliCommand
     private readonly Option<string?> _tableOut = new("--table-out") { Description = "Also save the lookup table to this file." };
     private readonly Option<ulong> _seed = LatencyOptions.Seed();
     private readonly Option<bool> _json = LatencyOptions.Json();
+    private readonly Option<bool> _busyTrainer = new("--busy-trainer") { Description = "Also measure with a proxy trainer busy in this process: unisolated, pinned to separate cores, and pinned with the quiet window." };
+    private readonly Option<string> _trainerCores = new("--trainer-cores") { Description = "Cores of the busy trainer when pinned (default: all but the last).", DefaultValueFactory = _ => Environment.ProcessorCount > 1 ? $"0-{Environment.ProcessorCount - 2}" : "0" };
+    private readonly Option<string> _deviceCores = new("--device-cores") { Description = "Cores of the measurement when pinned (default: the last).", DefaultValueFactory = _ => $"{Environment.ProcessorCount - 1}" };
 
     public BenchLatencyCommand() : base("latency", "Reference latencies, their repeatability, and the lookup table's MAPE and Kendall tau.")
     {
-        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json })
+        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json, _busyTrainer, _trainerCores, _deviceCores })
         {
             Options.Add(option);
         }
@@ -50,12 +54,16 @@ public sealed class BenchLatencyCommand : CliCommand
             !parseResult.GetValue(_noTable), parseResult.GetValue(_tableResolution), parseResult.GetValue(_tableSamples),
             LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut));
         var json = parseResult.GetValue(_json);
+        var (trainerCores, deviceCores) = (Cores(parseResult.GetValue(_trainerCores)!, "--trainer-cores"), Cores(parseResult.GetValue(_deviceCores)!, "--device-cores"));
         // With --json, progress goes to stderr so that stdout stays one JSON document.
         var progress = new LineProgress(json ? parseResult.InvocationConfiguration.Error : output);
         var report = await LatencyBenchmark.RunAsync(settings, progress, cancellationToken);
+        var isolation = parseResult.GetValue(_busyTrainer) && settings.Architectures.Count > 0
+            ? await LatencyIsolationBenchmark.RunAsync(settings, trainerCores, deviceCores, progress, cancellationToken)
+            : null;
         if (json)
         {
-            await WriteJsonAsync(output, report);
+            await WriteJsonAsync(output, new { report.Measurements, report.Table, report.LoadBefore, report.LoadAfter, Isolation = isolation });
             return ExitCodes.Success;
         }
         await output.WriteLineAsync();
@@ -68,6 +76,16 @@ public sealed class BenchLatencyCommand : CliCommand
                 $"  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.SecondsPerMeasurement,13:F2}  {r.TimingSecondsPerMeasurement,8:F2}"));
         }
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"load average (1 min): {report.LoadBefore?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} before, {report.LoadAfter?.ToString("F1", CultureInfo.InvariantCulture) ?? "?"} after, on {Environment.ProcessorCount} cores"));
+        if (isolation is not null)
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"with a proxy trainer in this process (pinned: trainer on cores {CpuAffinity.Format(trainerCores)}, measurement on {CpuAffinity.Format(deviceCores)}):"));
+            await output.WriteLineAsync("  condition              architecture   backend       median ms   CV(medians)  mean CV(runs)  trainer paused s");
+            foreach (var r in isolation)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"  {r.Condition,-21}  {r.Architecture,-13}  {r.Backend,-12}  {r.MedianOfMediansMs,9:F2}   {r.CvOfMedians,10:P1}  {r.MeanWithinRunCv,12:P1}  {r.TrainerWaitSeconds,16:F1}"));
+            }
+        }
         if (report.Table is { } t)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -75,6 +93,18 @@ public sealed class BenchLatencyCommand : CliCommand
                 $"MAPE {t.Evaluation.MapePercent:F1}%, Kendall tau {t.Evaluation.KendallTau:F3} (evaluation {t.EvaluateSeconds:F0} s)"));
         }
         return ExitCodes.Success;
+    }
+
+    private static IReadOnlyList<int> Cores(string spec, string option)
+    {
+        try
+        {
+            return CpuAffinity.Parse(spec, option);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliInputException(e.Message);
+        }
     }
 
     private sealed class LineProgress(TextWriter output) : IProgress<string>

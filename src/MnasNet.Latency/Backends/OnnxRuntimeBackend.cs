@@ -33,7 +33,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
 {
     public const string Name = "onnxruntime";
 
-    private readonly DeviceGate _gate = new();
+    private readonly DeviceGate _gate;
     private readonly ResolutionLimits _limits;
 
     public OnnxRuntimeSettings Settings { get; }
@@ -42,8 +42,10 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
 
     public PlatformDescription Platform { get; }
 
-    public OnnxRuntimeBackend(OnnxRuntimeSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null)
+    /// <param name="isolation">Cores and quiet window of the timing thread (default: none).</param>
+    public OnnxRuntimeBackend(OnnxRuntimeSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null, MeasurementIsolation? isolation = null)
     {
+        _gate = new DeviceGate(isolation);
         Settings = (settings ?? new OnnxRuntimeSettings()).Validate();
         _limits = limits ?? ResolutionLimits.Default;
         DeviceId = deviceId ?? $"{Environment.MachineName}/{Name}/t{Settings.IntraOpThreads}";
@@ -51,6 +53,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
             new Dictionary<string, string> { ["onnxruntime"] = OrtEnv.Instance().GetVersionString() },
             $"inter-op {Settings.InterOpThreads}, sequential, graph optimisations {(Settings.GraphOptimizations ? "all" : "off")}, " +
             $"single-layer runs evict {Settings.LayerCacheEvictionBytes / 1024} KiB of cache first");
+        Platform = _gate.Isolation.Describe(Platform);
     }
 
     public Task<LatencyMeasurement> MeasureAsync(Architecture architecture, NetworkOptions options, MeasurementProtocol protocol, CancellationToken cancellationToken = default)
@@ -120,7 +123,7 @@ public sealed class OnnxRuntimeBackend : ILayerLatencyBackend
         OrtValue[] outputs = [outputValue];
         try
         {
-            return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken, beforeEachRun: beforeEachRun);
+            return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(() => session.Run(runOptions, inputNames, inputs, outputNames, outputs)), cancellationToken, beforeEachRun: beforeEachRun, quietWindow: _gate.Isolation.QuietWindow);
         }
         catch (OnnxRuntimeException e)
         {

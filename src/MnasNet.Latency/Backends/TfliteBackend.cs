@@ -32,7 +32,7 @@ public sealed class TfliteBackend : ILayerLatencyBackend
 {
     public const string Name = "tflite";
 
-    private readonly DeviceGate _gate = new();
+    private readonly DeviceGate _gate;
     private readonly ResolutionLimits _limits;
 
     public TfliteSettings Settings { get; }
@@ -42,8 +42,10 @@ public sealed class TfliteBackend : ILayerLatencyBackend
     public PlatformDescription Platform { get; }
 
     /// <summary>Throws <see cref="TfliteLibraryNotFoundException"/> (naming deploy/setup.sh) when the library is missing.</summary>
-    public TfliteBackend(TfliteSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null)
+    /// <param name="isolation">Cores and quiet window of the timing thread (default: none).</param>
+    public TfliteBackend(TfliteSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null, MeasurementIsolation? isolation = null)
     {
+        _gate = new DeviceGate(isolation);
         Settings = (settings ?? new TfliteSettings()).Validate();
         _limits = limits ?? ResolutionLimits.Default;
         var version = TfliteInterpreter.Version;
@@ -52,6 +54,7 @@ public sealed class TfliteBackend : ILayerLatencyBackend
             new Dictionary<string, string> { ["tflite"] = version },
             $"xnnpack {OnOff(Settings.XnnPack)}, float32 NHWC, C library {TfliteInterpreter.LibraryPath}, " +
             $"single-layer runs evict {Settings.LayerCacheEvictionBytes / 1024} KiB of cache first");
+        Platform = _gate.Isolation.Describe(Platform);
     }
 
     public static string OnOff(bool value) => value ? "on" : "off";
@@ -94,7 +97,7 @@ public sealed class TfliteBackend : ILayerLatencyBackend
     {
         using var interpreter = new TfliteInterpreter(model, Settings.Interpreter);
         interpreter.SetInput(OnnxInference.RandomInput([interpreter.InputLength], Settings.Seed));
-        return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(interpreter.Invoke), cancellationToken, beforeEachRun: beforeEachRun);
+        return MeasurementRunner.Run(protocol, () => MeasurementRunner.Time(interpreter.Invoke), cancellationToken, beforeEachRun: beforeEachRun, quietWindow: _gate.Isolation.QuietWindow);
     }
 
     public ValueTask DisposeAsync()

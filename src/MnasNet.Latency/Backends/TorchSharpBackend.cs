@@ -29,7 +29,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
 {
     public const string Name = "torchsharp";
 
-    private readonly DeviceGate _gate = new();
+    private readonly DeviceGate _gate;
     private readonly ResolutionLimits _limits;
 
     public TorchSharpSettings Settings { get; }
@@ -38,8 +38,10 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
 
     public PlatformDescription Platform { get; }
 
-    public TorchSharpBackend(TorchSharpSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null)
+    /// <param name="isolation">Cores and quiet window of the timing thread (default: none).</param>
+    public TorchSharpBackend(TorchSharpSettings? settings = null, string? deviceId = null, ResolutionLimits? limits = null, MeasurementIsolation? isolation = null)
     {
+        _gate = new DeviceGate(isolation);
         Settings = (settings ?? new TorchSharpSettings()).Validate();
         _limits = limits ?? ResolutionLimits.Default;
         TorchRuntime.EnsureLoaded();
@@ -51,6 +53,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
                 ["libtorch"] = TorchRuntime.LibTorchVersion,
             },
             "eager, eval mode, inference_mode");
+        Platform = _gate.Isolation.Describe(Platform);
     }
 
     public Task<LatencyMeasurement> MeasureAsync(Architecture architecture, NetworkOptions options, MeasurementProtocol protocol, CancellationToken cancellationToken = default)
@@ -114,7 +117,7 @@ public sealed class TorchSharpBackend : ILayerLatencyBackend
         {
             using var runScope = NewDisposeScope();
             module.call(input);
-        }), cancellationToken, beforeEachRun: beforeEachRun);
+        }), cancellationToken, beforeEachRun: beforeEachRun, quietWindow: _gate.Isolation.QuietWindow);
     }
 
     public ValueTask DisposeAsync()

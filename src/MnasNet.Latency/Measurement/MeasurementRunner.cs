@@ -1,3 +1,4 @@
+using MnasNet.Torch;
 using System.Diagnostics;
 
 namespace MnasNet.Latency.Measurement;
@@ -11,11 +12,13 @@ public static class MeasurementRunner
     /// <summary>
     /// Warm-up, then rounds of timed runs. <paramref name="runOnceMs"/> runs the model once and returns its time in
     /// milliseconds. The time budget counts wall time, or with <paramref name="virtualTime"/> the sum of the samples
-    /// (simulated devices, whose samples are not real time, stay deterministic that way).
+    /// (simulated devices, whose samples are not real time, stay deterministic that way). With
+    /// <paramref name="quietWindow"/>, local trainers pause from the first warm-up run to the last timed one.
     /// </summary>
-    public static TimedRuns Run(MeasurementProtocol protocol, Func<double> runOnceMs, CancellationToken cancellationToken, bool virtualTime = false, Action? beforeEachRun = null)
+    public static TimedRuns Run(MeasurementProtocol protocol, Func<double> runOnceMs, CancellationToken cancellationToken, bool virtualTime = false, Action? beforeEachRun = null, bool quietWindow = false)
     {
         protocol.Validate();
+        using var window = quietWindow ? QuietWindow.Shared.Measurement() : null;
         var wall = Stopwatch.StartNew();
         for (var i = 0; i < protocol.Warmup; i++)
         {

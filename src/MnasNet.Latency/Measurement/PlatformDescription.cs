@@ -31,7 +31,8 @@ public sealed record PlatformDescription(
     string Runtime,
     IReadOnlyDictionary<string, string> Libraries,
     string? Governor,
-    string? Details = null)
+    string? Details = null,
+    string? Isolation = null)
 {
     [JsonIgnore]
     public bool IsSimulated => Source == LatencySource.Simulated;
@@ -41,5 +42,6 @@ public sealed record PlatformDescription(
     public string Summary =>
         $"{Backend}{(Source == LatencySource.Measured ? "" : $" [{Source.ToString().ToLowerInvariant()}]")}" +
         $"{(Libraries.Count == 0 ? "" : $" ({string.Join(", ", Libraries.Select(kv => $"{kv.Key} {kv.Value}"))})")}, {Threads} thread{(Threads == 1 ? "" : "s")}, " +
-        $"{CpuModel} ({Cores} cores{(Governor is null ? "" : $", governor {Governor}")})";
+        $"{CpuModel} ({Cores} cores{(Governor is null ? "" : $", governor {Governor}")})" +
+        (Isolation is null ? "" : $"; {Isolation}");
 }

@@ -71,6 +71,7 @@ public static class ProxyTrainer
         architecture.Validate();
         cancellation.ThrowIfCancellationRequested();
         TorchRuntime.EnsureLoaded(options.Threads);
+        using var quiet = options.YieldToMeasurements ? QuietWindow.Shared.Training() : null;
         return new Run(architecture, data, classes, options, progress, cancellation).Execute();
     }
 
@@ -156,7 +157,7 @@ public static class ProxyTrainer
                     var stepInEpoch = 0;
                     foreach (var batch in prefetch.Batches())
                     {
-                        cancellation.ThrowIfCancellationRequested();
+                        BetweenBatches();
                         lr = LearningRates.At(options, step, stepsPerEpoch, totalSteps);
                         foreach (var group in optimizer.ParamGroups)
                         {
@@ -262,7 +263,7 @@ public static class ProxyTrainer
                 using var loader = Loader(data.Train, Batches.Plan(data.Train.Count, options.BatchSize, data.Evaluation, null).Take(options.BatchNormCalibrationBatches), data.Evaluation);
                 foreach (var batch in loader.Batches())
                 {
-                    cancellation.ThrowIfCancellationRequested();
+                    BetweenBatches();
                     using var scope = NewDisposeScope();
                     model.call(tensor(batch.Images, batch.Shape));
                 }
@@ -270,6 +271,16 @@ public static class ProxyTrainer
             foreach (var bn in norms)
             {
                 bn.momentum = options.BatchNormMomentum;
+            }
+        }
+
+        /// <summary>A batch boundary: where cancellation is seen and where a local latency measurement may pause training.</summary>
+        private void BetweenBatches()
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (options.YieldToMeasurements)
+            {
+                QuietWindow.Shared.BetweenBatches(cancellation);
             }
         }
 
@@ -282,7 +293,7 @@ public static class ProxyTrainer
             using var prefetch = Loader(validation, Batches.Plan(validation.Count, options.BatchSize, data.Evaluation, null), data.Evaluation);
             foreach (var batch in prefetch.Batches())
             {
-                cancellation.ThrowIfCancellationRequested();
+                BetweenBatches();
                 using var scope = NewDisposeScope();
                 var y = tensor(batch.Labels);
                 var logits = model.call(tensor(batch.Images, batch.Shape));

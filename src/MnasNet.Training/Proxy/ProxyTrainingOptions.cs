@@ -76,6 +76,9 @@ public sealed record ProxyTrainingOptions
     /// <summary>libtorch intra-op threads (process-wide; part of the determinism).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Pause between batches while a latency measurement in this process runs (<see cref="MnasNet.Torch.QuietWindow"/>); results do not change.</summary>
+    public bool YieldToMeasurements { get; init; }
+
     /// <summary>Training images used (after the validation hold-out); null: all that remain.</summary>
     public int? TrainSize { get; init; }
 
