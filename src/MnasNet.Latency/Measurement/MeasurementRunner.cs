@@ -1,5 +1,5 @@
-using MnasNet.Torch;
 using System.Diagnostics;
+using MnasNet.Torch;
 
 namespace MnasNet.Latency.Measurement;
 
