@@ -1,3 +1,4 @@
+using MnasNet.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -51,6 +52,14 @@ internal sealed class AdamOptimizer : IDisposable
         var biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        // Scalars held in locals for the whole loop: see KeptScalars.
+        using var beta1 = Beta1.ToScalar();
+        using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+        using var beta2 = Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using var sqrtCorrection2 = biasCorrection2Sqrt.ToScalar();
+        using var epsilon = Epsilon.ToScalar();
+        using var negativeStep = (-stepSize).ToScalar();
         for (var i = 0; i < _parameters.Length; i++)
         {
             var grad = _parameters[i].grad;
@@ -58,10 +67,10 @@ internal sealed class AdamOptimizer : IDisposable
             {
                 continue;
             }
-            _expAvg[i].mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-            _expAvgSq[i].mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-            var denominator = (_expAvgSq[i].sqrt() / biasCorrection2Sqrt).add_(Epsilon);
-            _parameters[i].addcdiv_(_expAvg[i], denominator, value: -stepSize);
+            _expAvg[i].mul_(beta1).add_(grad, alpha: oneMinusBeta1);
+            _expAvgSq[i].mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
+            var denominator = (_expAvgSq[i].sqrt() / sqrtCorrection2).add_(epsilon, KeptScalars.One);
+            _parameters[i].addcdiv_(_expAvg[i], denominator, value: negativeStep);
         }
     }
 

@@ -1,4 +1,5 @@
 using MnasNet.SearchSpace;
+using MnasNet.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,6 +24,8 @@ public sealed partial class ControllerPolicy : nn.Module
 {
     /// <summary>Masked logits are set to this (after temperature): exp underflows to exactly 0, no NaN from −∞.</summary>
     private const float MaskedLogit = -1e9f;
+
+    private static readonly Scalar MaskedLogitScalar = MaskedLogit.ToScalar();
 
     public readonly Parameter start;
     public readonly Embedding embedding;
@@ -107,7 +110,8 @@ public sealed partial class ControllerPolicy : nn.Module
     {
         using var scope = NewDisposeScope();
         var batch = tokens.shape[0];
-        var embedded = embedding.call(tokens + _offsets);                                   // [B, 42, E]
+        using var temperatureScalar = temperature.ToScalar();
+        var embedded = embedding.call(tokens.add(_offsets, KeptScalars.One));               // [B, 42, E]
         var inputs = cat([start.expand(batch, 1, start.shape[2]), embedded.narrow(1, 0, DecisionCount - 1)], 1);
         var (output, _, _) = lstm.call(inputs.transpose(0, 1));                              // [42, B, H]
         Tensor? logProb = null;
@@ -117,18 +121,18 @@ public sealed partial class ControllerPolicy : nn.Module
             var logits = heads[k].call(output.index_select(0, _positionsOfKind[k]));          // [7, B, C]
             if (temperature != 1.0)
             {
-                logits = logits / temperature;
+                logits = logits / temperatureScalar;
             }
             if (_disallowedOfKind[k] is { } mask)
             {
-                logits = logits.masked_fill(mask, MaskedLogit);
+                logits = logits.masked_fill(mask, MaskedLogitScalar);
             }
             var logSoftmax = logits.log_softmax(2);
             var chosen = tokens.index_select(1, _positionsOfKind[k]).t().unsqueeze(2);        // [7, B, 1]
             var kindLogProb = logSoftmax.gather(2, chosen).squeeze(2).sum(dim: 0);
             var kindEntropy = -(logSoftmax.exp() * logSoftmax).sum(dim: 2).sum(dim: 0);
-            logProb = logProb is null ? kindLogProb : logProb + kindLogProb;
-            entropy = entropy is null ? kindEntropy : entropy + kindEntropy;
+            logProb = logProb is null ? kindLogProb : logProb.add(kindLogProb, KeptScalars.One);
+            entropy = entropy is null ? kindEntropy : entropy.add(kindEntropy, KeptScalars.One);
         }
         return (logProb!.MoveToOuterDisposeScope(), entropy!.MoveToOuterDisposeScope());
     }
@@ -281,7 +285,7 @@ internal sealed class LstmStep
         _layers = Enumerable.Range(0, layers).Select(l => (
             Weight(lstm, $"weight_ih_l{l}").t(),
             Weight(lstm, $"weight_hh_l{l}").t(),
-            Weight(lstm, $"bias_ih_l{l}") + Weight(lstm, $"bias_hh_l{l}"))).ToArray();
+            Weight(lstm, $"bias_ih_l{l}").add(Weight(lstm, $"bias_hh_l{l}"), KeptScalars.One))).ToArray();
     }
 
     private static Tensor Weight(LSTM lstm, string name) =>
@@ -294,7 +298,7 @@ internal sealed class LstmStep
         {
             var (wih, whh, bias) = _layers[l];
             var gates = addmm(bias, x, wih, 1, 1).addmm_(h[l], whh, 1, 1).chunk(4, 1);
-            c[l] = gates[1].sigmoid() * c[l] + gates[0].sigmoid() * gates[2].tanh();
+            c[l] = (gates[1].sigmoid() * c[l]).add(gates[0].sigmoid() * gates[2].tanh(), KeptScalars.One);
             h[l] = gates[3].sigmoid() * c[l].tanh();
             x = h[l];
         }
@@ -316,7 +320,7 @@ internal sealed class LstmStep
             using (var input = chunks[0].sigmoid())
             using (var candidate = chunks[2].tanh())
             {
-                cell.add_(input.mul_(candidate));
+                cell.add_(input.mul_(candidate), KeptScalars.One);
             }
             using (var cellTanh = cell.tanh())
             {

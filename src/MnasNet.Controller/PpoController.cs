@@ -186,6 +186,11 @@ public sealed class PpoController : IArchitectureSampler
             var old = tensor(oldLogProb.Select(v => (float)v).ToArray());
             var adv = tensor(advantages.Select(v => (float)v).ToArray());
             var eps = Options.ClipEpsilon;
+            // Scalars held in locals for the whole update: see KeptScalars.
+            using var clipLow = (1 - eps).ToScalar();
+            using var clipHigh = (1 + eps).ToScalar();
+            using var clipEpsilon = eps.ToScalar();
+            using var entropyWeight = (-entropyCoefficient).ToScalar();
             for (var epoch = 0; epoch < Options.Epochs; epoch++)
             {
                 using var stepScope = NewDisposeScope();
@@ -193,11 +198,11 @@ public sealed class PpoController : IArchitectureSampler
                 var (logProb, entropy) = _policy.Evaluate(tokens, Options.Temperature);
                 var logRatio = logProb - old;
                 var ratio = logRatio.exp();
-                var surrogate = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv);
+                var surrogate = torch.min(ratio * adv, ratio.clamp(clipLow, clipHigh) * adv);
                 var policy = -surrogate.mean();
                 var meanEnt = entropy.mean();
-                var entropyTerm = -entropyCoefficient * meanEnt;
-                var total = policy + entropyTerm;
+                var entropyTerm = meanEnt.mul(entropyWeight);
+                var total = policy.add(entropyTerm, KeptScalars.One);
                 total.backward();
                 gradNorm = nn.utils.clip_grad_norm_(_policy.parameters(), Options.MaxGradNorm);
                 _adam.Step();
@@ -207,7 +212,7 @@ public sealed class PpoController : IArchitectureSampler
                 totalLoss = total.item<float>();
                 meanEntropy = meanEnt.item<float>();
                 approxKl = (-logRatio).mean().item<float>();
-                clipFraction = ((ratio - 1).abs() > eps).to_type(ScalarType.Float32).mean().item<float>();
+                clipFraction = ratio.sub(KeptScalars.One).abs().gt(clipEpsilon).to_type(ScalarType.Float32).mean().item<float>();
             }
         }
 
