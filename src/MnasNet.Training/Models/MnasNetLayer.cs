@@ -1,4 +1,5 @@
 using MnasNet.SearchSpace;
+using MnasNet.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -80,7 +81,7 @@ public sealed class MnasNetLayer : nn.Module<Tensor, Tensor>
         }
         if (HasResidual)
         {
-            y = y + Shortcut(input);
+            y = y.add(Shortcut(input), KeptScalars.One);
         }
         return y.MoveToOuterDisposeScope();
     }

@@ -75,7 +75,8 @@ public sealed class MnasNetModel : nn.Module<Tensor, Tensor>
             return x;
         }
         var keep = 1 - Options.Dropout;
-        return x * torch.empty_like(x).bernoulli_(keep, _generator).div_(keep);
+        using var keepScalar = keep.ToScalar();
+        return x * torch.empty_like(x).bernoulli_(keep, _generator).div_(keepScalar);
     }
 
     // TorchVision's MNASNet initialisation: Kaiming-normal (fan-out) convs, unit BatchNorm, small-normal classifier.
