@@ -26,10 +26,7 @@ public static class WarmStartPlanner
 {
     public static WarmStartPlan Plan(SearchSettings settings, string sourceId, IReadOnlyList<JournalEntry> source)
     {
-        if (sourceId == settings.Id)
-        {
-            throw new WarmStartException($"--warm-start {sourceId}: a search cannot warm-start from itself");
-        }
+        EnsureOtherSearch(settings, sourceId);
         var history = SearchHistory.From(sourceId, source);
         var started = history.Started ?? throw new WarmStartException($"--warm-start {sourceId}: its journal has no search-started event");
         if (WarmStarts.KindOf(settings.Strategy) is not { } kind)
@@ -49,6 +46,15 @@ public static class WarmStartPlanner
         return kind == WarmStartKind.PolicyState
             ? FromPolicyState(settings, sourceId, history, head, rewarded.Count)
             : FromTrials(settings, sourceId, started, head, rewarded);
+    }
+
+    /// <summary>Checked before the source is read: a search's own id names no earlier search.</summary>
+    public static void EnsureOtherSearch(SearchSettings settings, string sourceId)
+    {
+        if (sourceId == settings.Id)
+        {
+            throw new WarmStartException($"--warm-start {sourceId}: a search cannot warm-start from itself");
+        }
     }
 
     private static WarmStartPlan FromPolicyState(SearchSettings settings, string sourceId, SearchHistory history, (long Events, string? Link, string Status) head, int rewarded)

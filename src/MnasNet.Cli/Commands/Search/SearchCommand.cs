@@ -67,6 +67,7 @@ public sealed class SearchCommand : SearchCliCommand
         WarmStartPlan? warm = null;
         if (warmFrom is not null)
         {
+            WarmStartPlanner.EnsureOtherSearch(settings, warmFrom);
             warm = WarmStartPlanner.Plan(settings, warmFrom, SourceJournals(settings).ReadEvents(warmFrom));
             await output.WriteLineAsync(warm.Record.Taken == Controller.WarmStartKind.PolicyState
                 ? $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its policy state of step {warm.Record.SourceStep} ({warm.Record.SourceStateHash}), learned from {warm.Record.SourceTrials} trials"
