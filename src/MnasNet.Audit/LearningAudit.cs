@@ -100,8 +100,16 @@ public static class LearningAudit
                     string.Create(CultureInfo.InvariantCulture, $"reward {Auditor.F(t.Reward)}"));
             }
         }
-        using var derived = SearchPolicies.Create(facts.Settings, MnasNetSearchSpace.Default, warm, null);
-        var hash = PolicyCheckpoint.HashOf(derived.SaveState());
+        string hash;
+        try
+        {
+            using var derived = SearchPolicies.Create(facts.Settings, MnasNetSearchSpace.Default, warm, null);
+            hash = PolicyCheckpoint.HashOf(derived.SaveState());
+        }
+        catch (ControllerException e)
+        {
+            return ($"warm-start trials strategy {facts.Settings.Strategy} can be seeded with", e.Message);
+        }
         return hash == initial.StateHash
             ? null
             : ($"initial policy state {hash} (strategy {facts.Settings.Strategy} seeded with the {warm.Trials?.Count ?? 0} journaled warm-start trials)", $"state {initial.StateHash}");
