@@ -7,7 +7,7 @@ namespace MnasNet.Controller;
 /// and warm-started from a run of the same strategy at <see cref="WarmStartSuiteResult.SourceTargetMs"/>. Best reward
 /// after <paramref name="Budget"/> new architectures, mean ± sd over seeds, for both; and the architectures the warm
 /// run needed to reach the cold run's best at that budget (same seed), mean ± sd over the <paramref name="Reached"/>
-/// seeds that reached it within the suite's largest budget.
+/// seeds that reached it within the suite's largest budget (null when none did).
 /// </summary>
 public sealed record WarmStartCell(
     string Family,
@@ -19,7 +19,7 @@ public sealed record WarmStartCell(
     double ColdSd,
     double WarmMean,
     double WarmSd,
-    double BudgetToColdBestMean,
+    double? BudgetToColdBestMean,
     double BudgetToColdBestSd,
     int Reached,
     int Seeds);
@@ -101,7 +101,7 @@ public static class WarmStartSuite
                     var warmBest = mine.Select(i => warm[i][b - 1]).ToArray();
                     var needed = mine.Select(i => Array.FindIndex(warm[i], v => v >= cold[i][b - 1]) + 1).Where(k => k > 0).Select(k => (double)k).ToArray();
                     cells.Add(new WarmStartCell(family, preset, strategy, b, optima[(family, preset)], coldBest.Average(), ControllerSuite.Sd(coldBest),
-                        warmBest.Average(), ControllerSuite.Sd(warmBest), needed.Length > 0 ? needed.Average() : double.NaN, ControllerSuite.Sd(needed), needed.Length, mine.Length));
+                        warmBest.Average(), ControllerSuite.Sd(warmBest), needed.Length > 0 ? needed.Average() : null, ControllerSuite.Sd(needed), needed.Length, mine.Length));
                 }
             }
         }
