@@ -308,6 +308,22 @@ public static class LearningAudit
             return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy, null);
         }
 
+        if (exact && r.ParameterHash == p.ParameterHash && PolicyCheckpoint.HashOf(policy.SaveState()) == journaled.StateHash)
+        {
+            // The re-run policy saves exactly the journaled state, so it goes on as the next step's start: restoring
+            // another policy from the journaled bytes would give the same one. The journaled state must still decode.
+            try
+            {
+                var state = journaled.Decode(before);
+                comparison.Writer = journaled.Platform;
+                comparison.WriterJournaled = true;
+                return (null, policy, state);
+            }
+            catch (InvalidDataException)
+            {
+                // Reported below, exactly as without this shortcut.
+            }
+        }
         IArchitectureSampler after;
         byte[] afterState;
         try
