@@ -1,4 +1,5 @@
 using System.Globalization;
+using MnasNet.Actors.Backends;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
@@ -70,6 +71,51 @@ public static class LearningAudit
             MaxParameterDelta, MaxLogProbDelta, Tolerance, StatesJournaled, SamePlatform);
     }
 
+    private static string WarmStartDescription(WarmStart warm) => warm.Taken == WarmStartKind.PolicyState
+        ? $"warm-started from search {warm.SourceSearchId}'s policy state of step {warm.SourceStep} ({warm.SourceStateHash}; taken as journaled, the source journal is not read)"
+        : $"warm-started from {warm.Trials?.Count ?? 0} trials of search {warm.SourceSearchId} (re-derived from the journaled trials)";
+
+    /// <summary>
+    /// A warm start from trials must re-derive from search-started alone: each taken trial's reward is its journaled
+    /// accuracy and latencies under this search's reward settings (bit for bit), and the strategy seeded with them is
+    /// the journaled initial state. A policy-state warm start's state is journaled whole and checked by its hash.
+    /// </summary>
+    private static (string Expected, string Found)? WarmStartProblem(JournalFacts facts, WarmStart warm, PolicyCheckpoint initial)
+    {
+        if (warm.Taken == WarmStartKind.PolicyState)
+        {
+            return null;
+        }
+        var targets = DevicePlatform.TargetsOf(facts.Settings);
+        var (alpha, beta) = facts.Exponents;
+        foreach (var t in warm.Trials ?? [])
+        {
+            if (t.LatenciesMs.Count != targets.Count)
+            {
+                return ($"{targets.Count} latencies for warm-start trial {t.SourceTrialId} of search {warm.SourceSearchId}", $"{t.LatenciesMs.Count}");
+            }
+            var reward = WarmStartPlanner.Rescore(t.Accuracy, t.LatenciesMs, t.Failed, targets, alpha, beta);
+            if (BitConverter.DoubleToInt64Bits(reward) != BitConverter.DoubleToInt64Bits(t.Reward))
+            {
+                return (string.Create(CultureInfo.InvariantCulture, $"warm-start trial {t.SourceTrialId} of search {warm.SourceSearchId} re-scored {Auditor.F(reward)} under this search's reward"),
+                    string.Create(CultureInfo.InvariantCulture, $"reward {Auditor.F(t.Reward)}"));
+            }
+        }
+        string hash;
+        try
+        {
+            using var derived = SearchPolicies.Create(facts.Settings, MnasNetSearchSpace.Default, warm, null);
+            hash = PolicyCheckpoint.HashOf(derived.SaveState());
+        }
+        catch (ControllerException e)
+        {
+            return ($"warm-start trials strategy {facts.Settings.Strategy} can be seeded with", e.Message);
+        }
+        return hash == initial.StateHash
+            ? null
+            : ($"initial policy state {hash} (strategy {facts.Settings.Strategy} seeded with the {warm.Trials?.Count ?? 0} journaled warm-start trials)", $"state {initial.StateHash}");
+    }
+
     internal static LearningResult Verify(JournalFacts facts, JournalSnapshot? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
     {
         var space = MnasNetSearchSpace.Default;
@@ -102,6 +148,16 @@ public static class LearningAudit
                 return Empty("initial policy state journaled in search-started", 0);
             }
             start = $"initial policy state journaled in search-started (policy {policy.Version})";
+            if (facts.Started.WarmStart is { } warm)
+            {
+                start += $", {WarmStartDescription(warm)}";
+                if (WarmStartProblem(facts, warm, initial) is { } problem)
+                {
+                    divergences.Add(new Divergence(facts.StartedAt, "search-started", null, null, problem.Expected, problem.Found));
+                    policy.Dispose();
+                    return Empty(start, 0);
+                }
+            }
         }
         else
         {
@@ -258,6 +314,22 @@ public static class LearningAudit
             return (CheckUnjournaledUpdate(r, p, comparison, exact, Fail), policy, null);
         }
 
+        if (exact && r.ParameterHash == p.ParameterHash && PolicyCheckpoint.HashOf(policy.SaveState()) == journaled.StateHash)
+        {
+            // The re-run policy saves exactly the journaled state, so it goes on as the next step's start: restoring
+            // another policy from the journaled bytes would give the same one. The journaled state must still decode.
+            try
+            {
+                var state = journaled.Decode(before);
+                comparison.Writer = journaled.Platform;
+                comparison.WriterJournaled = true;
+                return (null, policy, state);
+            }
+            catch (InvalidDataException)
+            {
+                // Reported below, exactly as without this shortcut.
+            }
+        }
         IArchitectureSampler after;
         byte[] afterState;
         try

@@ -34,6 +34,7 @@ public static class MnasNetCli
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLatencyCommand());
         bench.Subcommands.Add(new BenchProxyFidelityCommand());
+        bench.Subcommands.Add(new BenchAuditCommand());
         root.Subcommands.Add(bench);
         return root;
     }

@@ -175,6 +175,13 @@ public static class ControllerSuite
     public static double[] BestSoFar(SuiteSettings settings, BlockObjective objective, LatencyTarget target, string strategy, ulong seed)
     {
         using var sampler = ArchitectureSamplers.Create(strategy, seed, settings.Ppo, settings.Evolution, settings.Tpe);
+        return BestSoFar(settings, objective, target, sampler);
+    }
+
+    /// <summary>The same with a given sampler (a warm-started one, say): the best reward after each of its proposals.</summary>
+    public static double[] BestSoFar(SuiteSettings settings, BlockObjective objective, LatencyTarget target, IArchitectureSampler sampler)
+    {
+        ArgumentNullException.ThrowIfNull(sampler);
         var budget = settings.MaxBudget;
         var result = new double[budget];
         var best = double.NegativeInfinity;

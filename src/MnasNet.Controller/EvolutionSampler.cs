@@ -31,7 +31,7 @@ public sealed record EvolutionOptions(int PopulationSize = 64, int SampleSize = 
 /// population, with one decision changed to a different allowed choice. Observed samples join the population in the
 /// order given and the oldest leave, whatever their reward.
 /// </summary>
-public sealed class EvolutionSampler : IArchitectureSampler
+public sealed class EvolutionSampler : ITrialSeededSampler
 {
     internal const string Magic = "MNASEVO1";
     private const int FormatVersion = 1;
@@ -109,6 +109,15 @@ public sealed class EvolutionSampler : IArchitectureSampler
             }
         }
         return SamplerStep.Unlearned(before, Version, batch);
+    }
+
+    public int SeedCapacity => Options.PopulationSize;
+
+    /// <summary>The trials join the population as if proposed and observed: they count towards the random warm-up.</summary>
+    public void Seed(IReadOnlyList<ScoredSample> trials)
+    {
+        Observe(trials);
+        Proposed += trials.Count;
     }
 
     private int[] Tournament((int[] Tokens, double Reward)[] members)

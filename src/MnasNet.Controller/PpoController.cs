@@ -320,6 +320,39 @@ public sealed class PpoController : IArchitectureSampler
         }
     }, capacity: (int)Math.Min(int.MaxValue, 3 * sizeof(float) * ParameterCount + 4096));
 
+    /// <summary>
+    /// A warm start's state: the saved controller's parameters, Adam moments and update count under
+    /// <paramref name="options"/> (this search's hyper-parameters, seed and threads), with this search's sampling stream
+    /// and no baseline (the first batch on the new objective sets it). The network's sizes must be the same.
+    /// </summary>
+    public static byte[] WarmStartState(byte[] source, ControllerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var (updates, learned) = StateCodec.Read(source, Magic, FormatVersion, "PPO controller", r =>
+        {
+            var saved = JsonSerializer.Deserialize<ControllerOptions>(r.ReadString()) ?? throw new ControllerException("PPO controller state: missing options");
+            if ((saved.LstmLayers, saved.HiddenSize, saved.EmbeddingSize) != (options.LstmLayers, options.HiddenSize, options.EmbeddingSize))
+            {
+                throw new ControllerException($"PPO controller state: its network ({saved.LstmLayers} LSTM layers, {saved.HiddenSize} hidden, {saved.EmbeddingSize} embedding) is not this search's ({options.LstmLayers}, {options.HiddenSize}, {options.EmbeddingSize})");
+            }
+            var count = r.ReadInt64();
+            r.ReadBoolean();
+            r.ReadDouble();
+            StateCodec.ReadRandom(r);
+            return (count, r.ReadBytes((int)(r.BaseStream.Length - r.BaseStream.Position)));
+        });
+        return StateCodec.Write(Magic, FormatVersion, w =>
+        {
+            w.Write(JsonSerializer.Serialize(options));
+            w.Write(updates);
+            w.Write(false);
+            w.Write(0.0);
+            StateCodec.WriteRandom(w, new SeededRandom(SeededRandom.Derive(options.Seed, "controller-sample")));
+            w.Write(learned);
+        }, capacity: learned.Length + 4096);
+    }
+
     /// <summary>A controller that continues exactly where the saved one was.</summary>
     /// <param name="threads">The intra-op thread count to continue with (bits depend on it); unset: the saved one.</param>
     public static PpoController Restore(byte[] state, int? threads = null) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>

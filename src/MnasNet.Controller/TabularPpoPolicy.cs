@@ -207,6 +207,21 @@ public sealed class TabularPpoPolicy : IArchitectureSampler
     public byte[] SaveState() => JsonSerializer.SerializeToUtf8Bytes(new StateDocument(
         Format, Step, _baseline, _random.State, _logits.Select(r => r.Select(BitConverter.DoubleToInt64Bits).ToArray()).ToArray()));
 
+    /// <summary>
+    /// A warm start's state: the saved policy's logits and step count with the sampling stream of
+    /// <paramref name="seed"/> (what a new policy of that seed starts with) and no baseline (the first batch on the new
+    /// objective sets it).
+    /// </summary>
+    public static byte[] WarmStartState(byte[] source, ulong seed)
+    {
+        var doc = JsonSerializer.Deserialize<StateDocument>(source) ?? throw new InvalidDataException("policy state: empty");
+        if (doc.Format != Format)
+        {
+            throw new InvalidDataException($"policy state: format '{doc.Format}', expected '{Format}'");
+        }
+        return JsonSerializer.SerializeToUtf8Bytes(doc with { Baseline = null, Random = new SeededRandom(seed).State });
+    }
+
     public static TabularPpoPolicy Restore(MnasNetSearchSpace space, ControllerOptions options, byte[] state)
     {
         var doc = JsonSerializer.Deserialize<StateDocument>(state) ?? throw new InvalidDataException("policy state: empty");

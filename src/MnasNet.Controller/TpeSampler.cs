@@ -50,7 +50,7 @@ public sealed record TpeOptions(
 /// Proposals are a function of the observations (tokens and rewards, in the order observed) and the random state
 /// only, both of which the saved state holds, so a restored sampler proposes exactly what the original would.
 /// </remarks>
-public sealed class TpeSampler : IArchitectureSampler
+public sealed class TpeSampler : ITrialSeededSampler
 {
     internal const string Magic = "MNASTPE1";
     private const int FormatVersion = 1;
@@ -119,6 +119,16 @@ public sealed class TpeSampler : IArchitectureSampler
             Proposed++;
         }
         return proposals;
+    }
+
+    /// <summary>How many trials a warm start hands it: enough for the good group and a wide bad group.</summary>
+    public int SeedCapacity => 1000;
+
+    /// <summary>The trials are observed as if proposed: they count towards the random start-up trials.</summary>
+    public void Seed(IReadOnlyList<ScoredSample> trials)
+    {
+        Observe(trials);
+        Proposed += trials.Count;
     }
 
     public SamplerStep Observe(IReadOnlyList<ScoredSample> batch)

@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -31,9 +32,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private SearchSession<IActorRef> _session;
     private readonly SearchPolicy _policy;
 
-    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber)
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null)
     {
-        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile));
+        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
         _session = _decider.Initial();
@@ -92,8 +93,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     /// <summary>Where the journal's sealed head is kept (<see cref="JournalHead"/>, a snapshot).</summary>
     public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
 
-    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber) =>
-        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber));
+    /// <param name="warmStart">Used only if the search is new (see <see cref="SearchDecider{TWorker}"/>).</param>
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart));
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SearchDecider<IActorRef>.TrialSeed(searchSeed, trialId);

@@ -20,7 +20,8 @@ namespace MnasNet.Actors.Decisions;
 /// </summary>
 /// <param name="chainKey">The HMAC key of the journal's hash chain (none: SHA-256).</param>
 /// <param name="platform">Where policy states are computed (journaled with each state); asked once, when first needed.</param>
-public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null)
+/// <param name="warmStart">A new search's warm start (<c>search --warm-start</c>): its starting policy and what it took.</param>
+public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null, WarmStartPlan? warmStart = null)
     where TWorker : notnull
 {
     private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.PolicyThreads)));
@@ -30,6 +31,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     private readonly string _settingsJson = SettingsLoader.DefinitionJson(settings);
     private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
     private readonly byte[]? _chainKey = chainKey;
+    private readonly WarmStartPlan? _warmStart = warmStart;
 
     public static readonly string CodeVersion = typeof(SearchDecider<>).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
@@ -184,13 +186,21 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             switch (State.Status)
             {
                 case SearchStatus.New:
-                    policy.Begin(SearchPolicies.Create(_settings, decider._space), statesJournaled: true);
+                    var warm = decider._warmStart;
+                    policy.Begin(warm is null ? SearchPolicies.Create(_settings, decider._space) : SearchPolicies.Create(_settings, decider._space, warm.Record, warm.PolicyState),
+                        statesJournaled: true);
                     policy.LastJournaledState = Policy.SaveState();
                     Emit(new SearchStarted(_id, decider._settingsJson, _settings.Seed, _settings.Strategy, Policy.Version,
                         CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, now,
-                        PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey)));
+                        PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey), warm?.Record));
                     Log(LogLevel.InfoLevel, "search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
                         _id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode.Word());
+                    if (warm is not null)
+                    {
+                        Log(LogLevel.InfoLevel, "search {SearchId} warm-started from search {Source} ({SourceStatus}, {SourceEvents} events): took {Taken}",
+                            _id, warm.Record.SourceSearchId, warm.Record.SourceStatus, warm.Record.SourceEvents,
+                            warm.Record.Taken == WarmStartKind.PolicyState ? $"its policy state of step {warm.Record.SourceStep}" : $"{warm.Record.Trials?.Count ?? 0} of its {warm.Record.SourceTrials} trials");
+                    }
                     break;
                 case SearchStatus.Completed:
                     Log(LogLevel.InfoLevel, "search {SearchId} is already completed", _id);

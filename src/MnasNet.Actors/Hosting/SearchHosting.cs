@@ -22,13 +22,14 @@ public sealed class RewardActorKey;
 
 public sealed class SearchSubscriberKey;
 
-/// <summary>What the host needs beyond the settings: where the journal is, which backends, who hears progress.</summary>
+/// <summary>What the host needs beyond the settings: where the journal is, which backends, who hears progress, a new search's warm start.</summary>
 public sealed record SearchHostOptions(
     string Database,
     IBackendFactory Backends,
     Action<ISearchCommand>? OnNotification = null,
     bool SerializeMessages = false,
-    bool StartWorkers = true);
+    bool StartWorkers = true,
+    Policy.WarmStartPlan? WarmStart = null);
 
 public static class SearchHostingExtensions
 {
@@ -61,7 +62,7 @@ public static class SearchHostingExtensions
             registry.Register<SearchSubscriberKey>(subscriber);
             var reward = system.ActorOf(RewardActor.Props(), "reward");
             registry.Register<RewardActorKey>(reward);
-            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber), $"search-{settings.Id}");
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart), $"search-{settings.Id}");
             registry.Register<SearchControllerKey>(controller);
             if (options.StartWorkers)
             {

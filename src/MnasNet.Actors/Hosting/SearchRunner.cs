@@ -40,8 +40,13 @@ public static class SearchRunner
         Action<SearchProgress>? onProgress = null,
         IBackendFactory? backends = null,
         CancellationToken pauseToken = default,
-        bool serializeMessages = false)
+        bool serializeMessages = false,
+        Policy.WarmStartPlan? warmStart = null)
     {
+        if (resume && warmStart is not null)
+        {
+            throw new SettingsException($"search '{settings.Id}': a warm start applies to a new search only (a resumed search goes on from its journal)");
+        }
         // A phone says what it is only when asked: the adb backend's platform comes from the phone itself.
         IReadOnlyList<DevicePlatform> locals = !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
             ? [.. PhoneDiscovery.Discover(DevicePlatform.Parse(settings.Latency.Backend), settings.Threads).Select(p => p.Platform)]
@@ -112,7 +117,7 @@ public static class SearchRunner
                     stopped.TrySetResult(s);
                     break;
             }
-        }, serializeMessages);
+        }, serializeMessages, WarmStart: warmStart);
 
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))

@@ -100,7 +100,34 @@ public sealed record SearchStarted(
     string FormulaId,
     DateTimeOffset At,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WarmStart? WarmStart = null) : JournaledEvent;
+
+/// <summary>
+/// What a warm-started search took from an earlier one (<c>search --warm-start</c>), journaled in its search-started:
+/// the source (id, strategy, status, and its journal's head when read: event count and last chain link) and either
+/// its policy state (PPO: <paramref name="SourceStateHash"/> of policy step <paramref name="SourceStep"/>, re-seeded
+/// and with this search's hyper-parameters; the result is search-started's policy state) or its best trials
+/// re-scored under this search's reward (<paramref name="Trials"/>, in the order the strategy was seeded with them),
+/// from which the starting state is re-derived without the source journal.
+/// </summary>
+public sealed record WarmStart(
+    string SourceSearchId,
+    string SourceStrategy,
+    string SourceStatus,
+    long SourceEvents,
+    string? SourceLastLink,
+    MnasNet.Controller.WarmStartKind Taken,
+    int SourceTrials,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SourceStateHash = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? SourceStep = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<WarmTrial>? Trials = null);
+
+/// <summary>
+/// One trial a warm start took: its tokens, the accuracy and latencies (one per target platform) the source measured,
+/// the source's reward and <paramref name="Reward"/>, the same inputs under this search's reward settings.
+/// </summary>
+public sealed record WarmTrial(long SourceTrialId, IReadOnlyList<int> Tokens, double Accuracy, IReadOnlyList<double> LatenciesMs, bool Failed, double SourceReward, double Reward);
 
 public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : JournaledEvent;
 

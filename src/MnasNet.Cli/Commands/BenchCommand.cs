@@ -43,11 +43,13 @@ public sealed class BenchControllerCommand : CliCommand
     private readonly Option<int> _updates = new("--updates") { Description = "Throughput: timed PPO updates.", DefaultValueFactory = _ => 10 };
     private readonly Option<int> _threads = new("--threads") { Description = "Throughput: libtorch intra-op threads.", DefaultValueFactory = _ => 1 };
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
+    private readonly Option<double?> _warmStartFrom = new("--warm-start-from-ms") { Description = "Warm-start mode: each strategy first searches at this target (ms), then at --target-ms cold and warm-started from that run (as search --warm-start); prints the best reward of both and the budget the warm run needs to reach the cold run's best." };
+    private readonly Option<int?> _sourceBudget = new("--source-budget") { Description = "Warm-start mode: architectures of the source run (default: the largest budget)." };
 
     public BenchControllerCommand() : base("controller", "Compare search strategies on a suite of objectives with known optima (best reward and regret per budget, best-so-far curves); --throughput for samples/s and PPO updates/s.")
     {
         _rewards.AcceptOnlyFromAmong("soft", "hard");
-        foreach (var option in new Option[] { _throughput, _quick, _strategies, _families, _rewards, _budgets, _seeds, _batch, _targetMs, _parallel, _ppo, _evolution, _tpe, _out, _sampleBatches, _updates, _threads, _json })
+        foreach (var option in new Option[] { _throughput, _quick, _strategies, _families, _rewards, _budgets, _seeds, _batch, _targetMs, _parallel, _ppo, _evolution, _tpe, _out, _sampleBatches, _updates, _threads, _json, _warmStartFrom, _sourceBudget })
         {
             Options.Add(option);
         }
@@ -95,10 +97,32 @@ public sealed class BenchControllerCommand : CliCommand
             Evolution = OptionOverrides.Apply(EvolutionOptions.Default, parseResult.GetValue(_evolution), "--evolution"),
             Tpe = OptionOverrides.Apply(TpeOptions.Default, parseResult.GetValue(_tpe), "--tpe"),
         };
-        settings.Validate();
         var outDir = parseResult.GetValue(_out) ?? "controller-bench";
         var json = parseResult.GetValue(_json);
         var log = json ? TextWriter.Null : output;
+        if (parseResult.GetValue(_warmStartFrom) is { } sourceTargetMs)
+        {
+            if (parseResult.GetValue(_strategies) is not { Length: > 0 })
+            {
+                settings = settings with { Strategies = [.. SearchStrategies.Compared.Where(x => WarmStarts.KindOf(x) is not null)] };
+            }
+            var warm = await Task.Run(() => WarmStartSuite.Execute(settings, sourceTargetMs, parseResult.GetValue(_sourceBudget), m => log.WriteLine(m), cancellationToken), cancellationToken);
+            Directory.CreateDirectory(outDir);
+            var warmPath = Path.Combine(outDir, "controller-warm-start.json");
+            await File.WriteAllTextAsync(warmPath, System.Text.Json.JsonSerializer.Serialize(warm, Json), cancellationToken);
+            if (json)
+            {
+                await WriteJsonAsync(output, warm);
+                return ExitCodes.Success;
+            }
+            foreach (var line in ControllerSuiteTable.Lines(warm))
+            {
+                await output.WriteLineAsync(line);
+            }
+            await output.WriteLineAsync($"written: {warmPath}");
+            return ExitCodes.Success;
+        }
+        settings.Validate();
         var result = await Task.Run(() => ControllerSuite.Execute(settings, m => log.WriteLine(m), cancellationToken), cancellationToken);
         Directory.CreateDirectory(outDir);
         var jsonPath = Path.Combine(outDir, "controller-bench.json");
@@ -183,6 +207,21 @@ internal static class OptionOverrides
 /// <summary>The suite's table: per problem and budget, one row per strategy (mean ± sd over seeds).</summary>
 internal static class ControllerSuiteTable
 {
+    public static IEnumerable<string> Lines(WarmStartSuiteResult result)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var s = result.Settings;
+        yield return string.Create(inv, $"warm start: source runs of {result.SourceBudget} architectures at T = {result.SourceTargetMs} ms, then T = {s.TargetMs} ms cold and warm; {s.Seeds} seeds, batch {s.Batch}, {result.Seconds:F0} s");
+        yield return "";
+        yield return "| family | reward | strategy | budget N | cold best at N | warm best at N | warm budget to cold best at N (seeds reaching it) |";
+        yield return "|---|---|---|---|---|---|---|";
+        foreach (var c in result.Cells)
+        {
+            var needed = c.Reached == 0 ? $"> {s.MaxBudget} (0/{c.Seeds})" : string.Create(inv, $"{c.BudgetToColdBestMean:F0} ± {c.BudgetToColdBestSd:F0} ({c.Reached}/{c.Seeds})");
+            yield return string.Create(inv, $"| {c.Family} | {c.Preset.ToString().ToLowerInvariant()} | {c.Strategy} | {c.Budget} | {c.ColdMean:F4} ± {c.ColdSd:F4} | {c.WarmMean:F4} ± {c.WarmSd:F4} | {needed} |");
+        }
+    }
+
     public static IEnumerable<string> Lines(SuiteResult result)
     {
         var inv = CultureInfo.InvariantCulture;

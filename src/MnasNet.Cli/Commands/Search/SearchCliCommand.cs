@@ -19,6 +19,7 @@ public abstract class SearchCliCommand(string name, string description) : CliCom
     protected override int? ExitCodeFor(Exception e) => e switch
     {
         SettingsException => ExitCodes.InvalidInput,
+        Actors.Policy.WarmStartException => ExitCodes.InvalidInput,
         SearchBusyException => ExitCodes.Busy,
         SearchNotFoundException => ExitCodes.NotFound,
         DatasetException d when d.Message.Contains("not found", StringComparison.OrdinalIgnoreCase) || d.Message.Contains("does not exist", StringComparison.Ordinal) || d.Message.Contains("has no", StringComparison.Ordinal) => ExitCodes.NotFound,

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -21,6 +23,7 @@ public sealed class SearchCommand : SearchCliCommand
     private readonly Option<bool> _cluster = new("--cluster") { Description = "Run the search on an Akka.Cluster: this process is a controller-role node (see --seed-nodes)." };
     private readonly Option<bool> _resume = new("--resume") { Description = "With --cluster: continue (or stand by for) a search already in the journal." };
     private readonly Option<string> _roles = new("--roles") { Description = "With --cluster: extra roles of this node (trainer, device).", DefaultValueFactory = _ => "controller" };
+    private readonly Option<string?> _warmStart = new("--warm-start") { Description = "Start from what an earlier search of the same strategy in this journal learned: PPO its policy state, evolution and TPE its best trials re-scored under this search's reward." };
     private readonly ClusterNodeCliOptions _node = new();
 
     public SearchCommand() : base("search", "Run a new architecture search; Ctrl-C or SIGTERM pauses it (resume with 'mnasnet resume ID').")
@@ -32,6 +35,7 @@ public sealed class SearchCommand : SearchCliCommand
         Options.Add(_cluster);
         Options.Add(_resume);
         Options.Add(_roles);
+        Options.Add(_warmStart);
         _node.AddTo(this);
     }
 
@@ -46,8 +50,13 @@ public sealed class SearchCommand : SearchCliCommand
         {
             settings = settings with { Id = $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Random.Shared.Next(0x10000):x4}" };
         }
+        var warmFrom = parseResult.GetValue(_warmStart);
         if (parseResult.GetValue(_cluster))
         {
+            if (warmFrom is not null)
+            {
+                throw new SettingsException("--warm-start is not available with --cluster yet: warm-start the search on one node, or start it cold");
+            }
             var node = _node.Resolve(parseResult, $"controller,{parseResult.GetValue(_roles)}");
             return await ClusterSearchExecution.RunAsync(settings, node, parseResult.GetValue(_resume), output, parseResult.GetValue(_plain), cancellationToken);
         }
@@ -55,8 +64,22 @@ public sealed class SearchCommand : SearchCliCommand
         {
             throw new SettingsException("--resume and --seed-nodes need --cluster (a single-node search continues with 'mnasnet resume ID')");
         }
-        return await SearchExecution.RunAsync(settings, resume: false, output, parseResult.GetValue(_plain), cancellationToken);
+        WarmStartPlan? warm = null;
+        if (warmFrom is not null)
+        {
+            WarmStartPlanner.EnsureOtherSearch(settings, warmFrom);
+            warm = WarmStartPlanner.Plan(settings, warmFrom, SourceJournals(settings).ReadEvents(warmFrom));
+            await output.WriteLineAsync(warm.Record.Taken == Controller.WarmStartKind.PolicyState
+                ? $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its policy state of step {warm.Record.SourceStep} ({warm.Record.SourceStateHash}), learned from {warm.Record.SourceTrials} trials"
+                : $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its best {warm.Record.Trials!.Count} of {warm.Record.SourceTrials} trials, re-scored under this search's reward");
+        }
+        return await SearchExecution.RunAsync(settings, resume: false, output, parseResult.GetValue(_plain), cancellationToken, warm);
     }
+
+    /// <summary>Where the warm start's source is read: the journal this search writes to.</summary>
+    private static ISearchJournals SourceJournals(SearchSettings settings) => settings.Journal.Provider == "postgresql"
+        ? new PostgresSearchJournals(PostgresJournal.ConnectionString(settings.Journal))
+        : new SqliteSearchJournals(settings.Journal.Directory);
 }
 
 /// <summary>
@@ -92,7 +115,7 @@ public sealed class ResumeCommand : SearchCliCommand
 /// <summary>Runs a search with signal handling, logging and live progress; shared by search and resume.</summary>
 internal static class SearchExecution
 {
-    public static async Task<int> RunAsync(SearchSettings settings, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(SearchSettings settings, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken, WarmStartPlan? warmStart = null)
     {
         Actors.Journal.JournalFiles.EnsureWritableDirectory(settings.Journal.Directory);
         try
@@ -129,13 +152,13 @@ internal static class SearchExecution
             SearchOutcome outcome;
             if (interactive)
             {
-                outcome = await LiveView.RunAsync(settings, onProgress => SearchRunner.RunAsync(settings, resume, onProgress, pauseToken: pause.Token),
+                outcome = await LiveView.RunAsync(settings, onProgress => SearchRunner.RunAsync(settings, resume, onProgress, pauseToken: pause.Token, warmStart: warmStart),
                     () => Actors.Journal.JournalReader.ReadEvents(settings.Journal.Directory, settings.Id));
             }
             else
             {
                 var progress = new ProgressLog(settings, Log.Logger);
-                outcome = await SearchRunner.RunAsync(settings, resume, progress.Observe, pauseToken: pause.Token);
+                outcome = await SearchRunner.RunAsync(settings, resume, progress.Observe, pauseToken: pause.Token, warmStart: warmStart);
             }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
             await output.WriteLineAsync(SearchStatusWords.FromWord(outcome.Status) switch
