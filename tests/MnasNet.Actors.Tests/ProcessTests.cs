@@ -1,6 +1,7 @@
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
 using MnasNet.Cli;
 
 namespace MnasNet.Actors.Tests;
@@ -17,7 +18,7 @@ public sealed class ProcessTests
     public async Task Sigkill_at_random_points_then_resume_gives_the_same_journal_as_an_uninterrupted_run()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "crash", batchSize: 10, batches: 12, trainSeconds: 0.004);
+        var settings = Simulated.Settings(dir.Path, "crash", batchSize: 10, batches: 12, trainSeconds: 0.004, clock: SimulationClock.Real);
         var reference = settings with { Id = "reference" };
         var outcome = await SearchRunner.RunAsync(reference, resume: false);
         Assert.Equal("completed", outcome.Status);
@@ -79,7 +80,7 @@ public sealed class ProcessTests
     public async Task A_search_killed_under_one_kernel_set_resumes_under_another_and_audits_as_a_different_platform()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "kernels", batchSize: 6, batches: 6, trainSeconds: 0.01) with { Strategy = "ppo" };
+        var settings = Simulated.Settings(dir.Path, "kernels", batchSize: 6, batches: 6, trainSeconds: 0.01, clock: SimulationClock.Real) with { Strategy = "ppo" };
         var config = Simulated.WriteConfig(dir, settings);
         var database = JournalFiles.Database(dir.Path, "kernels");
         using (var first = MnasNetProcess.Start(dir.Path, new Dictionary<string, string> { ["ATEN_CPU_CAPABILITY"] = "avx2" }, "search", "--config", config, "--plain"))
@@ -124,7 +125,7 @@ public sealed class ProcessTests
     public async Task Pause_from_another_process_then_resume_completes_like_an_uninterrupted_run()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "paused", batchSize: 8, batches: 10, trainSeconds: 0.02);
+        var settings = Simulated.Settings(dir.Path, "paused", batchSize: 8, batches: 10, trainSeconds: 0.02, clock: SimulationClock.Real);
         var database = JournalFiles.Database(dir.Path, "paused");
         using (var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain"))
         {
@@ -151,7 +152,7 @@ public sealed class ProcessTests
     public async Task Sigterm_pauses_gracefully_and_a_second_search_on_the_same_journal_is_refused_while_it_runs()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "term", batchSize: 8, batches: 50, trainSeconds: 0.05);
+        var settings = Simulated.Settings(dir.Path, "term", batchSize: 8, batches: 50, trainSeconds: 0.05, clock: SimulationClock.Real);
         var database = JournalFiles.Database(dir.Path, "term");
         using var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain");
         await child.WaitForEventsAsync(database, 20, Timeout);

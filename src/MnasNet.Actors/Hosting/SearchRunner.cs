@@ -7,11 +7,16 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Actors.Timing;
 
 namespace MnasNet.Actors.Hosting;
 
-/// <summary>How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed).</summary>
-public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed);
+/// <summary>
+/// How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed),
+/// <see cref="Elapsed"/> the wall time of the run, <see cref="VirtualElapsed"/> the virtual time it covered (virtual clock only).
+/// </summary>
+public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed,
+    TimeSpan? VirtualElapsed = null);
 
 /// <summary>
 /// Runs one search in this process until it completes or pauses: takes the journal lock, enables WAL, starts the
@@ -40,7 +45,8 @@ public static class SearchRunner
         Action<SearchProgress>? onProgress = null,
         IBackendFactory? backends = null,
         CancellationToken pauseToken = default,
-        bool serializeMessages = false)
+        bool serializeMessages = false,
+        SearchClock? clock = null)
     {
         // A phone says what it is only when asked: the adb backend's platform comes from the phone itself.
         IReadOnlyList<DevicePlatform> locals = !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
@@ -72,8 +78,11 @@ public static class SearchRunner
         {
             throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
         }
+        // A resumed virtual search goes on from the virtual time its journal reached.
+        clock ??= SearchClock.For(settings, resume && !postgres && settings.Simulated ? VirtualTime.LastIn(JournalReader.ReadEvents(directory, settings.Id).Select(e => e.Event)) : null);
+        var virtualStart = clock.Now;
         // Load the dataset before touching the journal, so a missing dataset leaves no trace.
-        backends ??= SearchHostingExtensions.DefaultBackends(settings);
+        backends ??= SearchHostingExtensions.DefaultBackends(settings, clock);
         if (backends is RealBackendFactory real)
         {
             real.Preload();
@@ -93,7 +102,7 @@ public static class SearchRunner
             File.Delete(pauseFile);
         }
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var wall = System.Diagnostics.Stopwatch.StartNew();
         TimeSpan? firstDispatch = null;
         var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
         SearchProgress? last = null;
@@ -106,13 +115,13 @@ public static class SearchRunner
                     onProgress?.Invoke(p);
                     break;
                 case FirstDispatch:
-                    firstDispatch ??= clock.Elapsed;
+                    firstDispatch ??= wall.Elapsed;
                     break;
                 case SearchStopped s:
                     stopped.TrySetResult(s);
                     break;
             }
-        }, serializeMessages);
+        }, serializeMessages, Clock: clock);
 
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
@@ -128,6 +137,7 @@ public static class SearchRunner
             {
                 if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
                 {
+                    clock.Hold();
                     controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
                 }
             }
@@ -154,7 +164,7 @@ public static class SearchRunner
             catch (OperationCanceledException)
             {
             }
-            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, clock.Elapsed);
+            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, wall.Elapsed, clock.IsVirtual ? clock.Now - virtualStart : null);
         }
         finally
         {

@@ -100,19 +100,26 @@ public sealed record SearchStarted(
     string FormulaId,
     DateTimeOffset At,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clock = null) : JournaledEvent;
 
-public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : JournaledEvent;
+// At on the events below: the virtual time of the decision, written only by searches on a virtual clock
+// (search-started's Clock = "virtual"); real-time searches have the journal's write time instead.
+
+public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>Persisted before the work is sent; on recovery an undelivered or unfinished dispatch is sent again.</summary>
-public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>A lease ran out (worker vanished or too slow): the work is dispatched again.</summary>
-public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
-public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : JournaledEvent;
+public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
-public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>
 /// A trial's work failed for good. An <see cref="FailureCause.Architecture"/> failure is the architecture's (reward 0,
@@ -120,7 +127,8 @@ public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, L
 /// out of the policy update).
 /// </summary>
 public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] FailureCause Cause = FailureCause.Architecture) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] FailureCause Cause = FailureCause.Architecture,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>Whose fault a failure is: the architecture's (diverged, too large, unsupported) or the infrastructure's (device offline, I/O).</summary>
 public enum FailureCause
@@ -152,7 +160,8 @@ public sealed record PolicyUpdated(
     double ClipFraction,
     double BaselineBefore,
     double BaselineAfter,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 public sealed record SearchPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : JournaledEvent;
 
