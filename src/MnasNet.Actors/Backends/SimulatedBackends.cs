@@ -151,8 +151,8 @@ public sealed class SimulatedBackendFactory(SearchSettings settings, MnasNetSear
     private readonly SearchClock _clock = clock ?? SearchClock.Real;
 
     public ITrainerBackend CreateTrainer(int index) => new SimulatedTrainer(_objective, settings.Simulation, settings.Training.EffectiveEpochs, _durations, _clock,
-        SimulatedDurations.SpeedOf(settings.Simulation.Cost.Trainers, index, settings.Workers.Trainers));
+        SimulatedDurations.SpeedOf(SpeedGroup.Parse(settings.Simulation.Cost.TrainerSpeeds, "simulation.cost.trainerSpeeds"), index, settings.Workers.Trainers));
 
     public IDeviceBackend CreateDevice(int index) => new SimulatedDevice(_objective, settings.Latency, $"simulated:{index}", _durations, _clock,
-        SimulatedDurations.SpeedOf(settings.Simulation.Cost.Devices, index, settings.Workers.Devices));
+        SimulatedDurations.SpeedOf(SpeedGroup.Parse(settings.Simulation.Cost.DeviceSpeeds, "simulation.cost.deviceSpeeds"), index, settings.Workers.Devices));
 }

@@ -148,10 +148,10 @@ public sealed record CostModelSettings
     public double UpdateSeconds { get; init; }
     /// <summary>Relative standard deviation of every duration (seeded per trial).</summary>
     public double Noise { get; init; }
-    /// <summary>Speed groups of the trainers, by share (e.g. 3 × speed 1.0 and 1 × speed 0.5); empty = all at speed 1.</summary>
-    public IReadOnlyList<SpeedGroup> Trainers { get; init; } = [];
-    /// <summary>Speed groups of the devices (e.g. phones of two models); empty = all at speed 1.</summary>
-    public IReadOnlyList<SpeedGroup> Devices { get; init; } = [];
+    /// <summary>Speed groups of the trainers as <c>SHARE x SPEED</c> pairs, e.g. "48x1.0,16x0.5" (¾ at speed 1, ¼ at half speed); empty = all at speed 1.</summary>
+    public string TrainerSpeeds { get; init; } = "";
+    /// <summary>Speed groups of the devices (e.g. phones of two models), as <see cref="TrainerSpeeds"/>; empty = all at speed 1.</summary>
+    public string DeviceSpeeds { get; init; } = "";
     /// <summary>Fraction of training attempts (seeded per trial and attempt) whose trainer crashes: no result, the lease expires.</summary>
     public double TrainerCrashRate { get; init; }
     /// <summary>Seconds a crashed trainer takes to come back (it then asks for work again, holding nothing).</summary>
@@ -159,10 +159,19 @@ public sealed record CostModelSettings
 }
 
 /// <summary>A share of a worker pool and its speed (work takes duration ÷ speed).</summary>
-public sealed record SpeedGroup
+public sealed record SpeedGroup(double Share, double Speed)
 {
-    public double Share { get; init; } = 1;
-    public double Speed { get; init; } = 1;
+    /// <summary>"48x1.0,16x0.5" → two groups; "" → none.</summary>
+    /// <exception cref="SettingsException">Not pairs of positive numbers.</exception>
+    public static IReadOnlyList<SpeedGroup> Parse(string spec, string key) => [.. spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(pair =>
+    {
+        var parts = pair.Split('x', 'X');
+        return parts.Length == 2
+            && double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var share) && share > 0
+            && double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var speed) && speed > 0
+            ? new SpeedGroup(share, speed)
+            : throw new SettingsException($"{key} '{spec}': expected SHARE x SPEED pairs of positive numbers, e.g. 48x1.0,16x0.5; got '{pair}'");
+    })];
 }
 
 public sealed record JournalSettings

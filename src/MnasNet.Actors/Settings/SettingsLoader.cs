@@ -259,7 +259,6 @@ public static class SettingsLoader
             (JsonValueKind.True or JsonValueKind.False, JsonValueKind.True or JsonValueKind.False) => true,
             (JsonValueKind.Number, JsonValueKind.Number) => true,
             (JsonValueKind.String, JsonValueKind.String) => true,
-            (JsonValueKind.Array, JsonValueKind.Array) => true,
             (JsonValueKind.Null, JsonValueKind.Number or JsonValueKind.Null) => true,
             (JsonValueKind.Number, JsonValueKind.Null) => NullableNumbers.Contains(path),
             _ => false,
@@ -271,7 +270,6 @@ public static class SettingsLoader
                 JsonValueKind.True or JsonValueKind.False => "true or false",
                 JsonValueKind.Number or JsonValueKind.Null => "a number",
                 JsonValueKind.String => "a string",
-                JsonValueKind.Array => "a list",
                 _ => expectedKind.ToString(),
             };
             throw new SettingsException($"{origin}: key '{path}' must be {want}, got {Describe(value)}");

@@ -119,10 +119,8 @@ public static partial class SettingsValidation
             "simulation.cost.trialOverheadSeconds, measureSetupSeconds, updateSeconds and trainerRestartSeconds must be 0 or more");
         Require(cost.Noise is >= 0 and < 1, $"simulation.cost.noise must be in [0, 1), got {cost.Noise}");
         Require(cost.TrainerCrashRate is >= 0 and < 1, $"simulation.cost.trainerCrashRate must be in [0, 1), got {cost.TrainerCrashRate}");
-        foreach (var (name, groups) in new[] { ("trainers", cost.Trainers), ("devices", cost.Devices) })
-        {
-            Require(groups.All(g => g is not null && g.Share > 0 && g.Speed > 0), $"simulation.cost.{name}: every group needs a positive share and speed");
-        }
+        SpeedGroup.Parse(cost.TrainerSpeeds, "simulation.cost.trainerSpeeds");
+        SpeedGroup.Parse(cost.DeviceSpeeds, "simulation.cost.deviceSpeeds");
 
         Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
         Require(s.Journal.Provider is "sqlite" or "postgresql", $"journal.provider must be sqlite or postgresql, got '{s.Journal.Provider}'");
