@@ -32,6 +32,7 @@ public static class MnasNetCli
         root.Subcommands.Add(new Commands.Plan.PlanCommand());
         var bench = new BenchCommand();
         bench.Subcommands.Add(new BenchSearchCommand());
+        bench.Subcommands.Add(new BenchSimulateCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLatencyCommand());
         bench.Subcommands.Add(new BenchProxyFidelityCommand());

@@ -101,8 +101,8 @@ public sealed class PlanCommand : SearchCliCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>"8,16,64" → [8, 16, 64]; absent → the config's count.</summary>
-    public static IReadOnlyList<int> Counts(string option, string? text, int fallback)
+    /// <summary>"8,16,64" → [8, 16, 64]; absent → the config's count. Each from 1 to <paramref name="max"/> (default: the most virtual workers).</summary>
+    public static IReadOnlyList<int> Counts(string option, string? text, int fallback, int max = SettingsValidation.MaxVirtualWorkers, string what = "a node count")
     {
         if (text is null)
         {
@@ -111,14 +111,14 @@ public sealed class PlanCommand : SearchCliCommand
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         if (parts.All(p => p.Length == 0))
         {
-            throw new CliInputException($"{option}: the list is empty; give node counts such as 8,16,64");
+            throw new CliInputException($"{option}: the list is empty; give counts such as 8,16,64");
         }
         var counts = new List<int>();
         foreach (var p in parts)
         {
-            if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > SettingsValidation.MaxVirtualWorkers)
+            if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > max)
             {
-                throw new CliInputException($"{option}: '{p}' is not a node count from 1 to {SettingsValidation.MaxVirtualWorkers} (in '{text}')");
+                throw new CliInputException($"{option}: '{p}' is not {what} from 1 to {max} (in '{text}')");
             }
             counts.Add(n);
         }
