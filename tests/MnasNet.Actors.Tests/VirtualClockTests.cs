@@ -96,6 +96,17 @@ public sealed class VirtualClockTests
         // Batch b trains from 60·b s to 60·(b + 1) s, every trial of it at once.
         Assert.All(events.OfType<TrialTrained>(), t => Assert.Equal(TimeSpan.FromSeconds(60 * ((t.TrialId / 64) + 1)), t.At!.Value - started));
         Assert.True(outcome.Elapsed < TimeSpan.FromMinutes(2), $"10 virtual minutes took {outcome.Elapsed} of wall time");
+
+        foreach (var command in new[] { new[] { "status" }, ["report", "--out", dir.File("report")] })
+        {
+            var r = await InProcessCli.RunAsync([.. command, "makespan", "--journal-dir", dir.Path, "--json"]);
+            Assert.True(r.ExitCode == 0, r.Error);
+            using var json = System.Text.Json.JsonDocument.Parse(r.Output);
+            Assert.Equal("virtual", json.RootElement.GetProperty("clock").GetString());
+            Assert.Equal(600, json.RootElement.GetProperty("elapsedSeconds").GetDouble());
+            var wall = json.RootElement.GetProperty("wallSeconds").GetDouble();
+            Assert.True(wall > 0 && wall < 120, $"{command}: wall {wall} s");
+        }
     }
 
     [Theory]

@@ -202,7 +202,9 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
         public void Begin()
         {
-            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(Math.Clamp(_settings.Workers.LeaseTimeoutSeconds / 4, 0.05, 5))));
+            // Every check is a point the virtual clock stops at: in virtual time a quarter lease is soon enough.
+            var quarter = _settings.Workers.LeaseTimeoutSeconds / 4;
+            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(decider._virtualTime ? quarter : Math.Clamp(quarter, 0.05, 5))));
             switch (State.Status)
             {
                 case SearchStatus.New:
