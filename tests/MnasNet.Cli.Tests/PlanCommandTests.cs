@@ -112,4 +112,50 @@ public sealed class PlanCommandTests : IDisposable
         Assert.Equal(ExitCodes.NotFound, missing.ExitCode);
         Assert.Contains("not found", missing.ErrorLine);
     }
+
+    [Fact]
+    public async Task Calibration_recovers_the_cost_model_of_a_journal_and_predicts_its_makespan()
+    {
+        // The journal to calibrate from: a virtual search whose durations come from known constants (no noise).
+        var journal = _dir.File("journal");
+        var source = _dir.File("measured.json");
+        File.WriteAllText(source, """
+            {
+              "seed": 3, "strategy": "ppo-tabular", "mode": "simulated", "batchSize": 32, "batches": 3,
+              "reward": { "preset": "soft", "targetMs": 80 },
+              "training": { "epochs": 2 },
+              "latency": { "backend": "simulated", "warmup": 2, "runs": 8 },
+              "simulation": { "cost": { "enabled": true, "imagesPerEpoch": 1000, "trainerMacsPerSecond": 3e10, "trialOverheadSeconds": 45, "measureSetupSeconds": 7, "updateSeconds": 20 } },
+              "workers": { "trainers": 2, "devices": 2, "leaseTimeoutSeconds": 100000 },
+              "logging": { "console": false }
+            }
+            """);
+        var run = await InProcessCli.RunAsync("search", "--config", source, "--id", "measured", "--plain", "--set", $"journal.directory={journal}");
+        Assert.True(run.ExitCode == ExitCodes.Success, run.Error);
+
+        var r = await InProcessCli.RunAsync("plan", "--calibrate-from", "measured", "--journal-dir", journal, "--json");
+
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        using var json = JsonDocument.Parse(r.Output);
+        var root = json.RootElement;
+        var cost = root.GetProperty("cost");
+        Assert.Equal(3e10, cost.GetProperty("trainerMacsPerSecond").GetDouble(), 3e10 * 1e-6);
+        Assert.Equal(45, cost.GetProperty("trialOverheadSeconds").GetDouble(), 1e-3);
+        Assert.Equal(7, cost.GetProperty("measureSetupSeconds").GetDouble(), 1e-6);
+        Assert.Equal(20, cost.GetProperty("updateSeconds").GetDouble(), 1e-6);
+        Assert.Equal((96, 2, 2), (root.GetProperty("trainSamples").GetInt32(), root.GetProperty("trainers").GetInt32(), root.GetProperty("devices").GetInt32()));
+        Assert.Equal("virtual", root.GetProperty("clock").GetString());
+        // Same seed, strategy and durations: the prediction is the journal's own makespan.
+        Assert.Equal(root.GetProperty("actualMakespanSeconds").GetDouble(), root.GetProperty("predictedMakespanSeconds").GetDouble(), 1e-3);
+        Assert.True(Math.Abs(root.GetProperty("error").GetDouble()) < 1e-6);
+    }
+
+    [Fact]
+    public async Task Calibrating_from_an_unknown_search_is_not_found()
+    {
+        var r = await InProcessCli.RunAsync("plan", "--calibrate-from", "nobody", "--journal-dir", _dir.Path);
+
+        Assert.Equal(ExitCodes.NotFound, r.ExitCode);
+        Assert.Contains("no search 'nobody'", r.ErrorLine);
+    }
 }

@@ -19,7 +19,9 @@ namespace MnasNet.Cli.Commands.Plan;
 /// </summary>
 public sealed class PlanCommand : SearchCliCommand
 {
-    private readonly Option<string> _config = new("--config") { Description = "The search to plan for: a simulated search (mode simulated, simulation.clock virtual), its cost model in simulation.cost.", Required = true };
+    private readonly Option<string?> _config = new("--config") { Description = "The search to plan for: a simulated search (mode simulated, simulation.clock virtual), its cost model in simulation.cost." };
+    private readonly Option<string?> _calibrateFrom = new("--calibrate-from") { Description = "Instead: fit the cost model to the durations journaled by this search and predict its own makespan with them." };
+    private readonly Option<string> _journalDir = JournalDirectoryOption();
     private readonly Option<string[]> _set = new("--set") { Description = "Override a setting (key=value), repeatable.", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _trainers = new("--trainers") { Description = "Trainer counts to try, comma-separated (default: the config's workers.trainers)." };
     private readonly Option<string?> _devices = new("--devices") { Description = "Device counts to try, comma-separated (default: the config's workers.devices)." };
@@ -36,11 +38,17 @@ public sealed class PlanCommand : SearchCliCommand
         Options.Add(_trials);
         Options.Add(_json);
         Options.Add(_out);
+        Options.Add(_calibrateFrom);
+        Options.Add(_journalDir);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
-        var config = parseResult.GetValue(_config)!;
+        if (parseResult.GetValue(_calibrateFrom) is { } source)
+        {
+            return await CalibrateAsync(parseResult.GetValue(_journalDir)!, source, parseResult.GetValue(_json), output);
+        }
+        var config = parseResult.GetValue(_config) ?? throw new CliInputException("give --config FILE (the search to plan for) or --calibrate-from ID");
         if (!File.Exists(config))
         {
             throw new CliInputException($"config file '{config}' not found", ExitCodes.NotFound);
@@ -101,6 +109,50 @@ public sealed class PlanCommand : SearchCliCommand
         return ExitCodes.Success;
     }
 
+    private static async Task<int> CalibrateAsync(string directory, string id, bool json, TextWriter output)
+    {
+        var entries = JournalReader.ReadEvents(directory, id);
+        if (entries.FirstOrDefault()?.Event is not Actors.Protocol.SearchStarted started)
+        {
+            throw new SearchNotFoundException($"search '{id}' in '{directory}' has no search-started event: nothing to calibrate from");
+        }
+        var definition = SettingsLoader.DefinitionFromJson(started.SettingsJson);
+        var fit = CostFit.Of(entries, definition);
+        var actual = SearchTiming.Of(entries);
+        var longest = entries.Select(e => e.Event switch
+        {
+            Actors.Protocol.TrialTrained t => t.Record.Seconds,
+            Actors.Protocol.LatencyMeasured m => m.Record.WallSeconds,
+            _ => 0,
+        }).Max();
+        var scratch = Path.Combine(Path.GetTempPath(), $"mnasnet-calibrate-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(scratch);
+        PlanRow predicted;
+        try
+        {
+            predicted = await PlanRun.RunAsync(fit.Predicting(definition with { Id = id }, new NodeOptions(), longest), fit.Trainers, fit.Devices, scratch);
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+            Directory.Delete(scratch, recursive: true);
+        }
+        var calibration = new Calibration(id, actual.Clock, fit.Cost, fit.TrainSamples, fit.MeasureSamples, fit.UpdateSamples, fit.TrainR2, fit.Trainers, fit.Devices,
+            actual.ElapsedSeconds, predicted.MakespanSeconds,
+            actual.ElapsedSeconds is { } a && a > 0 ? (predicted.MakespanSeconds - a) / a : null);
+        if (json)
+        {
+            await output.WriteLineAsync(JsonSerializer.Serialize(calibration, PlanRow.Json));
+            return ExitCodes.Success;
+        }
+        var c = CultureInfo.InvariantCulture;
+        var cost = fit.Cost;
+        await output.WriteLineAsync(string.Create(c, $"search {id} ({actual.Clock} clock): {fit.TrainSamples} trainings (R² {fit.TrainR2:F3}), {fit.MeasureSamples} measurements, {fit.UpdateSamples} updates, {fit.Trainers} trainers, {fit.Devices} devices"));
+        await output.WriteLineAsync(string.Create(c, $"  simulation.cost: trainerMacsPerSecond {cost.TrainerMacsPerSecond:G4} (imagesPerEpoch {cost.ImagesPerEpoch}), trialOverheadSeconds {cost.TrialOverheadSeconds:F2}, measureSetupSeconds {cost.MeasureSetupSeconds:F2}, updateSeconds {cost.UpdateSeconds:F2}, noise {cost.Noise:F3}"));
+        await output.WriteLineAsync(string.Create(c, $"  makespan: journaled {(actual.ElapsedSeconds is { } e ? PlanRow.Duration(e) : "-")}, predicted {PlanRow.Duration(predicted.MakespanSeconds)}{(calibration.Error is { } err ? $" ({err:+0.0%;-0.0%})" : "")}"));
+        return ExitCodes.Success;
+    }
+
     /// <summary>"8,16,64" → [8, 16, 64]; absent → the config's count. Each from 1 to <paramref name="max"/> (default: the most virtual workers).</summary>
     public static IReadOnlyList<int> Counts(string option, string? text, int fallback, int max = SettingsValidation.MaxVirtualWorkers, string what = "a node count")
     {
@@ -125,6 +177,11 @@ public sealed class PlanCommand : SearchCliCommand
         return [.. counts.Distinct()];
     }
 }
+
+/// <summary>A cost model fitted to a search's journal and how well it predicts that search's makespan (<see cref="Error"/>: relative).</summary>
+public sealed record Calibration(
+    string SearchId, string Clock, CostModelSettings Cost, int TrainSamples, int MeasureSamples, int UpdateSamples, double TrainR2,
+    int Trainers, int Devices, double? ActualMakespanSeconds, double PredictedMakespanSeconds, double? Error);
 
 /// <summary>One row of a plan: one virtual search with this many trainers and devices.</summary>
 public sealed record PlanRow(
