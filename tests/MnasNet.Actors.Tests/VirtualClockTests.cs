@@ -73,13 +73,11 @@ public sealed class VirtualClockTests
         // 3 batches of 4 trials on 2 trainers: 2 rounds of 0.02 s each per batch, measuring takes no time.
         Assert.Equal(TimeSpan.FromSeconds(3 * 2 * 0.02), virtualOutcome.VirtualElapsed);
         var events = Events(dir.Path, "virtual");
-        Assert.Equal(SearchDeciderClock, ((SearchStarted)events[0]).Clock);
+        Assert.Equal(Decisions.SearchDecider<string>.VirtualClock, ((SearchStarted)events[0]).Clock);
         Assert.All(events.OfType<TrialTrained>(), t => Assert.NotNull(t.At));
         Assert.Null(((SearchStarted)Events(dir.Path, "real")[0]).Clock);
         Assert.All(Events(dir.Path, "real").OfType<TrialTrained>(), t => Assert.Null(t.At));
     }
-
-    private const string SearchDeciderClock = "virtual";
 
     [Fact]
     public async Task Makespan_of_640_trials_of_60_seconds_on_64_trainers_is_ten_minutes()

@@ -56,7 +56,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                 {
                     var batches = (int)Math.Ceiling(trials / (double)batch);
                     var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true));
-                    await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events"));
+                    await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
                     if (parseResult.GetValue(_baseline))
                     {
                         var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false));
@@ -76,19 +76,20 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         }
     }
 
-    private sealed record Timed(TimeSpan Wall, TimeSpan Startup, TimeSpan Virtual, long Events);
+    private sealed record Timed(TimeSpan Wall, TimeSpan Startup, TimeSpan Virtual, long Events, long QuietPoints);
 
     private static async Task<Timed> Run(SearchSettings settings)
     {
         Log.Logger = SearchLogging.Create(settings, console: true);
+        var clock = (VirtualSearchClock)SearchClock.For(settings);
         var wall = Stopwatch.StartNew();
-        var outcome = await SearchRunner.RunAsync(settings, resume: false);
+        var outcome = await SearchRunner.RunAsync(settings, resume: false, clock: clock);
         if (outcome.Status != SearchStatus.Completed.Word())
         {
             throw new CliInputException($"the benchmark's search {settings.Id} ended '{outcome.Status}': {outcome.Reason}", ExitCodes.Failure);
         }
         return new Timed(wall.Elapsed, outcome.FirstDispatchAfter ?? TimeSpan.Zero, outcome.VirtualElapsed ?? TimeSpan.Zero,
-            JournalReader.CountEvents(JournalFiles.Database(settings.Journal.Directory, settings.Id)));
+            JournalReader.CountEvents(JournalFiles.Database(settings.Journal.Directory, settings.Id)), clock.Advances);
     }
 
     /// <summary>config/paper-sim.json's search (see its comments), with this strategy and budget.</summary>
