@@ -82,6 +82,28 @@ public sealed class VirtualSearchClockTests
     }
 
     [Fact]
+    public void A_search_waiting_on_nothing_but_its_periodic_timer_rests_until_someone_acts()
+    {
+        var clock = new VirtualSearchClock(Start);
+        var fired = 0;
+        clock.Hold();
+        using var timer = clock.Schedule(TimeSpan.FromSeconds(1), () => fired++, period: TimeSpan.FromSeconds(1));
+        clock.Release();
+        // Each tick's handler does nothing but release its hold.
+        for (var i = 0; i < 2 * VirtualSearchClock.MaxIdleTicks && clock.Active > 0; i++)
+        {
+            clock.Release();
+        }
+        Assert.Equal((VirtualSearchClock.MaxIdleTicks, 0), (fired, clock.Active));
+
+        // A message (a pause request) wakes the clock again.
+        clock.Hold();
+        clock.Release();
+        Assert.Equal(VirtualSearchClock.MaxIdleTicks + 1, fired);
+        clock.Release();
+    }
+
+    [Fact]
     public void Releasing_more_than_was_held_is_a_bug_named_as_such()
     {
         var clock = new VirtualSearchClock(Start);

@@ -59,6 +59,14 @@ public sealed class VirtualSearchClock(DateTimeOffset start) : SearchClock
     private long _ticks = start.UtcTicks;
     private long _sequence;
     private int _active;
+    private int _idleTicks;
+
+    /// <summary>
+    /// Consecutive advances that fired only periodic timers with nothing else happening in between: a search that
+    /// waits for nothing the clock holds (stuck, as it would be in real time) rests here instead of spinning through
+    /// virtual time; the next <see cref="Hold"/> wakes it.
+    /// </summary>
+    public const int MaxIdleTicks = 1000;
 
     public override bool IsVirtual => true;
 
@@ -95,6 +103,7 @@ public sealed class VirtualSearchClock(DateTimeOffset start) : SearchClock
         lock (_gate)
         {
             _active++;
+            _idleTicks = 0;
         }
     }
 
@@ -171,6 +180,10 @@ public sealed class VirtualSearchClock(DateTimeOffset start) : SearchClock
     /// <summary>Under the gate, with nothing active: moves time to the earliest live entry and takes every entry due then.</summary>
     private List<Entry>? TakeDue()
     {
+        if (_idleTicks >= MaxIdleTicks)
+        {
+            return null;
+        }
         while (_due.TryPeek(out _, out var first))
         {
             var taken = new List<Entry>();
@@ -193,6 +206,7 @@ public sealed class VirtualSearchClock(DateTimeOffset start) : SearchClock
             }
             if (taken.Count > 0)
             {
+                _idleTicks = taken.All(e => e.Period is not null) ? _idleTicks + 1 : 0;
                 _ticks = Math.Max(_ticks, first.Ticks);
                 _active += taken.Count;
                 Advances++;
