@@ -29,8 +29,10 @@ public static class MnasNetCli
         root.Subcommands.Add(new LatencyTableCommand());
         root.Subcommands.Add(new ExportCommand());
         root.Subcommands.Add(new DevicesCommand());
+        root.Subcommands.Add(new Commands.Plan.PlanCommand());
         var bench = new BenchCommand();
         bench.Subcommands.Add(new BenchSearchCommand());
+        bench.Subcommands.Add(new BenchSimulateCommand());
         bench.Subcommands.Add(new BenchTrainCommand());
         bench.Subcommands.Add(new BenchLatencyCommand());
         bench.Subcommands.Add(new BenchProxyFidelityCommand());

@@ -1,6 +1,7 @@
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Settings;
 using MnasNet.Cli;
 
 namespace MnasNet.Actors.Tests;
@@ -17,7 +18,7 @@ public sealed class ProcessTests
     public async Task Sigkill_at_random_points_then_resume_gives_the_same_journal_as_an_uninterrupted_run()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "crash", batchSize: 10, batches: 12, trainSeconds: 0.004);
+        var settings = Simulated.Settings(dir.Path, "crash", batchSize: 10, batches: 12, trainSeconds: 0.004, clock: SimulationClock.Real);
         var reference = settings with { Id = "reference" };
         var outcome = await SearchRunner.RunAsync(reference, resume: false);
         Assert.Equal("completed", outcome.Status);
@@ -109,7 +110,7 @@ public sealed class ProcessTests
     /// <summary>A 36-trial LSTM PPO search killed after its second policy update, resumed in a second process.</summary>
     private static async Task<List<ISearchEvent>> KillAndResumeAsync(TempDir dir, string id, Dictionary<string, string> first, Dictionary<string, string> second, params string[] resumeArgs)
     {
-        var settings = Simulated.Settings(dir.Path, id, batchSize: 6, batches: 6, trainSeconds: 0.01) with { Strategy = "ppo" };
+        var settings = Simulated.Settings(dir.Path, id, batchSize: 6, batches: 6, trainSeconds: 0.01, clock: SimulationClock.Real) with { Strategy = "ppo" };
         var config = Simulated.WriteConfig(dir, settings);
         var database = JournalFiles.Database(dir.Path, id);
         using (var killed = MnasNetProcess.Start(dir.Path, first, "search", "--config", config, "--plain"))
@@ -148,7 +149,7 @@ public sealed class ProcessTests
     public async Task Pause_from_another_process_then_resume_completes_like_an_uninterrupted_run()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "paused", batchSize: 8, batches: 10, trainSeconds: 0.02);
+        var settings = Simulated.Settings(dir.Path, "paused", batchSize: 8, batches: 10, trainSeconds: 0.02, clock: SimulationClock.Real);
         var database = JournalFiles.Database(dir.Path, "paused");
         using (var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain"))
         {
@@ -175,7 +176,7 @@ public sealed class ProcessTests
     public async Task Sigterm_pauses_gracefully_and_a_second_search_on_the_same_journal_is_refused_while_it_runs()
     {
         using var dir = new TempDir();
-        var settings = Simulated.Settings(dir.Path, "term", batchSize: 8, batches: 50, trainSeconds: 0.05);
+        var settings = Simulated.Settings(dir.Path, "term", batchSize: 8, batches: 50, trainSeconds: 0.05, clock: SimulationClock.Real);
         var database = JournalFiles.Database(dir.Path, "term");
         using var child = MnasNetProcess.Start(dir.Path, "search", "--config", Simulated.WriteConfig(dir, settings), "--plain");
         await child.WaitForEventsAsync(database, 20, Timeout);

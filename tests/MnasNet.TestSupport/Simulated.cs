@@ -7,8 +7,11 @@ namespace MnasNet.TestSupport;
 /// <summary>Small simulated searches (no libtorch, no data): their settings, config files and fingerprints.</summary>
 public static class Simulated
 {
-    /// <summary>Small simulated search settings; every test passes its own journal directory.</summary>
-    public static SearchSettings Settings(string dir, string id = "sim", int batchSize = 8, int batches = 5, double trainSeconds = 0) =>
+    /// <summary>
+    /// Small simulated search settings; every test passes its own journal directory. <paramref name="clock"/>: real
+    /// where a test needs work to take wall time (a process killed or paused while trials run).
+    /// </summary>
+    public static SearchSettings Settings(string dir, string id = "sim", int batchSize = 8, int batches = 5, double trainSeconds = 0, SimulationClock clock = SimulationClock.Virtual) =>
         SettingsValidation.Validate(new SearchSettings
         {
             Id = id,
@@ -18,7 +21,7 @@ public static class Simulated
             Batches = batches,
             Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 80 },
             Latency = new LatencySettings { Backend = "simulated", Runs = 5 },
-            Simulation = new SimulationSettings { TrainSeconds = trainSeconds },
+            Simulation = new SimulationSettings { TrainSeconds = trainSeconds, Clock = clock },
             Journal = new JournalSettings { Directory = dir, SnapshotEvery = 2 },
             Workers = new WorkerSettings { Trainers = 2, Devices = 2, LeaseTimeoutSeconds = 30, PauseGraceSeconds = 10 },
             Logging = new LoggingSettings { Level = "Warning", Console = false },

@@ -7,6 +7,7 @@ using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Actors.Timing;
 
 namespace MnasNet.Actors.Actors;
 
@@ -21,7 +22,9 @@ namespace MnasNet.Actors.Actors;
 /// written. Nothing outside ever sees a decision the journal could lose: a crash loses at most events nobody has
 /// heard of, and recovery recomputes them. Only logging, timers and death-watch happen at once. On recovery the
 /// policy is restored from the newest journaled policy state (journals without states re-run the policy and must
-/// reproduce their samples and updates).
+/// reproduce their samples and updates). Time — <c>now</c> of each decision, timers, event timestamps — comes from the
+/// <see cref="SearchClock"/>; under a virtual clock every command is held on it until handled here, and a journal
+/// write, a snapshot or a message out until it is done, so the clock moves only when the search is quiet.
 /// </remarks>
 public sealed class SearchController : ReceivePersistentActor, IWithTimers
 {
@@ -31,10 +34,13 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private SearchSession<IActorRef> _session;
     private readonly SearchPolicy _policy;
+    private readonly SearchClock _clock;
+    private readonly Dictionary<string, IDisposable> _virtualTimers = [];
 
-    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null)
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null)
     {
-        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart);
+        _clock = clock ?? SearchClock.Real;
+        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
         _session = _decider.Initial();
@@ -73,15 +79,21 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
                 DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
             }
             Decide(SnapshotSettled.Instance, Self);
+            _clock.Release();
         });
         Command<SaveSnapshotFailure>(f =>
         {
             _log.Warning("search {SearchId}: snapshot failed: {Reason}", settings.Id, f.Cause.Message);
             Decide(SnapshotSettled.Instance, Self);
+            _clock.Release();
         });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
-        Command<ISearchCommand>(c => Decide(c, Sender), SearchDecider<IActorRef>.Handles);
+        Command<ISearchCommand>(c =>
+        {
+            Decide(c, Sender);
+            _clock.Release();
+        }, SearchDecider<IActorRef>.Handles);
     }
 
     public override string PersistenceId { get; }
@@ -94,21 +106,26 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
 
     /// <param name="warmStart">Used only if the search is new (see <see cref="SearchDecider{TWorker}"/>).</param>
-    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null) =>
-        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart));
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart, clock));
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SearchDecider<IActorRef>.TrialSeed(searchSeed, trialId);
 
     private void Decide(object command, IActorRef sender)
     {
-        var decision = _decider.Decide(_session, _policy, command, sender, DateTimeOffset.UtcNow);
+        var decision = _decider.Decide(_session, _policy, command, sender, _clock.Now);
         _session = decision.Session;
         var before = decision.Steps.TakeWhile(s => s is not JournalEvent).ToList();
         Carry(before.Where(e => !e.LeavesActor));
         if (before.Any(e => e.LeavesActor))
         {
-            DeferAsync(before.Where(e => e.LeavesActor).ToList(), Carry);
+            _clock.Hold();
+            DeferAsync(before.Where(e => e.LeavesActor).ToList(), effects =>
+            {
+                Carry(effects);
+                _clock.Release();
+            });
         }
         // Each event with the effects that follow it, up to the next event; handlers run in order, once each is durable.
         var written = decision.Steps.Skip(before.Count).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
@@ -126,7 +143,15 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var effects = new Queue<List<DecisionStep>>(written.Select(w => w.After));
         if (written.Count > 0)
         {
-            PersistAllAsync(written.Select(w => w.Event), _ => Carry(effects.Dequeue()));
+            _clock.Hold();
+            PersistAllAsync(written.Select(w => w.Event), _ =>
+            {
+                Carry(effects.Dequeue());
+                if (effects.Count == 0)
+                {
+                    _clock.Release();
+                }
+            });
         }
     }
 
@@ -136,19 +161,58 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         {
             switch (effect)
             {
-                case SendToWorker<IActorRef> s: s.Worker.Tell(s.Message, Self); break;
+                case SendToWorker<IActorRef> s: Send(s.Worker, s.Message); break;
                 case Notify n: _subscriber.Tell(n.Message); break;
-                case RequestReward r: _rewardActor.Tell(r.Request); break;
-                case WriteSnapshot w: SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(SnapshotterId, w.Snapshot.State.EventCount, DateTime.UtcNow), w.Snapshot), Self); break;
-                case SealHead h: SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(HeadIdFor(_decider.Settings.Id), h.Head.EventCount, DateTime.UtcNow), h.Head), Self); break;
+                case RequestReward r: Send(_rewardActor, r.Request); break;
+                case WriteSnapshot w: Send(SnapshotStore, new SaveSnapshot(new SnapshotMetadata(SnapshotterId, w.Snapshot.State.EventCount, _clock.Now.UtcDateTime), w.Snapshot)); break;
+                case SealHead h: Send(SnapshotStore, new SaveSnapshot(new SnapshotMetadata(HeadIdFor(_decider.Settings.Id), h.Head.EventCount, _clock.Now.UtcDateTime), h.Head)); break;
                 case WatchWorker<IActorRef> w: Context.Watch(w.Worker); break;
-                case StartLeaseChecks t: Timers.StartPeriodicTimer("leases", CheckLeases.Instance, t.Period); break;
-                case StartPauseGrace g: Timers.StartSingleTimer("pause-grace", PauseGraceOver.Instance, g.Grace); break;
-                case WakeAfter w: Timers.StartSingleTimer(w.Name, CheckLeases.Instance, w.Delay); break;
-                case CancelTimers: Timers.CancelAll(); break;
+                case StartLeaseChecks t: StartTimer("leases", CheckLeases.Instance, t.Period, periodic: true); break;
+                case StartPauseGrace g: StartTimer("pause-grace", PauseGraceOver.Instance, g.Grace); break;
+                case WakeAfter w: StartTimer(w.Name, CheckLeases.Instance, w.Delay); break;
+                case CancelTimers: CancelAllTimers(); break;
                 case LogLine l: _log.Log(l.Level, l.Template, l.Args); break;
             }
         }
+    }
+
+    /// <summary>A message out that comes back as a command (or a snapshot reply), held on the clock until handled.</summary>
+    private void Send(IActorRef to, object message)
+    {
+        _clock.Hold();
+        to.Tell(message, Self);
+    }
+
+    private void StartTimer(string name, ISearchCommand message, TimeSpan delay, bool periodic = false)
+    {
+        if (_clock is not VirtualSearchClock clock)
+        {
+            if (periodic)
+            {
+                Timers.StartPeriodicTimer(name, message, delay);
+            }
+            else
+            {
+                Timers.StartSingleTimer(name, message, delay);
+            }
+            return;
+        }
+        if (_virtualTimers.Remove(name, out var previous))
+        {
+            previous.Dispose();
+        }
+        var self = Self;
+        _virtualTimers[name] = clock.Schedule(delay, () => self.Tell(message, self), periodic ? delay : null);
+    }
+
+    private void CancelAllTimers()
+    {
+        Timers.CancelAll();
+        foreach (var timer in _virtualTimers.Values)
+        {
+            timer.Dispose();
+        }
+        _virtualTimers.Clear();
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
@@ -168,6 +232,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        CancelAllTimers();
         _policy.Dispose();
         base.PostStop();
     }

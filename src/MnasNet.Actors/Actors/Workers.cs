@@ -3,6 +3,7 @@ using Akka.Event;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.Timing;
 
 namespace MnasNet.Actors.Actors;
 
@@ -10,7 +11,8 @@ namespace MnasNet.Actors.Actors;
 /// A worker that pulls: it asks for work when free, runs one piece of work off the mailbox thread (PipeTo), reports
 /// the result to the controller that offered it, and asks again. A <see cref="CancelWork"/> for its trial cancels the
 /// run. An offer it cannot take (busy, or the search's settings unknown) is declined, so the controller re-dispatches
-/// at once instead of waiting for the lease.
+/// at once instead of waiting for the lease. Under a virtual clock every message it sends and the work it runs are
+/// held on the clock (<see cref="SearchClock.Hold"/>) until handled, so virtual time moves only when all is quiet.
 /// </summary>
 public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
     where TBackend : class
@@ -29,8 +31,9 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
     /// In a cluster the controller may move to another node and forget its idle workers: an idle worker then repeats
     /// its request this often. Null (one process) = ask once.
     /// </param>
-    protected PullWorker(IActorRef workSource, WorkKind kind, WorkerBackends<TBackend> backends, string? platform, TimeSpan? repeatRequest)
+    protected PullWorker(IActorRef workSource, WorkKind kind, WorkerBackends<TBackend> backends, string? platform, TimeSpan? repeatRequest, SearchClock? clock)
     {
+        Clock = clock ?? SearchClock.Real;
         _workSource = workSource;
         _kind = kind;
         _backends = backends;
@@ -42,6 +45,8 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     protected string WorkerId { get; }
 
+    protected SearchClock Clock { get; }
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected abstract Task<ISearchCommand> RunAsync(TBackend backend, WorkOffer work, CancellationToken cancellationToken);
@@ -52,9 +57,15 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     private RequestWork Request => new(_kind, WorkerId, _platform);
 
+    private void Send(IActorRef to, object message)
+    {
+        Clock.Hold();
+        to.Tell(message);
+    }
+
     private void AskForWork()
     {
-        _workSource.Tell(Request);
+        Send(_workSource, Request);
         if (_repeatRequest is { } every)
         {
             Timers.StartPeriodicTimer("ask", RepeatRequest.Instance, every);
@@ -63,14 +74,22 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     private void Idle()
     {
-        Receive<WorkOffer>(Start);
-        Receive<CancelWork>(_ => { });
-        Receive<RepeatRequest>(_ => _workSource.Tell(Request));
+        Receive<WorkOffer>(o =>
+        {
+            Start(o);
+            Clock.Release();
+        });
+        Receive<CancelWork>(_ => Clock.Release());
+        Receive<RepeatRequest>(_ => Send(_workSource, Request));
     }
 
     private void Busy()
     {
-        Receive<WorkOffer>(o => Decline(o, $"busy with trial {_current?.TrialId}"));
+        Receive<WorkOffer>(o =>
+        {
+            Decline(o, $"busy with trial {_current?.TrialId}");
+            Clock.Release();
+        });
         Receive<CancelWork>(c =>
         {
             if (c.TrialId == _current?.TrialId && _current?.Controller.Equals(Sender) == true)
@@ -78,6 +97,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
                 _log.Info("worker {Worker}: abandoning trial {TrialId}", WorkerId, c.TrialId);
                 _cancel?.Cancel();
             }
+            Clock.Release();
         });
         Receive<RepeatRequest>(_ => { });
         Receive<Finished>(f =>
@@ -87,17 +107,19 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             (_cancel, _current) = (null, null);
             if (f.Result is not null)
             {
-                controller.Tell(f.Result);
+                Send(controller, f.Result);
             }
             AskForWork();
             Become(Idle);
+            // The run's own hold: everything it caused is held by now.
+            Clock.Release();
         });
     }
 
     private void Decline(WorkOffer offer, string reason)
     {
         _log.Debug("worker {Worker}: declines trial {TrialId} of search {SearchId}: {Reason}", WorkerId, offer.TrialId, offer.SearchId, reason);
-        Sender.Tell(new WorkDeclined(offer.SearchId, offer.TrialId, offer.Kind, offer.Attempt, WorkerId, reason, offer.Target));
+        Send(Sender, new WorkDeclined(offer.SearchId, offer.TrialId, offer.Kind, offer.Attempt, WorkerId, reason, offer.Target));
     }
 
     private void Start(WorkOffer work)
@@ -114,11 +136,12 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         }
         Timers.Cancel("ask");
         // Other controllers may hold this worker's request too (cluster): tell them it is taken.
-        _workSource.Tell(new WithdrawWorkRequest(_kind, WorkerId));
+        Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
         _cancel = new CancellationTokenSource();
         _current = (work.TrialId, Sender);
         _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt} of search {SearchId}", WorkerId, work.TrialId, work.Kind, work.Attempt, work.SearchId);
         var token = _cancel.Token;
+        Clock.Hold();
         Task<ISearchCommand> run;
         try
         {
@@ -130,11 +153,13 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         }
         run.PipeTo(Self,
             success: r => new Finished(r),
-            failure: e => new Finished(e is OperationCanceledException or TaskCanceledException && token.IsCancellationRequested
+            failure: e => new Finished((e is OperationCanceledException or TaskCanceledException && token.IsCancellationRequested) || Lost(e)
                 ? null
                 : new WorkFailed(work.SearchId, work.TrialId, work.Kind, work.Attempt, WorkerId, Reason(e), work.Target, CauseOf(e))));
         Become(Busy);
     }
+
+    private static bool Lost(Exception e) => e is WorkLostException || e.InnerException is WorkLostException;
 
     /// <summary>Faults of the machines, not of the architecture: the controller tries the work again.</summary>
     private static FailureCause CauseOf(Exception e) => e switch
@@ -212,17 +237,17 @@ public sealed class WorkerBackends<TBackend> : IDisposable
 }
 
 /// <summary>Trains one trial at a time (several per node).</summary>
-public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null)
-    : PullWorker<ITrainerBackend>(workSource, WorkKind.Train, backends, null, repeatRequest)
+public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null, SearchClock? clock = null)
+    : PullWorker<ITrainerBackend>(workSource, WorkKind.Train, backends, null, repeatRequest, clock)
 {
     protected override async Task<ISearchCommand> RunAsync(ITrainerBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
         new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
 
-    public static Props Props(IActorRef controller, ITrainerBackend backend) =>
-        Props(controller, WorkerBackends<ITrainerBackend>.Fixed(backend, b => b.Dispose()));
+    public static Props Props(IActorRef controller, ITrainerBackend backend, SearchClock? clock = null) =>
+        Props(controller, WorkerBackends<ITrainerBackend>.Fixed(backend, b => b.Dispose()), clock: clock);
 
-    public static Props Props(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null) =>
-        Akka.Actor.Props.Create(() => new TrainerWorker(workSource, backends, repeatRequest));
+    public static Props Props(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null, SearchClock? clock = null) =>
+        Akka.Actor.Props.Create(() => new TrainerWorker(workSource, backends, repeatRequest, clock));
 }
 
 /// <summary>How a device worker retries a transient device fault: up to MaxAttempts tries, the delay doubling from FirstDelay.</summary>
@@ -240,8 +265,8 @@ public sealed record DeviceRetry(int MaxAttempts, TimeSpan FirstDelay)
 /// device fault (<see cref="TransientDeviceException"/>) is retried with back-off here, so a phone that drops off
 /// for a moment does not fail the trial; when the attempts are spent the trial fails with the last fault.
 /// </summary>
-public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null)
-    : PullWorker<IDeviceBackend>(workSource, WorkKind.Measure, backends, platform.ToString(), repeatRequest)
+public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null, SearchClock? clock = null)
+    : PullWorker<IDeviceBackend>(workSource, WorkKind.Measure, backends, platform.ToString(), repeatRequest, clock)
 {
     private readonly DeviceRetry _retry = retry ?? DeviceRetry.Default;
     private readonly ILoggingAdapter _retryLog = Context.GetLogger();
@@ -257,7 +282,7 @@ public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBac
             catch (TransientDeviceException e) when (attempt < _retry.MaxAttempts)
             {
                 _retryLog.Warning("worker {Worker}: trial {TrialId}: device fault ({Reason}); attempt {Attempt} of {MaxAttempts} in {Delay}", WorkerId, work.TrialId, e.Message, attempt + 1, _retry.MaxAttempts, _retry.DelayAfter(attempt));
-                await Task.Delay(_retry.DelayAfter(attempt), cancellationToken);
+                await Clock.Delay(_retry.DelayAfter(attempt), cancellationToken);
             }
             catch (TransientDeviceException e)
             {
@@ -266,11 +291,11 @@ public sealed class DeviceWorker(IActorRef workSource, WorkerBackends<IDeviceBac
         }
     }
 
-    public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform, DeviceRetry? retry = null) =>
-        Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform, retry: retry);
+    public static Props Props(IActorRef controller, IDeviceBackend backend, DevicePlatform platform, DeviceRetry? retry = null, SearchClock? clock = null) =>
+        Props(controller, WorkerBackends<IDeviceBackend>.Fixed(backend, DisposeDevice), platform, retry: retry, clock: clock);
 
-    public static Props Props(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null) =>
-        Akka.Actor.Props.Create(() => new DeviceWorker(workSource, backends, platform, repeatRequest, retry));
+    public static Props Props(IActorRef workSource, WorkerBackends<IDeviceBackend> backends, DevicePlatform platform, TimeSpan? repeatRequest = null, DeviceRetry? retry = null, SearchClock? clock = null) =>
+        Akka.Actor.Props.Create(() => new DeviceWorker(workSource, backends, platform, repeatRequest, retry, clock));
 
     public static void DisposeDevice(IDeviceBackend backend) => backend.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

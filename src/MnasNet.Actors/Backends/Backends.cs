@@ -14,6 +14,9 @@ public sealed class InfrastructureFaultException(string reason, Exception? inner
 
 public sealed class TransientDeviceException(string reason, Exception? inner = null) : Exception(reason, inner);
 
+/// <summary>The worker lost its work without a word to the controller (a crashed node that came back): it reports nothing and asks again.</summary>
+public sealed class WorkLostException(string reason) : Exception(reason);
+
 /// <summary>Trains one trial's architecture (real: TorchSharp proxy training; simulated: surrogate accuracy).</summary>
 public interface ITrainerBackend : IDisposable
 {

@@ -21,7 +21,8 @@ namespace MnasNet.Actors.Decisions;
 /// <param name="chainKey">The HMAC key of the journal's hash chain (none: SHA-256).</param>
 /// <param name="platform">Where policy states are computed (journaled with each state); asked once, when first needed.</param>
 /// <param name="warmStart">A new search's warm start (<c>search --warm-start</c>): its starting policy and what it took.</param>
-public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null, WarmStartPlan? warmStart = null)
+/// <param name="virtualTime">The search runs on a virtual clock: its events carry the virtual time of their decision.</param>
+public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null, WarmStartPlan? warmStart = null, bool virtualTime = false)
     where TWorker : notnull
 {
     private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.PolicyThreads)));
@@ -32,6 +33,10 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     private readonly MnasNetSearchSpace _space = MnasNetSearchSpace.Default;
     private readonly byte[]? _chainKey = chainKey;
     private readonly WarmStartPlan? _warmStart = warmStart;
+    private readonly bool _virtualTime = virtualTime;
+
+    /// <summary>What search-started's Clock says of a search on a virtual clock.</summary>
+    public const string VirtualClock = "virtual";
 
     public static readonly string CodeVersion = typeof(SearchDecider<>).Assembly.GetName().Version?.ToString() ?? "0.0.0";
 
@@ -171,10 +176,27 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         private void Emit(ISearchEvent e)
         {
             var keyed = e is SearchStarted s ? s.Chain == JournalChain.HmacSha256 : State.Chain == JournalChain.HmacSha256;
+            if (decider._virtualTime)
+            {
+                e = Stamped(e, now);
+            }
             e = JournalChain.WithLink(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
             Session = Session with { Journaled = State.Apply(e) };
             Steps.Add(new JournalEvent(e));
         }
+
+        private static ISearchEvent Stamped(ISearchEvent e, DateTimeOffset at) => e switch
+        {
+            SearchStarted x => x with { Clock = VirtualClock },
+            BatchSampled x => x with { At = at },
+            TrialDispatched x => x with { At = at },
+            TrialLeaseExpired x => x with { At = at },
+            TrialTrained x => x with { At = at },
+            LatencyMeasured x => x with { At = at },
+            TrialFailed x => x with { At = at },
+            PolicyUpdated x => x with { At = at },
+            _ => e,
+        };
 
         private void Log(LogLevel level, string template, params object?[] args) => Steps.Add(new LogLine(level, template, args));
 
@@ -182,7 +204,9 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
         public void Begin()
         {
-            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(Math.Clamp(_settings.Workers.LeaseTimeoutSeconds / 4, 0.05, 5))));
+            // Every check is a point the virtual clock stops at: in virtual time a quarter lease is soon enough.
+            var quarter = _settings.Workers.LeaseTimeoutSeconds / 4;
+            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(decider._virtualTime ? quarter : Math.Clamp(quarter, 0.05, 5))));
             switch (State.Status)
             {
                 case SearchStatus.New:
@@ -280,6 +304,13 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
                 r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, checkpoint);
             Emit(e);
+            if (_settings.Simulated && _settings.Simulation.Cost is { Enabled: true, UpdateSeconds: > 0 } cost)
+            {
+                // The simulated update takes its time: the next batch goes out once it is over.
+                var delay = TimeSpan.FromSeconds(cost.UpdateSeconds);
+                Session = Session with { DispatchFrom = now + delay };
+                Steps.Add(new WakeAfter("policy-update", delay));
+            }
             if (step % _settings.Journal.SnapshotEvery == 0)
             {
                 // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1
@@ -351,7 +382,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
         private void Dispatch()
         {
-            if (!Session.Dispatching)
+            if (!Session.Dispatching || Session.DispatchFrom > now)
             {
                 return;
             }

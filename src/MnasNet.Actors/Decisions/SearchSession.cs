@@ -45,6 +45,9 @@ public sealed record SearchSession<TWorker>(
     /// <summary>Work an infrastructure fault sent back, not to be dispatched again before its back-off is over.</summary>
     public ImmutableDictionary<WorkKey, DateTimeOffset> RetryAt { get; init; } = ImmutableDictionary<WorkKey, DateTimeOffset>.Empty;
 
+    /// <summary>No work is dispatched before this time (a simulated policy update takes its time).</summary>
+    public DateTimeOffset? DispatchFrom { get; init; }
+
     public ImmutableList<IdleWorker<TWorker>> Idle(WorkKind kind) => kind == WorkKind.Train ? IdleTrainers : IdleDevices;
 
     public SearchSession<TWorker> WithIdle(WorkKind kind, ImmutableList<IdleWorker<TWorker>> idle) =>

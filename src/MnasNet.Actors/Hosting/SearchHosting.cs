@@ -11,6 +11,7 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Serialization;
 using MnasNet.Actors.Settings;
+using MnasNet.Actors.Timing;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Hosting;
@@ -22,14 +23,18 @@ public sealed class RewardActorKey;
 
 public sealed class SearchSubscriberKey;
 
-/// <summary>What the host needs beyond the settings: where the journal is, which backends, who hears progress, a new search's warm start.</summary>
+/// <summary>
+/// What the host needs beyond the settings: where the journal is, which backends, who hears progress, a new search's
+/// warm start, and the clock the search runs on (null: the real one; the backends must wait on the same clock).
+/// </summary>
 public sealed record SearchHostOptions(
     string Database,
     IBackendFactory Backends,
     Action<ISearchCommand>? OnNotification = null,
     bool SerializeMessages = false,
     bool StartWorkers = true,
-    Policy.WarmStartPlan? WarmStart = null);
+    Policy.WarmStartPlan? WarmStart = null,
+    SearchClock? Clock = null);
 
 public static class SearchHostingExtensions
 {
@@ -56,25 +61,26 @@ public static class SearchHostingExtensions
         {
             builder.AddHocon(ConfigurationFactory.ParseString("akka.actor.serialize-messages = on"), HoconAddMode.Prepend);
         }
+        var clock = options.Clock ?? SearchClock.Real;
         builder.WithActors((system, registry) =>
         {
             var subscriber = system.ActorOf(Props.Create(() => new NotificationForwarder(options.OnNotification)), "subscriber");
             registry.Register<SearchSubscriberKey>(subscriber);
-            var reward = system.ActorOf(RewardActor.Props(), "reward");
+            var reward = system.ActorOf(RewardActor.Props(clock), "reward");
             registry.Register<RewardActorKey>(reward);
-            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart), $"search-{settings.Id}");
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart, clock), $"search-{settings.Id}");
             registry.Register<SearchControllerKey>(controller);
             if (options.StartWorkers)
             {
                 for (var i = 0; i < settings.Workers.Trainers; i++)
                 {
-                    system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i)), $"trainer-{i}");
+                    system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i), clock), $"trainer-{i}");
                 }
                 var platform = DevicePlatform.LocalDeviceOf(settings);
                 for (var i = 0; i < settings.Workers.Devices; i++)
                 {
                     var device = options.Backends.CreateDevice(i);
-                    system.ActorOf(DeviceWorker.Props(controller, device, device.Platform ?? platform, DeviceRetry.Of(settings)), $"device-{i}");
+                    system.ActorOf(DeviceWorker.Props(controller, device, device.Platform ?? platform, DeviceRetry.Of(settings), clock), $"device-{i}");
                 }
             }
         });
@@ -88,8 +94,8 @@ public static class SearchHostingExtensions
     public static string JournalProvider(SearchSettings settings) =>
         settings.Journal.Provider == "postgresql" ? ProviderName.PostgreSQL15 : ProviderName.SQLiteMS;
 
-    public static IBackendFactory DefaultBackends(SearchSettings settings) => settings.Simulated
-        ? new SimulatedBackendFactory(settings, MnasNetSearchSpace.Default)
+    public static IBackendFactory DefaultBackends(SearchSettings settings, SearchClock? clock = null) => settings.Simulated
+        ? new SimulatedBackendFactory(settings, MnasNetSearchSpace.Default, clock)
         : new RealBackendFactory(settings, MnasNetSearchSpace.Default, settings.Journal.Directory);
 }
 

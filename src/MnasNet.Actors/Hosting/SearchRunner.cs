@@ -7,11 +7,16 @@ using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Actors.Timing;
 
 namespace MnasNet.Actors.Hosting;
 
-/// <summary>How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed).</summary>
-public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed);
+/// <summary>
+/// How a run ended; <see cref="FirstDispatchAfter"/> is the time from start to the first work sent (resume speed),
+/// <see cref="Elapsed"/> the wall time of the run, <see cref="VirtualElapsed"/> the virtual time it covered (virtual clock only).
+/// </summary>
+public sealed record SearchOutcome(string SearchId, string Status, string? Reason, SearchProgress? LastProgress, TimeSpan? FirstDispatchAfter, TimeSpan Elapsed,
+    TimeSpan? VirtualElapsed = null);
 
 /// <summary>
 /// Runs one search in this process until it completes or pauses: takes the journal lock, enables WAL, starts the
@@ -41,7 +46,8 @@ public static class SearchRunner
         IBackendFactory? backends = null,
         CancellationToken pauseToken = default,
         bool serializeMessages = false,
-        Policy.WarmStartPlan? warmStart = null)
+        Policy.WarmStartPlan? warmStart = null,
+        SearchClock? clock = null)
     {
         if (resume && warmStart is not null)
         {
@@ -77,8 +83,11 @@ public static class SearchRunner
         {
             throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
         }
+        // A resumed virtual search goes on from the virtual time its journal reached.
+        clock ??= SearchClock.For(settings, resume && !postgres && settings.Simulated ? VirtualTime.LastIn(JournalReader.ReadEvents(directory, settings.Id).Select(e => e.Event)) : null);
+        var virtualStart = clock.Now;
         // Load the dataset before touching the journal, so a missing dataset leaves no trace.
-        backends ??= SearchHostingExtensions.DefaultBackends(settings);
+        backends ??= SearchHostingExtensions.DefaultBackends(settings, clock);
         if (backends is RealBackendFactory real)
         {
             real.Preload();
@@ -98,7 +107,7 @@ public static class SearchRunner
             File.Delete(pauseFile);
         }
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var wall = System.Diagnostics.Stopwatch.StartNew();
         TimeSpan? firstDispatch = null;
         var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
         SearchProgress? last = null;
@@ -111,13 +120,13 @@ public static class SearchRunner
                     onProgress?.Invoke(p);
                     break;
                 case FirstDispatch:
-                    firstDispatch ??= clock.Elapsed;
+                    firstDispatch ??= wall.Elapsed;
                     break;
                 case SearchStopped s:
                     stopped.TrySetResult(s);
                     break;
             }
-        }, serializeMessages, WarmStart: warmStart);
+        }, serializeMessages, WarmStart: warmStart, Clock: clock);
 
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
@@ -133,6 +142,7 @@ public static class SearchRunner
             {
                 if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
                 {
+                    clock.Hold();
                     controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
                 }
             }
@@ -159,7 +169,7 @@ public static class SearchRunner
             catch (OperationCanceledException)
             {
             }
-            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, clock.Elapsed);
+            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, wall.Elapsed, clock.IsVirtual ? clock.Now - virtualStart : null);
         }
         finally
         {

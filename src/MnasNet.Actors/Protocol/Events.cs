@@ -101,7 +101,8 @@ public sealed record SearchStarted(
     DateTimeOffset At,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WarmStart? WarmStart = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WarmStart? WarmStart = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clock = null) : JournaledEvent;
 
 /// <summary>
 /// What a warm-started search took from an earlier one (<c>search --warm-start</c>), journaled in its search-started:
@@ -129,17 +130,23 @@ public sealed record WarmStart(
 /// </summary>
 public sealed record WarmTrial(long SourceTrialId, IReadOnlyList<int> Tokens, double Accuracy, IReadOnlyList<double> LatenciesMs, bool Failed, double SourceReward, double Reward);
 
-public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials) : JournaledEvent;
+// At on the events below: the virtual time of the decision, written only by searches on a virtual clock
+// (search-started's Clock = "virtual"); real-time searches have the journal's write time instead.
+
+public sealed record BatchSampled(int Batch, string PolicyVersion, IReadOnlyList<SampledTrial> Trials, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>Persisted before the work is sent; on recovery an undelivered or unfinished dispatch is sent again.</summary>
-public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record TrialDispatched(long TrialId, WorkKind Kind, int Attempt, string Worker, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>A lease ran out (worker vanished or too slow): the work is dispatched again.</summary>
-public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record TrialLeaseExpired(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
-public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record) : JournaledEvent;
+public sealed record TrialTrained(long TrialId, int Attempt, string Worker, TrainingRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
-public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0) : JournaledEvent;
+public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, LatencyRecord Record, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>
 /// A trial's work failed for good. An <see cref="FailureCause.Architecture"/> failure is the architecture's (reward 0,
@@ -147,7 +154,8 @@ public sealed record LatencyMeasured(long TrialId, int Attempt, string Worker, L
 /// out of the policy update).
 /// </summary>
 public sealed record TrialFailed(long TrialId, WorkKind Kind, int Attempt, string Worker, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Target = 0,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] FailureCause Cause = FailureCause.Architecture) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] FailureCause Cause = FailureCause.Architecture,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>Whose fault a failure is: the architecture's (diverged, too large, unsupported) or the infrastructure's (device offline, I/O).</summary>
 public enum FailureCause
@@ -179,7 +187,8 @@ public sealed record PolicyUpdated(
     double ClipFraction,
     double BaselineBefore,
     double BaselineAfter,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 public sealed record SearchPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : JournaledEvent;
 

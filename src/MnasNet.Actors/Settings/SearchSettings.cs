@@ -110,11 +110,20 @@ public sealed record LatencySettings
     public string Target { get; init; } = "";
 }
 
-/// <summary>Simulated backends: surrogate accuracy and analytic latency with seeded noise; optional virtual durations.</summary>
+/// <summary>
+/// Simulated backends: surrogate accuracy and analytic latency with seeded noise, and how long work takes: fixed
+/// durations (trainSeconds / measureSeconds) or the <see cref="Cost"/> model, in virtual time by default.
+/// </summary>
 public sealed record SimulationSettings
 {
+    /// <summary>virtual: a discrete-event clock (a simulated day takes milliseconds); real: durations are waited for.</summary>
+    public SimulationClock Clock { get; init; } = SimulationClock.Virtual;
+    /// <summary>Fixed seconds per training (no cost model, no noise); 0 = the cost model's, or none without one.</summary>
     public double TrainSeconds { get; init; }
+    /// <summary>Fixed seconds per measurement (no cost model, no noise); 0 = the cost model's, or none without one.</summary>
     public double MeasureSeconds { get; init; }
+    /// <summary>How long training, measuring and policy updates take when <c>cost.enabled</c>; otherwise only the fixed durations above.</summary>
+    public CostModelSettings Cost { get; init; } = new();
     public double AccuracyNoise { get; init; } = 0.005;
     public double LatencyNoise { get; init; } = 0.02;
     /// <summary>Fraction of trials whose training fails (deterministic per trial) to exercise failure handling.</summary>
@@ -123,6 +132,52 @@ public sealed record SimulationSettings
     public double InfrastructureFaultRate { get; init; }
     /// <summary>… on this many of its first attempts: fewer than workers.maxAttempts are retried away, more fail the trial as infrastructure.</summary>
     public int InfrastructureFaultAttempts { get; init; } = 1;
+}
+
+/// <summary>
+/// Durations of simulated work (see the Actors README, "Virtual time"): training = MACs × imagesPerEpoch × epochs ÷
+/// (trainerMacsPerSecond × the trainer's speed) + trialOverheadSeconds; measuring = setupSeconds + (warm-up + runs) ×
+/// latency ÷ the device's speed; each × (1 + noise · N(0, 1)) drawn from the trial's seed (never below 10 %).
+/// </summary>
+public sealed record CostModelSettings
+{
+    public bool Enabled { get; init; }
+    /// <summary>Images per epoch of proxy training (the paper: 50,000 held-out ImageNet images).</summary>
+    public long ImagesPerEpoch { get; init; } = 50_000;
+    /// <summary>Multiply-adds per second one trainer of speed 1 gets through in training (forward and backward: about 3 × MACs per image).</summary>
+    public double TrainerMacsPerSecond { get; init; } = 1e12;
+    /// <summary>Fixed seconds per trial: start-up, data loading, evaluation.</summary>
+    public double TrialOverheadSeconds { get; init; }
+    /// <summary>Fixed seconds per measurement: push the model, set up the benchmark.</summary>
+    public double MeasureSetupSeconds { get; init; }
+    /// <summary>Seconds of a policy update: the next batch is dispatched only after it.</summary>
+    public double UpdateSeconds { get; init; }
+    /// <summary>Relative standard deviation of every duration (seeded per trial).</summary>
+    public double Noise { get; init; }
+    /// <summary>Speed groups of the trainers as <c>SHARE x SPEED</c> pairs, e.g. "48x1.0,16x0.5" (¾ at speed 1, ¼ at half speed); empty = all at speed 1.</summary>
+    public string TrainerSpeeds { get; init; } = "";
+    /// <summary>Speed groups of the devices (e.g. phones of two models), as <see cref="TrainerSpeeds"/>; empty = all at speed 1.</summary>
+    public string DeviceSpeeds { get; init; } = "";
+    /// <summary>Fraction of training attempts (seeded per trial and attempt) whose trainer crashes: no result, the lease expires.</summary>
+    public double TrainerCrashRate { get; init; }
+    /// <summary>Seconds a crashed trainer takes to come back (it then asks for work again, holding nothing).</summary>
+    public double TrainerRestartSeconds { get; init; } = 60;
+}
+
+/// <summary>A share of a worker pool and its speed (work takes duration ÷ speed).</summary>
+public sealed record SpeedGroup(double Share, double Speed)
+{
+    /// <summary>"48x1.0,16x0.5" → two groups; "" → none.</summary>
+    /// <exception cref="SettingsException">Not pairs of positive numbers.</exception>
+    public static IReadOnlyList<SpeedGroup> Parse(string spec, string key) => [.. spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(pair =>
+    {
+        var parts = pair.Split('x', 'X');
+        return parts.Length == 2
+            && double.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var share) && share > 0
+            && double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var speed) && speed > 0
+            ? new SpeedGroup(share, speed)
+            : throw new SettingsException($"{key} '{spec}': expected SHARE x SPEED pairs of positive numbers, e.g. 48x1.0,16x0.5; got '{pair}'");
+    })];
 }
 
 public sealed record JournalSettings

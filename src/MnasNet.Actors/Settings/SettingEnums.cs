@@ -28,6 +28,17 @@ public enum RewardExponents
     Custom,
 }
 
+/// <summary>The time a simulated search runs on: a discrete-event clock (virtual, the default) or the wall clock (real).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SimulationClock>))]
+public enum SimulationClock
+{
+    [JsonStringEnumMemberName("virtual")]
+    Virtual,
+
+    [JsonStringEnumMemberName("real")]
+    Real,
+}
+
 /// <summary>The words settings files use for enum values (the JSON names), for messages and validation.</summary>
 public static class SettingWords
 {

@@ -246,6 +246,7 @@ public static class SettingsLoader
     {
         ["mode"] = SettingWords.Words<SearchMode>(),
         ["reward.preset"] = SettingWords.Words<RewardExponents>(),
+        ["simulation.clock"] = SettingWords.Words<SimulationClock>(),
     };
 
     /// <summary>The value must have the default's JSON type; nullable (default null) numbers accept numbers.</summary>

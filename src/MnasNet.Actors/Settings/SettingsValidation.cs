@@ -10,6 +10,9 @@ public static partial class SettingsValidation
 
     /// <summary>The backend a spec names: <c>adb</c> of <c>adb:serial=…</c>.</summary>
     public static string BackendName(string spec) => (spec.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? spec[..colon] : spec).Trim();
+    /// <summary>Workers of each kind a virtual-time search may have (a real node: 64).</summary>
+    public const int MaxVirtualWorkers = 1024;
+
     public static readonly IReadOnlyList<string> Levels = ["Verbose", "Debug", "Information", "Warning", "Error", "Fatal"];
 
     public static SearchSettings Validate(SearchSettings s)
@@ -111,6 +114,16 @@ public static partial class SettingsValidation
         Require(sim.FailureRate >= 0 && sim.FailureRate < 1, $"simulation.failureRate must be in [0, 1), got {sim.FailureRate}");
         Require(sim.InfrastructureFaultRate >= 0 && sim.InfrastructureFaultRate < 1, $"simulation.infrastructureFaultRate must be in [0, 1), got {sim.InfrastructureFaultRate}");
         Require(sim.InfrastructureFaultAttempts >= 1, $"simulation.infrastructureFaultAttempts must be at least 1, got {sim.InfrastructureFaultAttempts}");
+        var cost = sim.Cost;
+        Require(!cost.Enabled || s.Simulated, "simulation.cost.enabled is true but mode is 'real'; the cost model only applies to mode 'simulated'");
+        Require(cost.ImagesPerEpoch >= 1, $"simulation.cost.imagesPerEpoch must be at least 1, got {cost.ImagesPerEpoch}");
+        Require(cost.TrainerMacsPerSecond > 0, $"simulation.cost.trainerMacsPerSecond must be positive, got {cost.TrainerMacsPerSecond}");
+        Require(cost.TrialOverheadSeconds >= 0 && cost.MeasureSetupSeconds >= 0 && cost.UpdateSeconds >= 0 && cost.TrainerRestartSeconds >= 0,
+            "simulation.cost.trialOverheadSeconds, measureSetupSeconds, updateSeconds and trainerRestartSeconds must be 0 or more");
+        Require(cost.Noise is >= 0 and < 1, $"simulation.cost.noise must be in [0, 1), got {cost.Noise}");
+        Require(cost.TrainerCrashRate is >= 0 and < 1, $"simulation.cost.trainerCrashRate must be in [0, 1), got {cost.TrainerCrashRate}");
+        SpeedGroup.Parse(cost.TrainerSpeeds, "simulation.cost.trainerSpeeds");
+        SpeedGroup.Parse(cost.DeviceSpeeds, "simulation.cost.deviceSpeeds");
 
         Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
         Require(s.Journal.Provider is "sqlite" or "postgresql", $"journal.provider must be sqlite or postgresql, got '{s.Journal.Provider}'");
@@ -123,8 +136,10 @@ public static partial class SettingsValidation
         Require(!c.Tls.Enabled || c.Tls.CertificateFile.Length > 0, "cluster.tls.enabled is true but cluster.tls.certificateFile is empty: give the PKCS#12 (.pfx) file of the cluster's certificate");
 
         var w = s.Workers;
-        Require(w.Trainers is >= 1 and <= 64, $"workers.trainers must be between 1 and 64, got {w.Trainers}");
-        Require(w.Devices is >= 1 and <= 64, $"workers.devices must be between 1 and 64, got {w.Devices}");
+        // Virtual workers cost no machine: capacity planning asks about large clusters.
+        var maxWorkers = s.Simulated && sim.Clock == SimulationClock.Virtual ? MaxVirtualWorkers : 64;
+        Require(w.Trainers >= 1 && w.Trainers <= maxWorkers, $"workers.trainers must be between 1 and {maxWorkers}, got {w.Trainers}");
+        Require(w.Devices >= 1 && w.Devices <= maxWorkers, $"workers.devices must be between 1 and {maxWorkers}, got {w.Devices}");
         Require(w.LeaseTimeoutSeconds > 0, $"workers.leaseTimeoutSeconds must be positive, got {w.LeaseTimeoutSeconds}");
         Require(w.PauseGraceSeconds >= 0, $"workers.pauseGraceSeconds must be 0 or more, got {w.PauseGraceSeconds}");
         Require(s.Simulated || BackendName(s.Latency.Backend) != MnasNet.Latency.Adb.AdbPhoneBackend.Name || w.Devices == 1,

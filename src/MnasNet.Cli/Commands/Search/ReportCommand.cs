@@ -33,8 +33,10 @@ public sealed class ReportCommand : SearchCliCommand
         {
             throw new CliInputException($"--top must be at least 1, got {top}");
         }
-        var data = ReportDataAdapter.FromJournal(id, journal.Open().ReadEvents(id));
-        var report = SearchReport.From(data, top);
+        var entries = journal.Open().ReadEvents(id);
+        var data = ReportDataAdapter.FromJournal(id, entries);
+        var timing = Actors.Timing.SearchTiming.Of(entries);
+        var report = SearchReport.From(data, top) with { Clock = timing.Clock, ElapsedSeconds = timing.ElapsedSeconds, WallSeconds = timing.WallSeconds };
         var outDir = parseResult.GetValue(_out) ?? Path.Combine(journal.Directory, $"{id}.report");
         Directory.CreateDirectory(outDir);
         var json = System.Text.Json.JsonSerializer.Serialize(report, Json);
@@ -83,7 +85,8 @@ public sealed record ReportTrial(long TrialId, int Batch, double Reward, double 
 
 public sealed record SearchReport(
     string SearchId, string Status, int TrialsRewarded, int TrialsFailed, string? FinalPolicyHash,
-    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches, int RetriedTrials = 0, int InfrastructureFailures = 0)
+    IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches, int RetriedTrials = 0, int InfrastructureFailures = 0,
+    string Clock = Actors.Timing.SearchTiming.RealClock, double? ElapsedSeconds = null, double? WallSeconds = null)
 {
     public static SearchReport From(ReportData data, int top)
     {

@@ -42,6 +42,7 @@ public sealed class StatusCommand : SearchCliCommand
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
         await output.WriteLineAsync(string.Create(c, $"  attempts    {status.RetriedTrials} trials retried, {status.InfrastructureFailures} failed by the infrastructure (no reward, not learned from)"));
         await output.WriteLineAsync($"  last event  {SearchStatusView.Time(status.LastEventAt)}");
+        await output.WriteLineAsync(string.Create(c, $"  time        {status.ElapsedSeconds:F1} s on the {status.Clock} clock, {status.WallSeconds:F1} s of wall time"));
         await output.WriteLineAsync($"  {(status.Provider == "sqlite" ? "file    " : "database")}    {status.Journal}");
         return ExitCodes.Success;
     }
@@ -56,7 +57,8 @@ public sealed record SearchStatusView(
     string Id, string Status, bool? Running, long TrialsDone, long TrialBudget, int Failed, int BatchesDone, int Batches,
     double? BestReward, long? BestTrial, double? BestAccuracy, double? BestLatencyMs, string? Strategy, string? PolicyHash,
     long Events, int Pauses, int Resumes, int LeaseExpiries, DateTime? LastEventAt, string Provider, string Journal,
-    IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs, int RetriedTrials = 0, int InfrastructureFailures = 0)
+    IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs, int RetriedTrials = 0, int InfrastructureFailures = 0,
+    string Clock = Actors.Timing.SearchTiming.RealClock, double? ElapsedSeconds = null, double? WallSeconds = null)
 {
     public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
 
@@ -64,7 +66,9 @@ public sealed record SearchStatusView(
 
     public static SearchStatusView Of(ISearchJournals journals, string id)
     {
-        var summary = SearchSummary.From(id, journals.ReadEvents(id));
+        var entries = journals.ReadEvents(id);
+        var summary = SearchSummary.From(id, entries);
+        var timing = Actors.Timing.SearchTiming.Of(entries);
         var settings = summary.SettingsJson is null ? null : SettingsLoader.FromJson(summary.SettingsJson);
         var best = summary.Rewarded.Where(t => !t.Failed).MaxBy(t => t.Reward);
         return new SearchStatusView(id, summary.Status, journals.IsRunning(id), summary.Rewarded.Count(), settings?.TrialBudget ?? 0,
@@ -72,7 +76,7 @@ public sealed record SearchStatusView(
             best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
             journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id),
             settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? [],
-            summary.RetriedTrials, summary.InfrastructureFailures);
+            summary.RetriedTrials, summary.InfrastructureFailures, timing.Clock, timing.ElapsedSeconds, timing.WallSeconds);
     }
 
     /// <summary>"12.345 ms", or with several targets "12.345 ms (platform a), 3.210 ms (platform b)".</summary>

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using MnasNet.Actors.Hosting;
+using MnasNet.Actors.Journal;
+using MnasNet.Actors.Logging;
+using MnasNet.Actors.Settings;
+using MnasNet.Actors.State;
+using MnasNet.Actors.Timing;
+using Serilog;
+
+namespace MnasNet.Cli.Commands.Search;
+
+/// <summary>
+/// <c>mnasnet bench simulate</c>: wall time and virtual trials per wall second of whole virtual-time searches (the
+/// paper's cost model: ~3,110 s per trial on 64 trainers, 4 devices) with the durable SQLite journal, per strategy
+/// and trial count; beside each, the same search with zero-duration work (no clock advances), which separates what
+/// the virtual clock's quiet points cost from what the pipeline and the controller cost.
+/// </summary>
+public sealed class BenchSimulateCommand : SearchCliCommand
+{
+    private readonly Option<string> _trials = new("--trials") { Description = "Trial counts, comma-separated.", DefaultValueFactory = _ => "8000" };
+    private readonly Option<string> _strategies = new("--strategies") { Description = "Strategies, comma-separated (ppo: the LSTM controller; ppo-tabular: plain C#).", DefaultValueFactory = _ => "ppo,ppo-tabular" };
+    private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 64 };
+    private readonly Option<bool> _baseline = new("--baseline") { Description = "Also run each search with zero-duration work (same events, no virtual time).", DefaultValueFactory = _ => true };
+    private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
+
+    public BenchSimulateCommand() : base("simulate", "Wall time and virtual trials per wall second of virtual-time searches (paper cost model) with the durable journal.")
+    {
+        Options.Add(_trials);
+        Options.Add(_strategies);
+        Options.Add(_batch);
+        Options.Add(_baseline);
+        Options.Add(_dir);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
+    {
+        var batch = parseResult.GetValue(_batch);
+        var trialCounts = Plan.PlanCommand.Counts("--trials", parseResult.GetValue(_trials), 0, max: 10_000_000, what: "a trial count");
+        var strategies = parseResult.GetValue(_strategies)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (batch < 1 || strategies.Length == 0)
+        {
+            throw new CliInputException("need --batch-size ≥ 1 and at least one strategy");
+        }
+        var scratch = parseResult.GetValue(_dir) ?? Path.Combine(Path.GetTempPath(), $"mnasnet-bench-simulate-{Environment.ProcessId}");
+        var temporary = parseResult.GetValue(_dir) is null;
+        Directory.CreateDirectory(scratch);
+        var c = CultureInfo.InvariantCulture;
+        try
+        {
+            await output.WriteLineAsync($"virtual-time searches: 64 trainers, 4 devices, batch {batch}, paper cost model (~3,110 s a trial, 60 s a policy update), SQLite journal in {scratch}");
+            foreach (var strategy in strategies)
+            {
+                foreach (var trials in trialCounts)
+                {
+                    var batches = (int)Math.Ceiling(trials / (double)batch);
+                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true));
+                    await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
+                    if (parseResult.GetValue(_baseline))
+                    {
+                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false));
+                        await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   zero-duration work: {zero.Wall.TotalSeconds,7:F1} s wall, {batch * batches / zero.Wall.TotalSeconds,6:F0} trials/s: the quiet points of the virtual clock cost {(timed.Wall - zero.Wall).TotalSeconds:F1} s"));
+                    }
+                }
+            }
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+            if (temporary)
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+    }
+
+    private sealed record Timed(TimeSpan Wall, TimeSpan Startup, TimeSpan Virtual, long Events, long QuietPoints);
+
+    private static async Task<Timed> Run(SearchSettings settings)
+    {
+        Log.Logger = SearchLogging.Create(settings, console: true);
+        var clock = (VirtualSearchClock)SearchClock.For(settings);
+        var wall = Stopwatch.StartNew();
+        var outcome = await SearchRunner.RunAsync(settings, resume: false, clock: clock);
+        if (outcome.Status != SearchStatus.Completed.Word())
+        {
+            throw new CliInputException($"the benchmark's search {settings.Id} ended '{outcome.Status}': {outcome.Reason}", ExitCodes.Failure);
+        }
+        return new Timed(wall.Elapsed, outcome.FirstDispatchAfter ?? TimeSpan.Zero, outcome.VirtualElapsed ?? TimeSpan.Zero,
+            JournalReader.CountEvents(JournalFiles.Database(settings.Journal.Directory, settings.Id)), clock.Advances);
+    }
+
+    /// <summary>config/paper-sim.json's search (see its comments), with this strategy and budget.</summary>
+    public static SearchSettings Settings(string id, string dir, string strategy, int batch, int batches, bool costModel) => SettingsValidation.Validate(new SearchSettings
+    {
+        Id = id,
+        Seed = 1,
+        Mode = SearchMode.Simulated,
+        Strategy = strategy,
+        BatchSize = batch,
+        Batches = batches,
+        Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 75 },
+        Training = new TrainingSettings { Epochs = 5 },
+        Latency = new LatencySettings { Backend = "simulated", Warmup = 10, Runs = 50 },
+        Simulation = new SimulationSettings
+        {
+            Clock = SimulationClock.Virtual,
+            Cost = new CostModelSettings
+            {
+                Enabled = costModel,
+                ImagesPerEpoch = 50_000,
+                TrainerMacsPerSecond = 2.62e10,
+                TrialOverheadSeconds = 60,
+                MeasureSetupSeconds = 30,
+                UpdateSeconds = 60,
+                Noise = 0.05,
+            },
+        },
+        Journal = new JournalSettings { Directory = dir, SnapshotEvery = 10 },
+        Workers = new WorkerSettings { Trainers = 64, Devices = 4, LeaseTimeoutSeconds = 20_000 },
+        Logging = new LoggingSettings { Level = "Warning", Console = true },
+    });
+}
