@@ -31,7 +31,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private SearchSession<IActorRef> _session;
     private readonly SearchPolicy _policy;
 
-    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber)
+    /// <param name="final">Set: this run trains the plan's finalists (<c>mnasnet train-final</c>) instead of running the search.</param>
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, FinalTrainingPlan? final = null)
     {
         _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile));
         _rewardActor = rewardActor;
@@ -57,7 +58,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         });
         // Begin (and its search-started / search-resumed event) before any command: work requests stashed during
         // recovery must not dispatch before the in-flight work of the previous run is re-queued.
-        Recover<RecoveryCompleted>(_ => Decide(BeginRun.Instance, Self));
+        Recover<RecoveryCompleted>(_ => Decide(final is null ? BeginRun.Instance : new BeginFinalRun(final), Self));
 
         Command<GetSearchStatus>(_ => Sender.Tell(_decider.Progress(_session)));
         Command<Terminated>(t => Decide(WorkerGone.Instance, t.ActorRef));
@@ -92,8 +93,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     /// <summary>Where the journal's sealed head is kept (<see cref="JournalHead"/>, a snapshot).</summary>
     public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
 
-    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber) =>
-        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber));
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, FinalTrainingPlan? final = null) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, final));
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SearchDecider<IActorRef>.TrialSeed(searchSeed, trialId);

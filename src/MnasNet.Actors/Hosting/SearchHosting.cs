@@ -22,13 +22,17 @@ public sealed class RewardActorKey;
 
 public sealed class SearchSubscriberKey;
 
-/// <summary>What the host needs beyond the settings: where the journal is, which backends, who hears progress.</summary>
+/// <summary>
+/// What the host needs beyond the settings: where the journal is, which backends, who hears progress.
+/// <paramref name="Final"/>: train these finalists (trainers only, no devices) instead of running the search.
+/// </summary>
 public sealed record SearchHostOptions(
     string Database,
     IBackendFactory Backends,
     Action<ISearchCommand>? OnNotification = null,
     bool SerializeMessages = false,
-    bool StartWorkers = true);
+    bool StartWorkers = true,
+    Decisions.FinalTrainingPlan? Final = null);
 
 public static class SearchHostingExtensions
 {
@@ -61,7 +65,7 @@ public static class SearchHostingExtensions
             registry.Register<SearchSubscriberKey>(subscriber);
             var reward = system.ActorOf(RewardActor.Props(), "reward");
             registry.Register<RewardActorKey>(reward);
-            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber), $"search-{settings.Id}");
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.Final), $"search-{settings.Id}");
             registry.Register<SearchControllerKey>(controller);
             if (options.StartWorkers)
             {
@@ -70,7 +74,7 @@ public static class SearchHostingExtensions
                     system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i)), $"trainer-{i}");
                 }
                 var platform = DevicePlatform.LocalDeviceOf(settings);
-                for (var i = 0; i < settings.Workers.Devices; i++)
+                for (var i = 0; i < (options.Final is null ? settings.Workers.Devices : 0); i++)
                 {
                     var device = options.Backends.CreateDevice(i);
                     system.ActorOf(DeviceWorker.Props(controller, device, device.Platform ?? platform, DeviceRetry.Of(settings)), $"device-{i}");

@@ -40,13 +40,15 @@ public static class SearchRunner
         Action<SearchProgress>? onProgress = null,
         IBackendFactory? backends = null,
         CancellationToken pauseToken = default,
-        bool serializeMessages = false)
+        bool serializeMessages = false,
+        Decisions.FinalTrainingPlan? final = null,
+        Action<FinalTrainingProgress>? onFinalProgress = null)
     {
-        // A phone says what it is only when asked: the adb backend's platform comes from the phone itself.
-        IReadOnlyList<DevicePlatform> locals = !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
+        // Final training measures nothing: it needs no device of the search's targets.
+        IReadOnlyList<DevicePlatform> locals = final is not null ? [] : !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
             ? [.. PhoneDiscovery.Discover(DevicePlatform.Parse(settings.Latency.Backend), settings.Threads).Select(p => p.Platform)]
             : [DevicePlatform.LocalDeviceOf(settings)];
-        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => !locals.Any(l => l.Satisfies(t))))
+        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => final is null && !locals.Any(l => l.Satisfies(t))))
         {
             throw new SettingsException($"latency.target '{target}' is not this machine's device ({string.Join(", ", locals)}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
         }
@@ -76,7 +78,14 @@ public static class SearchRunner
         backends ??= SearchHostingExtensions.DefaultBackends(settings);
         if (backends is RealBackendFactory real)
         {
-            real.Preload();
+            if (final is null)
+            {
+                real.Preload();
+            }
+            else
+            {
+                _ = real.FinalDataset(final.Dataset, final.Resolution);
+            }
         }
         using var journalLock = JournalLock.Acquire(directory, settings.Id);
         if (!postgres)
@@ -108,11 +117,14 @@ public static class SearchRunner
                 case FirstDispatch:
                     firstDispatch ??= clock.Elapsed;
                     break;
+                case FinalTrainingProgress f:
+                    onFinalProgress?.Invoke(f);
+                    break;
                 case SearchStopped s:
                     stopped.TrySetResult(s);
                     break;
             }
-        }, serializeMessages);
+        }, serializeMessages, Final: final);
 
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
