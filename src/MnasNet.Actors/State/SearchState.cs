@@ -250,12 +250,12 @@ public sealed record SearchState(
             {
                 Finals = Finalists.SetItem(f.TrialId, new FinalState(f.TrialId, f.Tokens, f.ArchitectureId, f.RecipeJson, f.Epochs, f.Dataset, f.Resolution, f.TrainSize, f.Seed)),
             },
-            FinalRunStarted r => this with
+            FinalRunStarted r => (this with
             {
                 FinalRunTrials = [.. r.Trials],
                 FinalStatus = SearchStatus.Running,
                 Finals = Finalists.ToImmutableSortedDictionary(kv => kv.Key, kv => kv.Value.Status == WorkStatus.InFlight ? kv.Value with { Status = WorkStatus.Pending } : kv.Value),
-            },
+            }).FinalRunSettled(),
             FinalEpochCompleted c => UpdateFinal(c.TrialId, f => f with { Curve = f.EpochsDone.Add(c.Epoch) }),
             FinalTrained t => UpdateFinal(t.TrialId, f => f with { Status = WorkStatus.Done, Result = t.Record }).FinalRunSettled(),
             FinalTrainingFailed x => UpdateFinal(x.TrialId, f => f with { Status = WorkStatus.Failed, Failure = x.Reason }).FinalRunSettled(),
