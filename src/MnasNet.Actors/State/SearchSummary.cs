@@ -71,6 +71,9 @@ public sealed record SearchSummary(
 {
     public IEnumerable<TrialSummary> Rewarded => Trials.Where(t => t.Reward is not null);
 
+    /// <summary>The latest train-final run's status (running, paused, completed); null when there was none.</summary>
+    public SearchStatus? FinalStatus { get; init; }
+
     /// <summary>Every trial chosen for final training, in trial-id order (none before <c>train-final</c>).</summary>
     public IReadOnlyList<FinalistSummary> Finalists { get; init; } = [];
 
