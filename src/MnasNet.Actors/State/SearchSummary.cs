@@ -124,7 +124,7 @@ public sealed record SearchSummary(
         }).ToList();
         return new SearchSummary(h.SearchId, h.Status.Word(), h.Started?.SettingsJson, h.Started?.Strategy, trials, batches, h.FinalPolicyHash, h.Events,
             h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets())
-        { Finalists = finalists };
+        { Finalists = finalists, FinalStatus = h.Current.FinalStatus };
     }
 
     /// <summary>Trials not dominated on accuracy and every target's latency (<see cref="State.ParetoFront"/>).</summary>

@@ -88,13 +88,12 @@ public sealed record SearchStatusView(
             settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? [],
             summary.RetriedTrials, summary.InfrastructureFailures)
         {
-            FinalTraining = SearchHistoryStatus(summary),
+            FinalTraining = summary.FinalStatus?.Word(),
             Finalists = summary.Finalists,
             ProxyFidelityTau = summary.ProxyFidelityTau is { } tau && double.IsFinite(tau) ? tau : null,
         };
     }
 
-    private static string? SearchHistoryStatus(SearchSummary summary) => summary.FinalStatus?.Word();
 
     /// <summary>"12.345 ms", or with several targets "12.345 ms (platform a), 3.210 ms (platform b)".</summary>
     public static string Latencies(IReadOnlyList<string> targets, IReadOnlyList<double?> latencies) => latencies.Count <= 1
