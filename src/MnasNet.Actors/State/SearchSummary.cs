@@ -79,14 +79,19 @@ public sealed record SearchSummary(
 
     /// <summary>
     /// Kendall's τ-b between proxy and final accuracy over the trained finalists: how far the proxy task's ranking
-    /// can be trusted. Null with fewer than two.
+    /// can be trusted. Null with fewer than two, or when every accuracy of one side is tied.
     /// </summary>
     public double? ProxyFidelityTau
     {
         get
         {
             var trained = Finalists.Where(f => f.FinalAccuracy is not null && f.ProxyAccuracy is not null).ToList();
-            return trained.Count < 2 ? null : Latency.Measurement.Statistics.KendallTauB([.. trained.Select(f => f.ProxyAccuracy!.Value)], [.. trained.Select(f => f.FinalAccuracy!.Value)]);
+            if (trained.Count < 2)
+            {
+                return null;
+            }
+            var tau = Latency.Measurement.Statistics.KendallTauB([.. trained.Select(f => f.ProxyAccuracy!.Value)], [.. trained.Select(f => f.FinalAccuracy!.Value)]);
+            return double.IsFinite(tau) ? tau : null;
         }
     }
 
