@@ -21,6 +21,7 @@ public static class MnasNetCli
         root.Subcommands.Add(new ListCommand());
         root.Subcommands.Add(new ReportCommand());
         root.Subcommands.Add(new ExportTrialCommand());
+        root.Subcommands.Add(new TrainFinalCommand());
         root.Subcommands.Add(new ReplayCommand());
         root.Subcommands.Add(new JournalCommand());
         root.Subcommands.Add(new ControllerCommand());

@@ -37,7 +37,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly SearchClock _clock;
     private readonly Dictionary<string, IDisposable> _virtualTimers = [];
 
-    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null)
+    /// <param name="final">Set: this run trains the plan's finalists (<c>mnasnet train-final</c>) instead of running the search.</param>
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null)
     {
         _clock = clock ?? SearchClock.Real;
         _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
@@ -64,7 +65,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         });
         // Begin (and its search-started / search-resumed event) before any command: work requests stashed during
         // recovery must not dispatch before the in-flight work of the previous run is re-queued.
-        Recover<RecoveryCompleted>(_ => Decide(BeginRun.Instance, Self));
+        Recover<RecoveryCompleted>(_ => Decide(final is null ? BeginRun.Instance : new BeginFinalRun(final), Self));
 
         Command<GetSearchStatus>(_ => Sender.Tell(_decider.Progress(_session)));
         Command<Terminated>(t => Decide(WorkerGone.Instance, t.ActorRef));
@@ -106,8 +107,8 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
 
     /// <param name="warmStart">Used only if the search is new (see <see cref="SearchDecider{TWorker}"/>).</param>
-    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null) =>
-        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart, clock));
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart, clock, final));
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SearchDecider<IActorRef>.TrialSeed(searchSeed, trialId);

@@ -47,6 +47,9 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     protected SearchClock Clock { get; }
 
+    /// <summary>The controller that offered the work being run (read it in RunAsync before its first await).</summary>
+    protected IActorRef? WorkController => _current?.Controller;
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     protected abstract Task<ISearchCommand> RunAsync(TBackend backend, WorkOffer work, CancellationToken cancellationToken);
@@ -240,8 +243,17 @@ public sealed class WorkerBackends<TBackend> : IDisposable
 public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerBackend> backends, TimeSpan? repeatRequest = null, SearchClock? clock = null)
     : PullWorker<ITrainerBackend>(workSource, WorkKind.Train, backends, null, repeatRequest, clock)
 {
-    protected override async Task<ISearchCommand> RunAsync(ITrainerBackend backend, WorkOffer work, CancellationToken cancellationToken) =>
-        new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
+    protected override async Task<ISearchCommand> RunAsync(ITrainerBackend backend, WorkOffer work, CancellationToken cancellationToken)
+    {
+        if (work.Kind != WorkKind.Final)
+        {
+            return new TrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, await backend.TrainAsync(work, cancellationToken));
+        }
+        // Epochs are reported as they finish, from the training thread; the result follows them from the same sender, so it arrives after them.
+        var (controller, self, id) = (WorkController!, Self, WorkerId);
+        var record = await backend.TrainFinalAsync(work, epoch => controller.Tell(new FinalEpochDone(work.SearchId, work.TrialId, work.Attempt, id, epoch), self), cancellationToken);
+        return new FinalTrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, record);
+    }
 
     public static Props Props(IActorRef controller, ITrainerBackend backend, SearchClock? clock = null) =>
         Props(controller, WorkerBackends<ITrainerBackend>.Fixed(backend, b => b.Dispose()), clock: clock);

@@ -23,6 +23,14 @@ public interface ITrainerBackend : IDisposable
     string Name { get; }
 
     Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fully trains a finalist (<see cref="WorkKind.Final"/>, <see cref="WorkOffer.Final"/>): each epoch checkpointed
+    /// and reported to <paramref name="onEpoch"/>, resumed from the job's last journaled epoch. The record's curve and
+    /// best epoch are completed by the controller from the journaled epochs.
+    /// </summary>
+    Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) =>
+        throw new TrialFailureException($"the {Name} trainer cannot do final training");
 }
 
 /// <summary>Measures one trial's latency on one device (real: ONNX Runtime; simulated: analytic + noise).</summary>

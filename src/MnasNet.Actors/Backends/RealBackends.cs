@@ -10,7 +10,9 @@ using MnasNet.Training.Proxy;
 namespace MnasNet.Actors.Backends;
 
 /// <summary>Real proxy training with MnasNet.Training's ProxyTrainer (TorchSharp), off the caller's thread.</summary>
-public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSpace space, Lazy<Dataset> dataset, string? weightsDirectory) : ITrainerBackend
+/// <param name="finalDataset">The dataset final training asks for (spec, resolution), loaded once and shared; null: loaded per run.</param>
+public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSpace space, Lazy<Dataset> dataset, string? weightsDirectory,
+    Func<string, int?, Dataset>? finalDataset = null) : ITrainerBackend
 {
     public string Name => "torchsharp-proxy";
 
@@ -56,6 +58,44 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
         return new TrainingRecord(Name, result.ValAccuracy, result.ValLoss, result.StepLosses, result.EpochsCompleted, result.Seconds,
             result.TrainImagesPerSecond, result.Parameters, result.Macs, result.WeightsPath, work.Seed);
     }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) => Task.Run(() =>
+    {
+        var job = work.Final ?? throw new TrialFailureException($"final-training offer for trial {work.TrialId} carries no job");
+        var arch = space.Decode(work.Tokens);
+        TrainingResult result;
+        Dataset data;
+        try
+        {
+            var recipe = TrainingRecipe.Parse(job.RecipeJson, "final-training recipe") with { Epochs = job.Epochs };
+            var options = recipe.Validate().ApplyTo(new ProxyTrainingOptions
+            {
+                Width = settings.Training.Width,
+                Seed = work.Seed,
+                SplitSeed = settings.Seed,
+                Threads = settings.Threads,
+                TrainSize = job.TrainSize,
+                Resolution = job.Resolution,
+            });
+            data = finalDataset?.Invoke(job.Dataset, job.Resolution) ?? DatasetSpec.Parse(job.Dataset).Load(job.Resolution);
+            var checkpoints = new CheckpointPlan(job.CheckpointDirectory, Checkpoint(job.ResumeFrom), Checkpoint(job.Best), (m, c) => onEpoch(new FinalEpoch(
+                m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss, m.ValidationAccuracy, m.LearningRate, m.Seconds, c.Path, c.Sha256)));
+            result = ProxyTrainer.Train(arch, ProxyTrainer.PrepareFinalData(data, options), data.Classes, options, cancellation: cancellationToken, checkpoints: checkpoints);
+        }
+        catch (Exception e) when (e is TrainingConfigurationException or DatasetException or ArchitectureException)
+        {
+            throw new TrialFailureException($"final training could not run: {e.Message}");
+        }
+        if (!result.Succeeded)
+        {
+            throw new TrialFailureException($"final training {result.Outcome}: {result.FailureReason}");
+        }
+        // Curve and best epoch: the controller fills them in from the journaled epochs.
+        return new FinalTrainingRecord(Name, result.EpochsCompleted, result.ValAccuracy, result.ValAccuracy, 0, "", "", [], [], result.Parameters, result.Macs,
+            result.Resolution, data.Channels, data.Classes, settings.Training.Width, result.TrainCount, result.ValidationCount, result.Seconds, work.Seed, MnasNet.Controller.ComputePlatform.Current(settings.Threads).ToString());
+    }, cancellationToken);
+
+    private static EpochCheckpoint? Checkpoint(FinalEpoch? e) => e is null ? null : new EpochCheckpoint(e.Epoch, e.Accuracy, e.Checkpoint, e.CheckpointSha256);
 
     public void Dispose()
     {
@@ -137,7 +177,13 @@ public sealed class RealBackendFactory : IBackendFactory
     /// <summary>Loads the dataset now so a missing dataset is reported at start, not per trial.</summary>
     public void Preload() => _ = _dataset.Value;
 
-    public ITrainerBackend CreateTrainer(int index) => new ProxyTrainerBackend(_settings, _space, _dataset, _weights);
+    public ITrainerBackend CreateTrainer(int index) => new ProxyTrainerBackend(_settings, _space, _dataset, _weights, FinalDataset);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Spec, int? Resolution), Lazy<Dataset>> _finalDatasets = new();
+
+    /// <summary>A final-training dataset, loaded once for every trainer of this process.</summary>
+    public Dataset FinalDataset(string spec, int? resolution) => _finalDatasets.GetOrAdd((spec, resolution),
+        key => new Lazy<Dataset>(() => DatasetSpec.Parse(key.Spec).Load(key.Resolution), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
 
     public IDeviceBackend CreateDevice(int index) =>
         SettingsValidation.BackendName(_settings.Latency.Backend) == DevicePlatform.Adb

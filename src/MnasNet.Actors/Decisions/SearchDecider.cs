@@ -130,7 +130,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
     /// <summary>The commands <see cref="Decide"/> takes besides the decider's own inputs (<see cref="BeginRun"/>, <see cref="WorkerGone"/>, <see cref="SnapshotSettled"/>).</summary>
     public static bool Handles(object command) => command is RequestWork or WithdrawWorkRequest or WorkDeclined or TrainingDone or MeasurementDone
-        or WorkFailed or RewardReply or PauseSearch or PauseGraceOver or CheckLeases;
+        or WorkFailed or RewardReply or PauseSearch or PauseGraceOver or CheckLeases or FinalEpochDone or FinalTrainingDone;
 
     public Decision<TWorker> Decide(SearchSession<TWorker> session, SearchPolicy policy, object command, TWorker sender, DateTimeOffset now)
     {
@@ -138,6 +138,10 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         switch (command)
         {
             case BeginRun: d.Begin(); break;
+            case BeginFinalRun b: d.BeginFinal(b.Plan); break;
+            case FinalEpochDone e: d.FinalEpoch(e); break;
+            case FinalTrainingDone f: d.FinalDone(f); break;
+            case WorkFailed { Kind: WorkKind.Final } m: d.FinalFailed(m); break;
             case RequestWork r: d.RequestWork(sender, r); break;
             case WithdrawWorkRequest w: d.Session = d.Session.WithIdle(w.Kind, d.Session.Idle(w.Kind).RemoveAll(i => i.Worker.Equals(sender))); break;
             case WorkDeclined w: d.Declined(sender, w); break;
@@ -246,7 +250,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
         private void Advance()
         {
-            if (State.Status != SearchStatus.Running || Session.Stopped)
+            if (State.Status != SearchStatus.Running || Session.Stopped || Session.FinalMode)
             {
                 return;
             }
@@ -386,6 +390,11 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             {
                 return;
             }
+            if (Session.FinalMode)
+            {
+                DispatchFinal();
+                return;
+            }
             foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
             {
                 var i = 0;
@@ -499,6 +508,187 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             Emit(new TrialLeaseExpired(key.TrialId, key.Kind, lease.Attempt, lease.WorkerId, reason, key.Target));
         }
 
+        // ------------------------------------------------------------ final training
+
+        /// <summary>
+        /// A train-final run: the plan's new finalists are journaled, the run begins (re-queuing what a killed run
+        /// left in flight) and trainers are given the finalists one each. A finalist already journaled keeps the recipe,
+        /// epochs and dataset it was begun with: a plan asking for others is refused rather than mixing two runs.
+        /// </summary>
+        public void BeginFinal(FinalTrainingPlan plan)
+        {
+            Session = Session with { FinalPlan = plan };
+            Steps.Add(new StartLeaseChecks(TimeSpan.FromSeconds(Math.Clamp(_settings.Workers.LeaseTimeoutSeconds / 4, 0.05, 5))));
+            if (State.Status == SearchStatus.New)
+            {
+                Stop(SearchStatus.Failed, $"search {_id} has no journal: nothing to train");
+                return;
+            }
+            if (State.Chain == JournalChain.HmacSha256 && decider._chainKey is null)
+            {
+                Stop(SearchStatus.Failed, $"the journal is chained under an HMAC key: set {JournalChain.KeyVariable} or journal.keyFile to train its finalists");
+                return;
+            }
+            if (plan.Candidates.Count == 0)
+            {
+                Stop(SearchStatus.Failed, "no finalists to train");
+                return;
+            }
+            foreach (var c in plan.Candidates)
+            {
+                if (State.Finalists.TryGetValue(c.TrialId, out var known) && !known.Finished
+                    && (known.RecipeJson != plan.RecipeJson || known.Epochs != plan.Epochs || known.Dataset != plan.Dataset || known.Resolution != plan.Resolution || known.TrainSize != plan.TrainSize))
+                {
+                    Stop(SearchStatus.Failed, $"trial {c.TrialId}'s final training was begun with another recipe, epoch count or dataset ({known.Epochs} epochs on {known.Dataset}); continue it with those");
+                    return;
+                }
+            }
+            foreach (var c in plan.Candidates.Where(c => !State.Finalists.ContainsKey(c.TrialId)))
+            {
+                Emit(new FinalTrainingStarted(c.TrialId, c.Tokens, c.ArchitectureId, plan.RecipeJson, plan.Epochs, plan.Dataset, plan.Resolution, plan.TrainSize,
+                    FinalTrainingPlan.SeedOf(c.TrialSeed), c.ProxyAccuracy, c.ProxyReward, now));
+            }
+            Emit(new FinalRunStarted([.. plan.Candidates.Select(c => c.TrialId)], State.FinalInFlight, now));
+            var done = State.FinalRun.Count(f => f.Finished);
+            Log(LogLevel.InfoLevel, "search {SearchId}: final training of {Count} finalists ({Done} already finished): {Epochs} epochs on {Dataset}",
+                _id, plan.Candidates.Count, done, plan.Epochs, plan.Dataset);
+            if (State.FinalStatus == SearchStatus.Completed)
+            {
+                Stop(SearchStatus.Completed, null);
+                return;
+            }
+            Dispatch();
+        }
+
+        private void DispatchFinal()
+        {
+            var plan = Session.FinalPlan!;
+            while (Session.IdleTrainers.Count > 0
+                && State.FinalRun.FirstOrDefault(f => f.Status == WorkStatus.Pending && !BackingOff(new WorkKey(f.TrialId, WorkKind.Final, 0))) is { } final)
+            {
+                var (worker, workerId, _) = Session.IdleTrainers[0];
+                var attempt = final.Attempts + 1;
+                var briefed = Session.Briefed.Contains(worker);
+                var first = !Session.DispatchedSinceStart;
+                Session = Session with
+                {
+                    IdleTrainers = Session.IdleTrainers.RemoveAt(0),
+                    Leases = Session.Leases.SetItem(new WorkKey(final.TrialId, WorkKind.Final, 0), new Lease<TWorker>(worker, workerId, attempt, FinalDeadline(plan))),
+                    Briefed = Session.Briefed.Add(worker),
+                    DispatchedSinceStart = true,
+                };
+                var job = new FinalJob(final.RecipeJson, final.Epochs, final.Dataset, final.Resolution, final.TrainSize, plan.CheckpointDirectoryOf(final.TrialId), final.LastEpoch, final.BestEpoch);
+                var offer = new WorkOffer(_id, final.TrialId, WorkKind.Final, attempt, final.Tokens, final.Seed, briefed ? null : decider._settingsJson, 0, job);
+                Emit(new TrialDispatched(final.TrialId, WorkKind.Final, attempt, workerId));
+                Steps.Add(new SendToWorker<TWorker>(worker, offer));
+                Log(LogLevel.InfoLevel, "search {SearchId}: final training of trial {TrialId} on {Worker}{Resume}", _id, final.TrialId, workerId,
+                    final.LastEpoch is { } last ? $", resuming after epoch {last.Epoch} of {final.Epochs}" : "");
+                if (first)
+                {
+                    Steps.Add(new Notify(new FirstDispatch(_id, offer.TrialId, offer.Kind)));
+                }
+            }
+        }
+
+        private DateTime FinalDeadline(FinalTrainingPlan plan) => now.UtcDateTime.AddSeconds(Math.Max(_settings.Workers.LeaseTimeoutSeconds, plan.LeaseSeconds));
+
+        /// <summary>The live lease of a final-training report, or null (an earlier attempt's, or no final run).</summary>
+        private Lease<TWorker>? FinalLease(long trialId, int attempt) =>
+            Session.FinalMode && !Session.Stopped && Session.Leases.TryGetValue(new WorkKey(trialId, WorkKind.Final, 0), out var lease) && lease.Attempt == attempt ? lease : null;
+
+        public void FinalEpoch(FinalEpochDone m)
+        {
+            if (FinalLease(m.TrialId, m.Attempt) is not { } lease || !State.Finalists.TryGetValue(m.TrialId, out var final)
+                || m.Epoch.Epoch != (final.LastEpoch?.Epoch ?? 0) + 1)
+            {
+                Log(LogLevel.DebugLevel, "search {SearchId}: stale final epoch {Epoch} of trial {TrialId} from {Worker} ignored", _id, m.Epoch.Epoch, m.TrialId, m.WorkerId);
+                return;
+            }
+            Session = Session with { Leases = Session.Leases.SetItem(new WorkKey(m.TrialId, WorkKind.Final, 0), lease with { Deadline = FinalDeadline(Session.FinalPlan!) }) };
+            Emit(new FinalEpochCompleted(m.TrialId, m.Attempt, m.WorkerId, m.Epoch));
+            Log(LogLevel.InfoLevel, "search {SearchId}: trial {TrialId} final epoch {Epoch}/{Epochs}: accuracy {Accuracy:F4}, loss {Loss:F4}",
+                _id, m.TrialId, m.Epoch.Epoch, final.Epochs, m.Epoch.Accuracy, m.Epoch.Loss);
+            Steps.Add(new Notify(FinalProgress(m.TrialId, m.Epoch.Epoch, m.Epoch.Accuracy)));
+        }
+
+        /// <summary>The journaled epochs are the curve: the record is completed from them (a resumed run saw only its own).</summary>
+        public void FinalDone(FinalTrainingDone m)
+        {
+            if (FinalLease(m.TrialId, m.Attempt) is null || !State.Finalists.TryGetValue(m.TrialId, out var final) || final.Finished)
+            {
+                return;
+            }
+            Session = Session with { Leases = Session.Leases.Remove(new WorkKey(m.TrialId, WorkKind.Final, 0)) };
+            if (final.BestEpoch is not { } best || final.LastEpoch!.Epoch != final.Epochs)
+            {
+                Emit(new FinalTrainingFailed(m.TrialId, m.Attempt, m.WorkerId, $"training ended after {final.EpochsDone.Count} of {final.Epochs} journaled epochs", FailureCause.Infrastructure));
+            }
+            else
+            {
+                var curve = final.EpochsDone;
+                Emit(new FinalTrained(m.TrialId, m.Attempt, m.WorkerId, m.Record with
+                {
+                    Epochs = curve.Count,
+                    Accuracy = curve[^1].Accuracy,
+                    BestAccuracy = best.Accuracy,
+                    BestEpoch = best.Epoch,
+                    BestCheckpoint = best.Checkpoint,
+                    BestCheckpointSha256 = best.CheckpointSha256,
+                    AccuracyCurve = [.. curve.Select(e => e.Accuracy)],
+                    LossCurve = [.. curve.Select(e => e.Loss)],
+                    Seconds = curve.Sum(e => e.Seconds),
+                }));
+                Log(LogLevel.InfoLevel, "search {SearchId}: trial {TrialId} fully trained: accuracy {Accuracy:F4} (best {Best:F4} at epoch {BestEpoch})",
+                    _id, m.TrialId, curve[^1].Accuracy, best.Accuracy, best.Epoch);
+            }
+            SettleFinal(m.TrialId);
+        }
+
+        /// <summary>A fault of the architecture fails the finalist; one of the machines sends it back (resumed from its last epoch) until the attempts are spent.</summary>
+        public void FinalFailed(WorkFailed m)
+        {
+            if (FinalLease(m.TrialId, m.Attempt) is null || !State.Finalists.TryGetValue(m.TrialId, out var final) || final.Finished)
+            {
+                return;
+            }
+            var key = new WorkKey(m.TrialId, WorkKind.Final, 0);
+            Session = Session with { Leases = Session.Leases.Remove(key) };
+            if (m.Cause == FailureCause.Architecture || m.Attempt >= _settings.Workers.MaxAttempts)
+            {
+                Log(LogLevel.WarningLevel, "search {SearchId}: final training of trial {TrialId} failed: {Reason}", _id, m.TrialId, m.Reason);
+                Emit(new FinalTrainingFailed(m.TrialId, m.Attempt, m.WorkerId, m.Reason, m.Cause));
+                SettleFinal(m.TrialId);
+                return;
+            }
+            var delay = TimeSpan.FromSeconds(_settings.Workers.RetryDelaySeconds * Math.Pow(2, m.Attempt - 1));
+            Session = Session with { RetryAt = Session.RetryAt.SetItem(key, now + delay) };
+            Emit(new TrialLeaseExpired(m.TrialId, WorkKind.Final, m.Attempt, m.WorkerId, $"infrastructure fault, attempt {m.Attempt} of {_settings.Workers.MaxAttempts}: {m.Reason}"));
+            Steps.Add(new WakeAfter($"retry-{m.TrialId}-final", delay));
+            Dispatch();
+        }
+
+        private void SettleFinal(long trialId)
+        {
+            var f = State.Finalists[trialId];
+            Steps.Add(new Notify(FinalProgress(trialId, f.LastEpoch?.Epoch ?? 0, f.Result?.Accuracy)));
+            if (State.FinalStatus == SearchStatus.Completed)
+            {
+                Log(LogLevel.InfoLevel, "search {SearchId}: final training completed: {Trained} trained, {Failed} failed", _id,
+                    State.FinalRun.Count(x => x.Status == WorkStatus.Done), State.FinalRun.Count(x => x.Status == WorkStatus.Failed));
+                Stop(SearchStatus.Completed, null);
+                return;
+            }
+            Dispatch();
+            MaybeFinishPause();
+        }
+
+        private FinalTrainingProgress FinalProgress(long trialId, int epoch, double? accuracy)
+        {
+            var f = State.Finalists[trialId];
+            var status = f.Status switch { WorkStatus.Done => "trained", WorkStatus.Failed => "failed", _ => "training" };
+            return new FinalTrainingProgress(_id, trialId, epoch, f.Epochs, accuracy, status, State.FinalRun.Count(x => x.Finished), State.FinalRun.Count());
+        }
+
         // ------------------------------------------------------------ pause / stop
 
         public void Pause(PauseSearch pause)
@@ -518,7 +708,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
         private void MaybeFinishPause()
         {
-            if (Session.Pausing && !Session.Stopped && Session.Leases.Count == 0 && !State.AwaitingReward.Any() && State.Status == SearchStatus.Running)
+            if (Session.FinalMode ? Session.Pausing && !Session.Stopped && Session.Leases.Count == 0 && State.FinalStatus == SearchStatus.Running
+                : Session.Pausing && !Session.Stopped && Session.Leases.Count == 0 && !State.AwaitingReward.Any() && State.Status == SearchStatus.Running)
             {
                 FinishPause();
             }
@@ -527,7 +718,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         /// <summary>Grace period over: the pause is journaled first, then the workers are told to drop what they hold.</summary>
         public void AbandonInFlight()
         {
-            if (Session.Pausing && !Session.Stopped && State.Status == SearchStatus.Running)
+            if (Session.Pausing && !Session.Stopped && (Session.FinalMode ? State.FinalStatus : State.Status) == SearchStatus.Running)
             {
                 FinishPause();
             }
@@ -536,7 +727,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         private void FinishPause()
         {
             var abandoned = Session.Leases;
-            Emit(new SearchPaused(Session.PauseReason!, abandoned.Count, now));
+            Emit(Session.FinalMode ? new FinalRunPaused(Session.PauseReason!, abandoned.Count, now) : new SearchPaused(Session.PauseReason!, abandoned.Count, now));
             foreach (var (key, lease) in abandoned)
             {
                 Steps.Add(new SendToWorker<TWorker>(lease.Worker, new CancelWork(key.TrialId)));

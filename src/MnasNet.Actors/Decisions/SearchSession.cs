@@ -48,10 +48,17 @@ public sealed record SearchSession<TWorker>(
     /// <summary>No work is dispatched before this time (a simulated policy update takes its time).</summary>
     public DateTimeOffset? DispatchFrom { get; init; }
 
-    public ImmutableList<IdleWorker<TWorker>> Idle(WorkKind kind) => kind == WorkKind.Train ? IdleTrainers : IdleDevices;
+
+    /// <summary>Set when this run of the controller does final training (<c>mnasnet train-final</c>) instead of the search.</summary>
+    public FinalTrainingPlan? FinalPlan { get; init; }
+
+    public bool FinalMode => FinalPlan is not null;
+
+    /// <summary>Trainers do final training too.</summary>
+    public ImmutableList<IdleWorker<TWorker>> Idle(WorkKind kind) => kind == WorkKind.Measure ? IdleDevices : IdleTrainers;
 
     public SearchSession<TWorker> WithIdle(WorkKind kind, ImmutableList<IdleWorker<TWorker>> idle) =>
-        kind == WorkKind.Train ? this with { IdleTrainers = idle } : this with { IdleDevices = idle };
+        kind == WorkKind.Measure ? this with { IdleDevices = idle } : this with { IdleTrainers = idle };
 
     public SearchSession<TWorker> WithoutIdle(TWorker worker) => this with
     {
@@ -60,5 +67,5 @@ public sealed record SearchSession<TWorker>(
     };
 
     /// <summary>Running and neither pausing nor stopped: work may be handed out.</summary>
-    public bool Dispatching => !Pausing && !Stopped && Journaled.Status == SearchStatus.Running;
+    public bool Dispatching => !Pausing && !Stopped && (FinalMode ? Journaled.FinalStatus == SearchStatus.Running : Journaled.Status == SearchStatus.Running);
 }

@@ -26,6 +26,7 @@ public sealed class SearchSubscriberKey;
 /// <summary>
 /// What the host needs beyond the settings: where the journal is, which backends, who hears progress, a new search's
 /// warm start, and the clock the search runs on (null: the real one; the backends must wait on the same clock).
+/// <paramref name="Final"/>: train these finalists (trainers only, no devices) instead of running the search.
 /// </summary>
 public sealed record SearchHostOptions(
     string Database,
@@ -34,7 +35,8 @@ public sealed record SearchHostOptions(
     bool SerializeMessages = false,
     bool StartWorkers = true,
     Policy.WarmStartPlan? WarmStart = null,
-    SearchClock? Clock = null);
+    SearchClock? Clock = null,
+    Decisions.FinalTrainingPlan? Final = null);
 
 public static class SearchHostingExtensions
 {
@@ -68,7 +70,7 @@ public static class SearchHostingExtensions
             registry.Register<SearchSubscriberKey>(subscriber);
             var reward = system.ActorOf(RewardActor.Props(clock), "reward");
             registry.Register<RewardActorKey>(reward);
-            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart, clock), $"search-{settings.Id}");
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart, clock, options.Final), $"search-{settings.Id}");
             registry.Register<SearchControllerKey>(controller);
             if (options.StartWorkers)
             {
@@ -77,7 +79,7 @@ public static class SearchHostingExtensions
                     system.ActorOf(TrainerWorker.Props(controller, options.Backends.CreateTrainer(i), clock), $"trainer-{i}");
                 }
                 var platform = DevicePlatform.LocalDeviceOf(settings);
-                for (var i = 0; i < settings.Workers.Devices; i++)
+                for (var i = 0; i < (options.Final is null ? settings.Workers.Devices : 0); i++)
                 {
                     var device = options.Backends.CreateDevice(i);
                     system.ActorOf(DeviceWorker.Props(controller, device, device.Platform ?? platform, DeviceRetry.Of(settings), clock), $"device-{i}");

@@ -47,17 +47,20 @@ public static class SearchRunner
         CancellationToken pauseToken = default,
         bool serializeMessages = false,
         Policy.WarmStartPlan? warmStart = null,
-        SearchClock? clock = null)
+        SearchClock? clock = null,
+        Decisions.FinalTrainingPlan? final = null,
+        Action<FinalTrainingProgress>? onFinalProgress = null)
     {
         if (resume && warmStart is not null)
         {
             throw new SettingsException($"search '{settings.Id}': a warm start applies to a new search only (a resumed search goes on from its journal)");
         }
-        // A phone says what it is only when asked: the adb backend's platform comes from the phone itself.
-        IReadOnlyList<DevicePlatform> locals = !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
+        // A phone says what it is only when asked: the adb backend's platform comes from the phone itself; final
+        // training measures nothing, so it needs no device of the search's targets.
+        IReadOnlyList<DevicePlatform> locals = final is not null ? [] : !settings.Simulated && SettingsValidation.BackendName(settings.Latency.Backend) == DevicePlatform.Adb
             ? [.. PhoneDiscovery.Discover(DevicePlatform.Parse(settings.Latency.Backend), settings.Threads).Select(p => p.Platform)]
             : [DevicePlatform.LocalDeviceOf(settings)];
-        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => !locals.Any(l => l.Satisfies(t))))
+        foreach (var target in DevicePlatform.TargetsOf(settings).Select(t => t.Platform).Where(t => final is null && !locals.Any(l => l.Satisfies(t))))
         {
             throw new SettingsException($"latency.target '{target}' is not this machine's device ({string.Join(", ", locals)}); measure on such a device with a cluster (mnasnet node --device …) or change the target");
         }
@@ -90,7 +93,14 @@ public static class SearchRunner
         backends ??= SearchHostingExtensions.DefaultBackends(settings, clock);
         if (backends is RealBackendFactory real)
         {
-            real.Preload();
+            if (final is null)
+            {
+                real.Preload();
+            }
+            else
+            {
+                _ = real.FinalDataset(final.Dataset, final.Resolution);
+            }
         }
         using var journalLock = JournalLock.Acquire(directory, settings.Id);
         if (!postgres)
@@ -122,11 +132,14 @@ public static class SearchRunner
                 case FirstDispatch:
                     firstDispatch ??= wall.Elapsed;
                     break;
+                case FinalTrainingProgress f:
+                    onFinalProgress?.Invoke(f);
+                    break;
                 case SearchStopped s:
                     stopped.TrySetResult(s);
                     break;
             }
-        }, serializeMessages, WarmStart: warmStart, Clock: clock);
+        }, serializeMessages, WarmStart: warmStart, Clock: clock, Final: final);
 
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))

@@ -22,6 +22,9 @@ public enum WorkKind
 {
     Train,
     Measure,
+
+    /// <summary>Full training of a finalist after the search (<c>mnasnet train-final</c>), done by trainer workers.</summary>
+    Final,
 }
 
 /// <summary>One sampled trial: the 42 tokens, their log-probability under the policy that drew them.</summary>
@@ -205,3 +208,74 @@ public sealed record SearchSnapshot(State.SearchState State, string PolicyState)
 /// journal cut short after it (a deleted last event) from one that ended there.
 /// </summary>
 public sealed record JournalHead(long EventCount, string? LastLink, string? Mac) : ISearchMessage;
+
+/// <summary>One finished epoch of a finalist's full training and the checkpoint (TorchSharp state file, SHA-256) it was saved to.</summary>
+public sealed record FinalEpoch(
+    int Epoch,
+    double TrainLoss,
+    double TrainAccuracy,
+    double Loss,
+    double Accuracy,
+    double LearningRate,
+    double Seconds,
+    string Checkpoint,
+    string CheckpointSha256);
+
+/// <summary>
+/// What a finalist's full training produced: its accuracy per epoch (on the dataset's test images, or a held-out
+/// split when it has none), the best epoch and its checkpoint, the run's seed and the platform it ran on, and the
+/// network's shape (resolution, channels, classes, width) to rebuild it from the checkpoint.
+/// </summary>
+public sealed record FinalTrainingRecord(
+    string Backend,
+    int Epochs,
+    double Accuracy,
+    double BestAccuracy,
+    int BestEpoch,
+    string BestCheckpoint,
+    string BestCheckpointSha256,
+    IReadOnlyList<double> AccuracyCurve,
+    IReadOnlyList<double> LossCurve,
+    long Parameters,
+    long Macs,
+    int Resolution,
+    int Channels,
+    int Classes,
+    double Width,
+    int TrainImages,
+    int TestImages,
+    double Seconds,
+    ulong Seed,
+    string Platform);
+
+/// <summary>
+/// A finalist is chosen for full training: the trial (with its tokens, so the event stands alone), the recipe, the
+/// dataset and the seed, and what the proxy task said of it. Journaled once per trial, by the first train-final run
+/// that trains it.
+/// </summary>
+public sealed record FinalTrainingStarted(
+    long TrialId,
+    IReadOnlyList<int> Tokens,
+    string ArchitectureId,
+    string RecipeJson,
+    int Epochs,
+    string Dataset,
+    int? Resolution,
+    int? TrainSize,
+    ulong Seed,
+    double? ProxyAccuracy,
+    double? ProxyReward,
+    DateTimeOffset At) : JournaledEvent;
+
+/// <summary>A train-final run begins with these finalists; in-flight final training of a run before it goes back to pending.</summary>
+public sealed record FinalRunStarted(IReadOnlyList<long> Trials, int RequeuedInFlight, DateTimeOffset At) : JournaledEvent;
+
+/// <summary>A finalist finished an epoch: a resumed run continues from this checkpoint.</summary>
+public sealed record FinalEpochCompleted(long TrialId, int Attempt, string Worker, FinalEpoch Epoch) : JournaledEvent;
+
+public sealed record FinalTrained(long TrialId, int Attempt, string Worker, FinalTrainingRecord Record) : JournaledEvent;
+
+public sealed record FinalTrainingFailed(long TrialId, int Attempt, string Worker, string Reason, FailureCause Cause) : JournaledEvent;
+
+/// <summary>A train-final run paused (Ctrl-C, <c>mnasnet pause</c>); the abandoned finalists resume from their last journaled epoch.</summary>
+public sealed record FinalRunPaused(string Reason, int AbandonedInFlight, DateTimeOffset At) : JournaledEvent;

@@ -17,7 +17,23 @@ public sealed record WithdrawWorkRequest(WorkKind Kind, string WorkerId) : ISear
 /// worker, so worker nodes serve any search without its config file.
 /// </summary>
 /// <paramref name="Target"/> is the index of the search's target platform a measurement is for.
-public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed, string? SettingsJson = null, int Target = 0) : ISearchCommand;
+/// <paramref name="Final"/>: what a <see cref="WorkKind.Final"/> offer trains (recipe, dataset, checkpoints).
+public sealed record WorkOffer(string SearchId, long TrialId, WorkKind Kind, int Attempt, IReadOnlyList<int> Tokens, ulong Seed, string? SettingsJson = null, int Target = 0, FinalJob? Final = null) : ISearchCommand;
+
+/// <summary>
+/// A finalist's full training: the journaled recipe, epochs and dataset; where its epoch checkpoints go; and the last
+/// journaled epoch to resume from (with the best one so far), none on a first attempt.
+/// </summary>
+public sealed record FinalJob(string RecipeJson, int Epochs, string Dataset, int? Resolution, int? TrainSize, string CheckpointDirectory, FinalEpoch? ResumeFrom = null, FinalEpoch? Best = null);
+
+/// <summary>A finalist's epoch is done and checkpointed (sent while it trains on).</summary>
+public sealed record FinalEpochDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalEpoch Epoch) : ISearchCommand;
+
+/// <summary>A finalist's full training finished; the controller completes the curve and best epoch from the journaled epochs.</summary>
+public sealed record FinalTrainingDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalTrainingRecord Record) : ISearchCommand;
+
+/// <summary>Sent to the subscriber after every journaled final-training epoch or result.</summary>
+public sealed record FinalTrainingProgress(string SearchId, long TrialId, int Epoch, int Epochs, double? Accuracy, string Status, int Done, int Finalists) : ISearchCommand;
 
 /// <summary>The worker cannot take the offer (busy with other work, or it lacks the search's settings): dispatch it again.</summary>
 public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;

@@ -49,6 +49,12 @@ public static class SearchJson
         [typeof(SearchPaused)] = "search-paused.v1",
         [typeof(SearchResumed)] = "search-resumed.v1",
         [typeof(SearchCompleted)] = "search-completed.v1",
+        [typeof(FinalTrainingStarted)] = "final-training-started.v1",
+        [typeof(FinalRunStarted)] = "final-run-started.v1",
+        [typeof(FinalEpochCompleted)] = "final-epoch-completed.v1",
+        [typeof(FinalTrained)] = "final-trained.v1",
+        [typeof(FinalTrainingFailed)] = "final-training-failed.v1",
+        [typeof(FinalRunPaused)] = "final-run-paused.v1",
         [typeof(SearchSnapshot)] = "search-snapshot.v1",
         [typeof(JournalHead)] = "journal-head.v1",
         [typeof(RequestWork)] = "request-work.v1",
@@ -69,6 +75,9 @@ public static class SearchJson
         [typeof(FirstDispatch)] = "first-dispatch.v1",
         [typeof(CheckLeases)] = "check-leases.v1",
         [typeof(PauseGraceOver)] = "pause-grace-over.v1",
+        [typeof(FinalEpochDone)] = "final-epoch-done.v1",
+        [typeof(FinalTrainingDone)] = "final-training-done.v1",
+        [typeof(FinalTrainingProgress)] = "final-training-progress.v1",
     };
 
     private static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(kv => kv.Value, kv => kv.Key);

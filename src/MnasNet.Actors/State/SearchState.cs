@@ -103,6 +103,36 @@ public sealed record TrialState(
 }
 
 /// <summary>
+/// A finalist's full training as journaled: what it trains with, its status, the epochs done (each with its
+/// checkpoint) and, once finished, its record or failure.
+/// </summary>
+public sealed record FinalState(
+    long TrialId,
+    IReadOnlyList<int> Tokens,
+    string ArchitectureId,
+    string RecipeJson,
+    int Epochs,
+    string Dataset,
+    int? Resolution,
+    int? TrainSize,
+    ulong Seed,
+    WorkStatus Status = WorkStatus.Pending,
+    int Attempts = 0,
+    ImmutableList<FinalEpoch>? Curve = null,
+    FinalTrainingRecord? Result = null,
+    string? Failure = null)
+{
+    public ImmutableList<FinalEpoch> EpochsDone => Curve ?? [];
+
+    public FinalEpoch? LastEpoch => EpochsDone.Count > 0 ? EpochsDone[^1] : null;
+
+    /// <summary>The first epoch with the highest accuracy.</summary>
+    public FinalEpoch? BestEpoch => EpochsDone.Aggregate((FinalEpoch?)null, (best, e) => best is null || e.Accuracy > best.Accuracy ? e : best);
+
+    public bool Finished => Status is WorkStatus.Done or WorkStatus.Failed;
+}
+
+/// <summary>
 /// The controller's state: only the current batch is kept (earlier batches live in the journal), so snapshots stay
 /// small and recovery is fast however long the search. Changed only by <see cref="Apply"/>, a pure function.
 /// </summary>
@@ -124,8 +154,19 @@ public sealed record SearchState(
     long EventCount,
     int MeasureTargets = 1,
     string? Chain = null,
-    string? LastLink = null)
+    string? LastLink = null,
+    ImmutableSortedDictionary<long, FinalState>? Finals = null,
+    ImmutableSortedSet<long>? FinalRunTrials = null,
+    SearchStatus? FinalStatus = null)
 {
+    /// <summary>Every finalist ever chosen (none in a journal without final training).</summary>
+    public ImmutableSortedDictionary<long, FinalState> Finalists => Finals ?? ImmutableSortedDictionary<long, FinalState>.Empty;
+
+    /// <summary>The finalists of the latest train-final run, in trial-id order.</summary>
+    public IEnumerable<FinalState> FinalRun => (FinalRunTrials ?? []).Where(Finalists.ContainsKey).Select(id => Finalists[id]);
+
+    public int FinalInFlight => Finalists.Values.Count(f => f.Status == WorkStatus.InFlight);
+
     /// <param name="measureTargets">How many target platforms each trial is measured on (the search's settings say).</param>
     public static SearchState Empty(string searchId, int measureTargets = 1) =>
         new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0, measureTargets);
@@ -183,6 +224,8 @@ public sealed record SearchState(
                 Trials = b.Trials.ToImmutableSortedDictionary(t => t.TrialId, t => new TrialState(t.TrialId, b.Batch, t.Tokens, t.LogProb, t.ArchitectureId, t.Seed,
                     OtherMeasures: MeasureTargets > 1 ? [.. Enumerable.Repeat(new MeasureState(), MeasureTargets - 1)] : null)),
             },
+            TrialDispatched { Kind: WorkKind.Final } d => UpdateFinal(d.TrialId, f => f with { Status = WorkStatus.InFlight, Attempts = d.Attempt }),
+            TrialLeaseExpired { Kind: WorkKind.Final } x => UpdateFinal(x.TrialId, f => f.Status == WorkStatus.InFlight ? f with { Status = WorkStatus.Pending } : f),
             TrialDispatched d => Update(d.TrialId, t => t.With(d.Kind, WorkStatus.InFlight, d.Attempt, d.Target)),
             TrialLeaseExpired x => Update(x.TrialId, t => t.StatusOf(x.Kind, x.Target) == WorkStatus.InFlight ? t.With(x.Kind, WorkStatus.Pending, target: x.Target) : t),
             TrialTrained t => Update(t.TrialId, s => s.With(WorkKind.Train, WorkStatus.Done) with { Accuracy = t.Record.Accuracy }),
@@ -203,6 +246,20 @@ public sealed record SearchState(
                 Trials = Trials.ToImmutableSortedDictionary(kv => kv.Key, kv => Requeue(kv.Value)),
             },
             SearchCompleted => this with { Status = SearchStatus.Completed },
+            FinalTrainingStarted f => this with
+            {
+                Finals = Finalists.SetItem(f.TrialId, new FinalState(f.TrialId, f.Tokens, f.ArchitectureId, f.RecipeJson, f.Epochs, f.Dataset, f.Resolution, f.TrainSize, f.Seed)),
+            },
+            FinalRunStarted r => (this with
+            {
+                FinalRunTrials = [.. r.Trials],
+                FinalStatus = SearchStatus.Running,
+                Finals = Finalists.ToImmutableSortedDictionary(kv => kv.Key, kv => kv.Value.Status == WorkStatus.InFlight ? kv.Value with { Status = WorkStatus.Pending } : kv.Value),
+            }).FinalRunSettled(),
+            FinalEpochCompleted c => UpdateFinal(c.TrialId, f => f with { Curve = f.EpochsDone.Add(c.Epoch) }),
+            FinalTrained t => UpdateFinal(t.TrialId, f => f with { Status = WorkStatus.Done, Result = t.Record }).FinalRunSettled(),
+            FinalTrainingFailed x => UpdateFinal(x.TrialId, f => f with { Status = WorkStatus.Failed, Failure = x.Reason }).FinalRunSettled(),
+            FinalRunPaused => this with { FinalStatus = SearchStatus.Paused },
             _ => throw new ArgumentException($"unknown event {e.GetType().Name}", nameof(e)),
         };
         return next with { EventCount = EventCount + 1, LastLink = (e as JournaledEvent)?.Link ?? LastLink };
@@ -212,6 +269,12 @@ public sealed record SearchState(
     private static TrialState Requeue(TrialState t) => Enumerable.Range(0, t.Targets).Aggregate(
         t.With(WorkKind.Train, t.Train == WorkStatus.InFlight ? WorkStatus.Pending : t.Train),
         (s, target) => s.WithMeasure(target, m => m.Status == WorkStatus.InFlight ? m with { Status = WorkStatus.Pending } : m));
+
+    private SearchState UpdateFinal(long trialId, Func<FinalState, FinalState> change) =>
+        Finalists.TryGetValue(trialId, out var f) ? this with { Finals = Finalists.SetItem(trialId, change(f)) } : this;
+
+    /// <summary>The run is completed once each of its finalists is trained or failed.</summary>
+    private SearchState FinalRunSettled() => FinalStatus == SearchStatus.Running && FinalRun.All(f => f.Finished) ? this with { FinalStatus = SearchStatus.Completed } : this;
 
     private SearchState Update(long trialId, Func<TrialState, TrialState> change) =>
         Trials.TryGetValue(trialId, out var t) ? this with { Trials = Trials.SetItem(trialId, change(t)) } : this;

@@ -24,6 +24,33 @@ public sealed record TrialSummary(
     IReadOnlyList<double?> LatenciesMs,
     bool InfrastructureFailed = false);
 
+/// <summary>
+/// A finalist as the journal tells it: what the proxy task said (accuracy, reward, latency per target), how its full
+/// training went (status, epochs, accuracy curve) and, once trained, its final and best accuracy and checkpoint.
+/// </summary>
+public sealed record FinalistSummary(
+    long TrialId,
+    string ArchitectureId,
+    IReadOnlyList<int> Tokens,
+    double? ProxyAccuracy,
+    double? ProxyReward,
+    IReadOnlyList<double?> LatenciesMs,
+    string Status,
+    int EpochsDone,
+    int Epochs,
+    IReadOnlyList<double> AccuracyCurve,
+    double? FinalAccuracy,
+    double? BestAccuracy,
+    int? BestEpoch,
+    string? BestCheckpoint,
+    string? BestCheckpointSha256,
+    string RecipeJson,
+    string Dataset,
+    int? Resolution,
+    ulong Seed,
+    Protocol.FinalTrainingRecord? Record,
+    string? Failure);
+
 public sealed record BatchSummary(int Batch, long Step, string ParameterHash, double MeanReward, double MaxReward, int Failed);
 
 /// <summary>The <see cref="SearchHistory"/> of a search as the read-side commands show it.</summary>
@@ -44,6 +71,30 @@ public sealed record SearchSummary(
 {
     public IEnumerable<TrialSummary> Rewarded => Trials.Where(t => t.Reward is not null);
 
+    /// <summary>The latest train-final run's status (running, paused, completed); null when there was none.</summary>
+    public SearchStatus? FinalStatus { get; init; }
+
+    /// <summary>Every trial chosen for final training, in trial-id order (none before <c>train-final</c>).</summary>
+    public IReadOnlyList<FinalistSummary> Finalists { get; init; } = [];
+
+    /// <summary>
+    /// Kendall's τ-b between proxy and final accuracy over the trained finalists: how far the proxy task's ranking
+    /// can be trusted. Null with fewer than two, or when every accuracy of one side is tied.
+    /// </summary>
+    public double? ProxyFidelityTau
+    {
+        get
+        {
+            var trained = Finalists.Where(f => f.FinalAccuracy is not null && f.ProxyAccuracy is not null).ToList();
+            if (trained.Count < 2)
+            {
+                return null;
+            }
+            var tau = Latency.Measurement.Statistics.KendallTauB([.. trained.Select(f => f.ProxyAccuracy!.Value)], [.. trained.Select(f => f.FinalAccuracy!.Value)]);
+            return double.IsFinite(tau) ? tau : null;
+        }
+    }
+
     /// <summary>Trials whose work was attempted more than once (lease expiries, declines, infrastructure faults).</summary>
     public int RetriedTrials => Trials.Count(t => t.Dispatches > 1 + Math.Max(1, t.LatenciesMs.Count));
 
@@ -60,8 +111,25 @@ public sealed record SearchSummary(
             t.Failures.Any(f => f.Event.Cause == Protocol.FailureCause.Infrastructure))).ToList();
         var batches = h.Updates.Select(u => new BatchSummary(u.Update.Batch, u.Update.Step, u.Update.ParameterHash, u.Update.Rewards.DefaultIfEmpty(0).Average(), u.Update.Rewards.DefaultIfEmpty(0).Max(),
             u.Update.Failed.Count(f => f))).ToList();
+        var byId = trials.ToDictionary(t => t.TrialId);
+        var finalists = h.Current.Finalists.Values.Select(f =>
+        {
+            var trial = byId.GetValueOrDefault(f.TrialId);
+            var best = f.BestEpoch;
+            var status = f.Status switch
+            {
+                WorkStatus.Done => "trained",
+                WorkStatus.Failed => "failed",
+                WorkStatus.InFlight => "training",
+                _ => f.EpochsDone.Count > 0 ? "interrupted" : "pending",
+            };
+            return new FinalistSummary(f.TrialId, f.ArchitectureId, f.Tokens, trial?.Accuracy, trial?.Reward, trial?.LatenciesMs ?? [], status, f.EpochsDone.Count, f.Epochs,
+                [.. f.EpochsDone.Select(e => e.Accuracy)], f.Result?.Accuracy, best?.Accuracy, best?.Epoch, best?.Checkpoint, best?.CheckpointSha256,
+                f.RecipeJson, f.Dataset, f.Resolution, f.Seed, f.Result, f.Failure);
+        }).ToList();
         return new SearchSummary(h.SearchId, h.Status.Word(), h.Started?.SettingsJson, h.Started?.Strategy, trials, batches, h.FinalPolicyHash, h.Events,
-            h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets());
+            h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets())
+        { Finalists = finalists, FinalStatus = h.Current.FinalStatus };
     }
 
     /// <summary>Trials not dominated on accuracy and every target's latency (<see cref="State.ParetoFront"/>).</summary>

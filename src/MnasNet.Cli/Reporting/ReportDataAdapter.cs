@@ -14,7 +14,9 @@ public static class ReportDataAdapter
             t.TrialId, t.Batch, t.Tokens, t.ArchitectureId, t.Accuracy, t.LatencyMs, t.Reward, t.Failed,
             [.. summary.Targets.Select((_, i) => i < t.LatenciesMs.Count ? t.LatenciesMs[i] : null)])).ToList();
         var batches = summary.Batches.Select(b => new BatchResult(b.Batch, b.Step, b.ParameterHash, b.MeanReward, b.MaxReward, b.Failed)).ToList();
-        return new ReportData(summary.SearchId, summary.Status, summary.Strategy, summary.FinalPolicyHash, summary.Targets, trials, batches, Finalists: [],
+        var finalists = summary.Finalists.Where(f => f.ProxyAccuracy is not null && f.FinalAccuracy is not null)
+            .Select(f => new Finalist(f.TrialId, f.ProxyAccuracy!.Value, f.FinalAccuracy!.Value, f.LatenciesMs.Count > 0 ? f.LatenciesMs[0] : null)).ToList();
+        return new ReportData(summary.SearchId, summary.Status, summary.Strategy, summary.FinalPolicyHash, summary.Targets, trials, batches, finalists,
             summary.RetriedTrials, summary.InfrastructureFailures);
     }
 }

@@ -35,10 +35,33 @@ public static class ProxyTrainer
         Dataset dataset,
         ProxyTrainingOptions options,
         IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default,
+        CheckpointPlan? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        return Train(architecture, PrepareData(dataset, options), dataset.Classes, options, progress, cancellation);
+        return Train(architecture, PrepareData(dataset, options), dataset.Classes, options, progress, cancellation, checkpoints);
+    }
+
+    /// <summary>
+    /// Full training's data: every training image (or <see cref="ProxyTrainingOptions.TrainSize"/> of them), scored
+    /// on the dataset's test images; a dataset without test images holds validation out as the proxy task does.
+    /// </summary>
+    public static ProxyData PrepareFinalData(Dataset dataset, ProxyTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        if (dataset.Test is not { Count: > 0 } test)
+        {
+            return PrepareData(dataset, options);
+        }
+        options.Validate();
+        var train = options.TrainSize is { } n && n < dataset.Train.Count ? Batches.Split(dataset.Train, 1, n, options.SplitSeed).Train : dataset.Train;
+        if (options.Resolution is { } r)
+        {
+            (train, test) = (train.Resize(r), test.Resize(r));
+        }
+        var padding = options.CropPadding ?? dataset.CropPaddingByDefault;
+        var flip = options.HorizontalFlip ?? dataset.FlipByDefault;
+        return new ProxyData(train, test, new Augmentation(dataset.Mean, dataset.Std, padding, flip), Augmentation.None(dataset.Mean, dataset.Std));
     }
 
     /// <summary>The validation split, subset, resize and augmentation of <paramref name="options"/> applied to a dataset.</summary>
@@ -63,7 +86,8 @@ public static class ProxyTrainer
         int classes,
         ProxyTrainingOptions options,
         IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default,
+        CheckpointPlan? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(data);
@@ -72,7 +96,8 @@ public static class ProxyTrainer
         cancellation.ThrowIfCancellationRequested();
         TorchRuntime.EnsureLoaded(options.Threads);
         using var quiet = options.YieldToMeasurements ? QuietWindow.Shared.Training() : null;
-        return new Run(architecture, data, classes, options, progress, cancellation).Execute();
+        checkpoints?.ResumeFrom?.Verify();
+        return new Run(architecture, data, classes, options, progress, cancellation, checkpoints).Execute();
     }
 
     /// <summary>Whether an exception from libtorch or the runtime means memory ran out.</summary>
@@ -103,7 +128,8 @@ public static class ProxyTrainer
         int classes,
         ProxyTrainingOptions options,
         IProgress<TrainingProgress>? progress,
-        CancellationToken cancellation)
+        CancellationToken cancellation,
+        CheckpointPlan? checkpoints)
     {
         private readonly Stopwatch _wall = Stopwatch.StartNew();
         private readonly List<double> _stepLosses = [];
@@ -143,8 +169,17 @@ public static class ProxyTrainer
             var n = data.Train.Count;
             var stepsPerEpoch = n / options.BatchSize + (n % options.BatchSize >= 2 ? 1 : 0);
             var totalSteps = stepsPerEpoch * options.Epochs;
-            var step = 0;
-            for (var epoch = 1; epoch <= options.Epochs; epoch++)
+            var first = 1;
+            if (checkpoints?.ResumeFrom is { } resume)
+            {
+                model.load(resume.Path);
+                optimizer.load_state_dict(resume.OptimizerPath);
+                using var state = tensor(File.ReadAllBytes(resume.RandomStatePath));
+                generator.set_state(state);
+                first = resume.Epoch + 1;
+            }
+            var step = (first - 1) * stepsPerEpoch;
+            for (var epoch = first; epoch <= options.Epochs; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
                 model.train();
@@ -204,6 +239,10 @@ public static class ProxyTrainer
                 var metrics = new EpochMetrics(epoch, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
                     lr, epochClock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
                 _epochs.Add(metrics);
+                if (checkpoints is not null)
+                {
+                    SaveCheckpoint(checkpoints, model, optimizer, generator, metrics);
+                }
                 progress?.Report(new TrainingProgress(TrainingPhase.Epoch, epoch, options.Epochs, stepsPerEpoch, stepsPerEpoch,
                     metrics.TrainLoss, lr, metrics.ImagesPerSecond, metrics));
             }
@@ -216,8 +255,49 @@ public static class ProxyTrainer
                 }
                 model.save(path);
             }
+            if (_epochs.Count == 0)
+            {
+                // Resumed after its last epoch: nothing was left to train.
+                return Result(TrainingOutcome.Succeeded, null, checkpoints!.ResumeFrom!.Accuracy, null, options.WeightsPath);
+            }
             var last = _epochs[^1];
             return Result(TrainingOutcome.Succeeded, null, last.ValidationAccuracy, last.ValidationLoss, options.WeightsPath);
+        }
+
+        private readonly List<EpochCheckpoint> _kept = [];
+        private EpochCheckpoint? _best;
+
+        // The last two checkpoints and the best are kept: the last may not be journaled yet when a crash comes (it is
+        // reported, then journaled), the one before it is. Older ones are deleted.
+        private void SaveCheckpoint(CheckpointPlan plan, MnasNetModel model, OptimizerHelper optimizer, Generator generator, EpochMetrics metrics)
+        {
+            if (_kept.Count == 0 && plan.ResumeFrom is { } resumed)
+            {
+                _kept.Add(resumed);
+            }
+            _best ??= plan.BestSoFar ?? plan.ResumeFrom;
+            System.IO.Directory.CreateDirectory(plan.Directory);
+            var path = plan.PathOf(metrics.Epoch);
+            model.save(path);
+            optimizer.save_state_dict(EpochCheckpoint.OptimizerPathOf(path));
+            using (var state = generator.get_state())
+            {
+                File.WriteAllBytes(EpochCheckpoint.RandomStatePathOf(path), state.data<byte>().ToArray());
+            }
+            var checkpoint = new EpochCheckpoint(metrics.Epoch, metrics.ValidationAccuracy, path, EpochCheckpoint.HashOf(path));
+            var previousBest = _best;
+            if (_best is null || checkpoint.Accuracy > _best.Accuracy)
+            {
+                _best = checkpoint;
+            }
+            _kept.Add(checkpoint);
+            plan.OnEpoch?.Invoke(metrics, checkpoint);
+            var keep = _kept.TakeLast(2).Select(c => c.Path).Append(_best.Path).ToHashSet();
+            foreach (var old in _kept.SkipLast(2).Append(previousBest).OfType<EpochCheckpoint>().Where(c => !keep.Contains(c.Path)).DistinctBy(c => c.Path).ToList())
+            {
+                old.Delete();
+            }
+            _kept.RemoveAll(c => !keep.Contains(c.Path));
         }
 
         // TorchVision's classifier init (uniform, fan-out of the class count) is scaled for 1000 classes; with 10 it
@@ -307,7 +387,7 @@ public static class ProxyTrainer
             new(images, plans, augmentation, options.PrefetchBatches, options.DecodeThreads, cancellation);
 
         // Weight decay on convolution and classifier weights only, as is usual for BatchNorm networks.
-        private optim.Optimizer CreateOptimizer(MnasNetModel model)
+        private OptimizerHelper CreateOptimizer(MnasNetModel model)
         {
             var decay = model.parameters().Where(p => p.dim() > 1).ToArray();
             var noDecay = model.parameters().Where(p => p.dim() <= 1).ToArray();

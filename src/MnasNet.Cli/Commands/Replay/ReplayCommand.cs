@@ -44,7 +44,18 @@ public sealed class ReplayCommand : SearchCliCommand
         Options.Add(_tolerance);
     }
 
-    public sealed record ReplayOutput(AuditReport Audit, WhatIfReport? WhatIf, ReplayTimings Timings);
+    public sealed record ReplayOutput(AuditReport Audit, WhatIfReport? WhatIf, ReplayTimings Timings)
+    {
+        /// <summary>The finalists of train-final as the journal tells them (absent from the JSON without them).</summary>
+        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        public IReadOnlyList<Actors.State.FinalistSummary>? Finalists { get; init; }
+
+        [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+        public double? ProxyFidelityTau { get; init; }
+
+        [System.Text.Json.Serialization.JsonIgnore]
+        public Actors.State.SearchSummary? Summary { get; init; }
+    }
 
     public sealed record ReplayTimings(double ReadSeconds, double AuditSeconds, double WhatIfSeconds);
 
@@ -83,7 +94,13 @@ public sealed class ReplayCommand : SearchCliCommand
         var auditSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var whatIf = change is null ? null : MnasNet.Audit.WhatIf.Run(read, change, parseResult.GetValue(_top));
-        var result = new ReplayOutput(audit, whatIf, new ReplayTimings(readSeconds, auditSeconds, clock.Elapsed.TotalSeconds));
+        var summary = Actors.State.SearchSummary.From(id, read.Records);
+        var result = new ReplayOutput(audit, whatIf, new ReplayTimings(readSeconds, auditSeconds, clock.Elapsed.TotalSeconds))
+        {
+            Finalists = summary.Finalists.Count > 0 ? summary.Finalists : null,
+            ProxyFidelityTau = summary.ProxyFidelityTau is { } tau && double.IsFinite(tau) ? tau : null,
+            Summary = summary,
+        };
 
         if (parseResult.GetValue(_report) is { Length: > 0 } reportPath)
         {
@@ -152,6 +169,12 @@ public sealed class ReplayCommand : SearchCliCommand
             {
                 await o.WriteLineAsync($"  also: hash chain broken at {alsoBroken}");
             }
+        }
+        if (result.Finalists is not null && result.Summary is { } summary)
+        {
+            await o.WriteLineAsync();
+            await o.WriteLineAsync($"finalists (train-final), {summary.Finalists.Count}:");
+            await Search.FinalTable.WriteAsync(o, summary);
         }
         if (result.WhatIf is { } w)
         {

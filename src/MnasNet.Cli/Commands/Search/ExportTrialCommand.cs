@@ -9,7 +9,9 @@ namespace MnasNet.Cli.Commands.Search;
 /// <summary>
 /// <c>mnasnet export-trial ID --trial N --out DIR</c>: the trial's architecture JSON, ONNX and TFLite files of the
 /// deployed network (224×224×3, 1000 classes, the same seeded weights: the shape whose latency was measured) and,
-/// where kept, the trained proxy weights (TorchSharp .pt). Named export-trial so it never clashes with <c>mnasnet export --arch</c>.
+/// where kept, the trained proxy weights (TorchSharp .pt). A trial fully trained by <c>train-final</c> is exported
+/// with its trained weights instead, at the shape it was trained at, with a <c>model-card.json</c>
+/// (<see cref="TrainedExport"/>). Named export-trial so it never clashes with <c>mnasnet export --arch</c>.
 /// </summary>
 public sealed class ExportTrialCommand : SearchCliCommand
 {
@@ -38,6 +40,14 @@ public sealed class ExportTrialCommand : SearchCliCommand
         var trial = summary.Trials.FirstOrDefault(t => t.TrialId == trialId)
             ?? throw new CliInputException($"search '{id}' has no trial {trialId} (trials 0..{summary.Trials.Count - 1})", ExitCodes.NotFound);
         var outDir = parseResult.GetValue(_out)!;
+        if (summary.Finalists.Any(f => f.TrialId == trialId && f.Record is not null))
+        {
+            foreach (var line in await TrainedExport.WriteAsync(summary, trialId, outDir, !parseResult.GetValue(_noOnnx), !parseResult.GetValue(_noTflite), cancellationToken))
+            {
+                await output.WriteLineAsync(line);
+            }
+            return ExitCodes.Success;
+        }
         Directory.CreateDirectory(outDir);
         var arch = MnasNetSearchSpace.Default.Decode(trial.Tokens);
         var archPath = Path.Combine(outDir, $"trial-{trialId}.json");

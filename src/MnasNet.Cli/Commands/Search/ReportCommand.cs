@@ -34,7 +34,8 @@ public sealed class ReportCommand : SearchCliCommand
             throw new CliInputException($"--top must be at least 1, got {top}");
         }
         var entries = journal.Open().ReadEvents(id);
-        var data = ReportDataAdapter.FromJournal(id, entries);
+        var summary = Actors.State.SearchSummary.From(id, entries);
+        var data = ReportDataAdapter.From(summary);
         var timing = Actors.Timing.SearchTiming.Of(entries);
         var report = SearchReport.From(data, top) with { Clock = timing.Clock, ElapsedSeconds = timing.ElapsedSeconds, WallSeconds = timing.WallSeconds };
         var outDir = parseResult.GetValue(_out) ?? Path.Combine(journal.Directory, $"{id}.report");
@@ -70,6 +71,11 @@ public sealed class ReportCommand : SearchCliCommand
         {
             await output.WriteLineAsync(string.Create(c, $"  trial {t.TrialId,5}  acc {t.Accuracy:F4}  lat {string.Join(" / ", t.LatenciesMs.Select(l => l.ToString("F3", c)))} ms  reward {t.Reward:F5}"));
         }
+        if (summary.Finalists.Count > 0)
+        {
+            await output.WriteLineAsync($"\nfinalists (train-final), {summary.Finalists.Count}:");
+            await FinalTable.WriteAsync(output, summary);
+        }
         await output.WriteLineAsync("\nreward per batch:");
         foreach (var b in report.Batches)
         {
@@ -88,11 +94,23 @@ public sealed record SearchReport(
     IReadOnlyList<ReportTrial> Top, IReadOnlyList<ReportTrial> Pareto, IReadOnlyList<BatchResult> Batches, int RetriedTrials = 0, int InfrastructureFailures = 0,
     string Clock = Actors.Timing.SearchTiming.RealClock, double? ElapsedSeconds = null, double? WallSeconds = null)
 {
+    /// <summary>The fully trained finalists (train-final): proxy vs final accuracy and latency; absent from report.json without them.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<Finalist>? Finalists { get; init; }
+
+    /// <summary>Kendall's τ-b between the finalists' proxy and final accuracy.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? ProxyFidelityTau { get; init; }
+
     public static SearchReport From(ReportData data, int top)
     {
         static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens,
             [.. t.TargetLatenciesMs.Select(l => l ?? 0)]);
         return new SearchReport(data.SearchId, data.Status, data.Rewarded.Count(), data.Trials.Count(t => t.Failed), data.FinalPolicyHash,
-            data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches, data.RetriedTrials, data.InfrastructureFailures);
+            data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches, data.RetriedTrials, data.InfrastructureFailures)
+        {
+            Finalists = data.Finalists.Count > 0 ? data.Finalists : null,
+            ProxyFidelityTau = ReportPlots.KendallTau(data.Finalists),
+        };
     }
 }

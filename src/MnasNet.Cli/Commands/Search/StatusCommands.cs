@@ -41,6 +41,13 @@ public sealed class StatusCommand : SearchCliCommand
         await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
         await output.WriteLineAsync(string.Create(c, $"  attempts    {status.RetriedTrials} trials retried, {status.InfrastructureFailures} failed by the infrastructure (no reward, not learned from)"));
+        if (status.FinalTraining is { } final)
+        {
+            var trained = status.Finalists.Where(f => f.FinalAccuracy is not null).ToList();
+            var best = trained.MaxBy(f => f.FinalAccuracy) is { } top ? string.Create(c, $", best trial {top.TrialId} final acc {top.FinalAccuracy:F4} (proxy {top.ProxyAccuracy:F4})") : "";
+            var tau = status.ProxyFidelityTau is { } t ? string.Create(c, $", Kendall tau {t:F3}") : "";
+            await output.WriteLineAsync($"  final       {final}: {trained.Count}/{status.Finalists.Count} finalists trained, {status.Finalists.Count(f => f.Status == "failed")} failed{best}{tau}");
+        }
         await output.WriteLineAsync($"  last event  {SearchStatusView.Time(status.LastEventAt)}");
         await output.WriteLineAsync(string.Create(c, $"  time        {status.ElapsedSeconds:F1} s on the {status.Clock} clock, {status.WallSeconds:F1} s of wall time"));
         await output.WriteLineAsync($"  {(status.Provider == "sqlite" ? "file    " : "database")}    {status.Journal}");
@@ -60,6 +67,13 @@ public sealed record SearchStatusView(
     IReadOnlyList<string> Targets, IReadOnlyList<double?> BestLatenciesMs, int RetriedTrials = 0, int InfrastructureFailures = 0,
     string Clock = Actors.Timing.SearchTiming.RealClock, double? ElapsedSeconds = null, double? WallSeconds = null)
 {
+    /// <summary>The latest train-final run: running, paused or completed; null when there was none.</summary>
+    public string? FinalTraining { get; init; }
+
+    public IReadOnlyList<FinalistSummary> Finalists { get; init; } = [];
+
+    public double? ProxyFidelityTau { get; init; }
+
     public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
 
     public static SearchStatusView Of(string dir, string id) => Of(new SqliteSearchJournals(dir), id);
@@ -76,8 +90,14 @@ public sealed record SearchStatusView(
             best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
             journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id),
             settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? [],
-            summary.RetriedTrials, summary.InfrastructureFailures, timing.Clock, timing.ElapsedSeconds, timing.WallSeconds);
+            summary.RetriedTrials, summary.InfrastructureFailures, timing.Clock, timing.ElapsedSeconds, timing.WallSeconds)
+        {
+            FinalTraining = summary.FinalStatus?.Word(),
+            Finalists = summary.Finalists,
+            ProxyFidelityTau = summary.ProxyFidelityTau is { } tau && double.IsFinite(tau) ? tau : null,
+        };
     }
+
 
     /// <summary>"12.345 ms", or with several targets "12.345 ms (platform a), 3.210 ms (platform b)".</summary>
     public static string Latencies(IReadOnlyList<string> targets, IReadOnlyList<double?> latencies) => latencies.Count <= 1
