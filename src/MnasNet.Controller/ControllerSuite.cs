@@ -127,15 +127,7 @@ public static class ControllerSuite
             .ToArray();
         var curves = new double[runs.Length][];
         var done = 0;
-        // PPO runs first, one at a time and with no other run beside them: PPO controllers running on parallel threads
-        // (beside each other or beside the other strategies) crashed inside libtorch on freed Scalars ("Unknown
-        // scalar type"). The other strategies use no libtorch and run in parallel afterwards.
-        foreach (var i in Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy == SearchStrategies.Ppo))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            RunOne(i);
-        }
-        Parallel.ForEach(Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy != SearchStrategies.Ppo), parallel, RunOne);
+        Parallel.ForEach(Enumerable.Range(0, runs.Length), parallel, RunOne);
 
         void RunOne(int i)
         {

@@ -66,13 +66,7 @@ public static class WarmStartSuite
         var cold = new double[runs.Length][];
         var warm = new double[runs.Length][];
         var done = 0;
-        // As in ControllerSuite: PPO (libtorch) runs one at a time, the other strategies in parallel afterwards.
-        foreach (var i in Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy == SearchStrategies.Ppo))
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            RunOne(i);
-        }
-        Parallel.ForEach(Enumerable.Range(0, runs.Length).Where(i => runs[i].Strategy != SearchStrategies.Ppo), parallel, RunOne);
+        Parallel.ForEach(Enumerable.Range(0, runs.Length), parallel, RunOne);
 
         void RunOne(int i)
         {

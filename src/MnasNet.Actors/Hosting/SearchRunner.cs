@@ -87,7 +87,9 @@ public static class SearchRunner
             throw new SearchNotFoundException($"no search '{settings.Id}' in '{directory}'");
         }
         // A resumed virtual search goes on from the virtual time its journal reached.
-        clock ??= SearchClock.For(settings, resume && !postgres && settings.Simulated ? VirtualTime.LastIn(JournalReader.ReadEvents(directory, settings.Id).Select(e => e.Event)) : null);
+        // Final training is real training, even of a simulated search's finalists: it runs on the real clock.
+        clock ??= final is not null ? SearchClock.Real
+            : SearchClock.For(settings, resume && !postgres && settings.Simulated ? VirtualTime.LastIn(JournalReader.ReadEvents(directory, settings.Id).Select(e => e.Event)) : null);
         var virtualStart = clock.Now;
         // Load the dataset before touching the journal, so a missing dataset leaves no trace.
         backends ??= SearchHostingExtensions.DefaultBackends(settings, clock);
