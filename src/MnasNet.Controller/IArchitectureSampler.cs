@@ -98,8 +98,7 @@ public static class ArchitectureSamplers
         };
 
     /// <param name="ppo">The options a tabular PPO policy was created with (its saved state holds no hyper-parameters).</param>
-    /// <param name="threads">The libtorch thread count a PPO controller continues with; unset: the count in its state.</param>
-    public static IArchitectureSampler Restore(byte[] state, ControllerOptions? ppo = null, int? threads = null)
+    public static IArchitectureSampler Restore(byte[] state, ControllerOptions? ppo = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (state.Length > 0 && state[0] == (byte)'{')
@@ -109,7 +108,7 @@ public static class ArchitectureSamplers
         var magic = state.Length >= MagicLength ? Encoding.ASCII.GetString(state, 0, MagicLength) : "";
         return magic switch
         {
-            PpoController.Magic => PpoController.Restore(state, threads),
+            PpoController.Magic => PpoController.Restore(state),
             RandomSearchSampler.Magic => RandomSearchSampler.Restore(state),
             EvolutionSampler.Magic => EvolutionSampler.Restore(state),
             TpeSampler.Magic => TpeSampler.Restore(state),

@@ -354,18 +354,13 @@ public sealed class PpoController : IArchitectureSampler
     }
 
     /// <summary>A controller that continues exactly where the saved one was.</summary>
-    /// <param name="threads">The intra-op thread count to continue with (bits depend on it); unset: the saved one.</param>
-    public static PpoController Restore(byte[] state, int? threads = null) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
+    public static PpoController Restore(byte[] state) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
     {
         ControllerOptions options;
         try
         {
             options = JsonSerializer.Deserialize<ControllerOptions>(r.ReadString())
                 ?? throw new ControllerException("PPO controller state: missing options");
-            if (threads is not null)
-            {
-                options = options with { Threads = threads };
-            }
         }
         catch (JsonException e)
         {

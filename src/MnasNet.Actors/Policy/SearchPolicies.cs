@@ -41,10 +41,17 @@ public static class SearchPolicies
     public static ulong PolicySeed(SearchSettings settings) => SeededRandom.Derive(settings.Seed, "policy");
 
     /// <param name="threads">The libtorch thread count to continue with; unset: the count saved in the state.</param>
-    public static IArchitectureSampler Restore(SearchSettings settings, MnasNetSearchSpace space, byte[] state, int? threads = null) =>
-        settings.Strategy == SearchStrategies.PpoTabular
+    public static IArchitectureSampler Restore(SearchSettings settings, MnasNetSearchSpace space, byte[] state, int? threads = null)
+    {
+        var policy = settings.Strategy == SearchStrategies.PpoTabular
             ? TabularPpoPolicy.Restore(space, ControllerOptions(settings, 0), state)
-            : ArchitectureSamplers.Restore(state, ControllerOptions(settings, 0), threads);
+            : ArchitectureSamplers.Restore(state, ControllerOptions(settings, 0));
+        if (threads is { } count)
+        {
+            policy.ContinueWithThreads(count);
+        }
+        return policy;
+    }
 
     public static ControllerOptions ControllerOptions(SearchSettings s, ulong seed) => new(
         Seed: seed,

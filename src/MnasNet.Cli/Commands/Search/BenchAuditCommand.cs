@@ -35,9 +35,8 @@ public sealed class BenchAuditCommand : SearchCliCommand
         {
             throw new CliInputException("need --trials ≥ --batch-size ≥ 1");
         }
-        var scratch = parseResult.GetValue(_dir) ?? Path.Combine(Path.GetTempPath(), $"mnasnet-bench-audit-{Environment.ProcessId}");
-        var temporary = parseResult.GetValue(_dir) is null;
-        Directory.CreateDirectory(scratch);
+        using var scratchDirectory = BenchScratch.Open(parseResult.GetValue(_dir), "audit");
+        var scratch = scratchDirectory.Path;
         var c = CultureInfo.InvariantCulture;
         try
         {
@@ -91,10 +90,6 @@ public sealed class BenchAuditCommand : SearchCliCommand
         finally
         {
             await Log.CloseAndFlushAsync();
-            if (temporary)
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
         }
     }
 }

@@ -58,7 +58,7 @@ public sealed class BenchClusterCommand : SearchCliCommand
         var error = parseResult.InvocationConfiguration.Error;
         // SIGINT/SIGTERM cancel the run, so every node and the throwaway server are stopped on the way out.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var signals = ClusterSignals.LeaveOn(stop);
+        using var signals = StopSignals.Cancel(stop);
         var launcher = MnasNetLauncher.For(typeof(BenchClusterCommand).Assembly.Location, Environment.ProcessPath);
         ClusterBenchResult result;
         try

@@ -45,9 +45,8 @@ public sealed class BenchSearchCommand : SearchCliCommand
         {
             throw new CliInputException("need --trials ≥ --batch-size ≥ 1, --workers ≥ 1 and --resume-trials ≥ 0");
         }
-        var scratch = parseResult.GetValue(_dir) ?? Path.Combine(Path.GetTempPath(), $"mnasnet-bench-{Environment.ProcessId}");
-        var temporary = parseResult.GetValue(_dir) is null;
-        Directory.CreateDirectory(scratch);
+        using var scratchDirectory = BenchScratch.Open(parseResult.GetValue(_dir), "search");
+        var scratch = scratchDirectory.Path;
         var c = CultureInfo.InvariantCulture;
         try
         {
@@ -90,10 +89,6 @@ public sealed class BenchSearchCommand : SearchCliCommand
         finally
         {
             await Log.CloseAndFlushAsync();
-            if (temporary)
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
         }
     }
 

@@ -43,9 +43,8 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         {
             throw new CliInputException("need --batch-size ≥ 1 and at least one strategy");
         }
-        var scratch = parseResult.GetValue(_dir) ?? Path.Combine(Path.GetTempPath(), $"mnasnet-bench-simulate-{Environment.ProcessId}");
-        var temporary = parseResult.GetValue(_dir) is null;
-        Directory.CreateDirectory(scratch);
+        using var scratchDirectory = BenchScratch.Open(parseResult.GetValue(_dir), "simulate");
+        var scratch = scratchDirectory.Path;
         var c = CultureInfo.InvariantCulture;
         try
         {
@@ -69,10 +68,6 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         finally
         {
             await Log.CloseAndFlushAsync();
-            if (temporary)
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
         }
     }
 

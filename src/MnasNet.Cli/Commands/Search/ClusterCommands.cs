@@ -65,7 +65,7 @@ public sealed class NodeCommand : SearchCliCommand
         var settings = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []);
         var node = _node.Resolve(parseResult, parseResult.GetValue(_roles)!);
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var signals = ClusterSignals.LeaveOn(leave);
+        using var signals = StopSignals.Cancel(leave);
         Log.Logger = SearchLogging.Create(settings with { Id = $"node-{node.Hostname}-{node.Port}" }, console: true);
         try
         {
@@ -85,7 +85,7 @@ internal static class ClusterSearchExecution
     public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
     {
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var signals = ClusterSignals.LeaveOn(leave);
+        using var signals = StopSignals.Cancel(leave);
         var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         Log.Logger = SearchLogging.Create(settings, console: !interactive);
         try
@@ -120,37 +120,6 @@ internal static class ClusterSearchExecution
         finally
         {
             await Log.CloseAndFlushAsync();
-        }
-    }
-}
-
-/// <summary>SIGINT/SIGTERM → leave the cluster gracefully (once; a second signal gets the default handling).</summary>
-internal sealed class ClusterSignals : IDisposable
-{
-    private readonly List<PosixSignalRegistration> _registrations = [];
-
-    public static ClusterSignals LeaveOn(CancellationTokenSource leave)
-    {
-        var s = new ClusterSignals();
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
-        {
-            s._registrations.Add(PosixSignalRegistration.Create(signal, context =>
-            {
-                if (!leave.IsCancellationRequested)
-                {
-                    context.Cancel = true;
-                    leave.Cancel();
-                }
-            }));
-        }
-        return s;
-    }
-
-    public void Dispose()
-    {
-        foreach (var r in _registrations)
-        {
-            r.Dispose();
         }
     }
 }

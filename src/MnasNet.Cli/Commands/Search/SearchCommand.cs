@@ -128,19 +128,8 @@ internal static class SearchExecution
         }
         var interactive = !plain && output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         using var pause = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // SIGINT and SIGTERM pause the search (graceful); a second signal is left to the default handler.
-        var signals = new List<PosixSignalRegistration>();
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
-        {
-            signals.Add(PosixSignalRegistration.Create(signal, context =>
-            {
-                if (!pause.IsCancellationRequested)
-                {
-                    context.Cancel = true;
-                    pause.Cancel();
-                }
-            }));
-        }
+        // SIGINT and SIGTERM pause (graceful).
+        using var signals = StopSignals.Cancel(pause);
         Log.Logger = SearchLogging.Create(settings, console: !interactive);
         try
         {
@@ -171,10 +160,6 @@ internal static class SearchExecution
         }
         finally
         {
-            foreach (var s in signals)
-            {
-                s.Dispose();
-            }
             await Log.CloseAndFlushAsync();
         }
     }

@@ -126,18 +126,8 @@ public sealed class TrainFinalCommand : SearchCliCommand
             throw new CliInputException(e.Message);
         }
         using var pause = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var signals = new List<PosixSignalRegistration>();
-        foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
-        {
-            signals.Add(PosixSignalRegistration.Create(signal, context =>
-            {
-                if (!pause.IsCancellationRequested)
-                {
-                    context.Cancel = true;
-                    pause.Cancel();
-                }
-            }));
-        }
+        // SIGINT and SIGTERM pause (graceful).
+        using var signals = StopSignals.Cancel(pause);
         Log.Logger = SearchLogging.Create(settings, console: true);
         try
         {
@@ -158,10 +148,6 @@ public sealed class TrainFinalCommand : SearchCliCommand
         }
         finally
         {
-            foreach (var s in signals)
-            {
-                s.Dispose();
-            }
             await Log.CloseAndFlushAsync();
         }
     }
