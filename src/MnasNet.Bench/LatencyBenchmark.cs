@@ -20,8 +20,13 @@ public sealed record LatencyBenchmarkSettings(
     int TableSamples = 50,
     MeasurementProtocol? TableProtocol = null,
     ulong Seed = 1,
-    string? TableOut = null)
+    string? TableOut = null,
+    int TableCalibrationSamples = 40,
+    LatencyEstimator TableEstimator = LatencyEstimator.Median)
 {
+    /// <summary>The calibration's architectures are drawn with another seed than the evaluation's, so they are held out.</summary>
+    public ulong CalibrationSeed => Seed + 1_000_003;
+
     public static LatencyBenchmarkSettings Default { get; } = new(
         ["mnasnet-a1", "mnasnet-b1", "mobilenet-v2"], [OnnxRuntimeBackend.Name, TorchSharpBackend.Name]);
 }
@@ -39,7 +44,7 @@ public sealed record RepeatedMeasurement(
     double TimingSecondsPerMeasurement,
     string Platform);
 
-public sealed record TableBenchmark(int Resolution, int Layers, double BuildSeconds, double EvaluateSeconds, TableEvaluation Evaluation);
+public sealed record TableBenchmark(int Resolution, int Layers, double BuildSeconds, double CalibrateSeconds, double EvaluateSeconds, TableCorrection? Correction, TableEvaluation Evaluation);
 
 /// <summary>The figures, with the 1-minute load average before and after: other processes on the cores distort them.</summary>
 public sealed record LatencyBenchmarkReport(IReadOnlyList<RepeatedMeasurement> Measurements, TableBenchmark? Table, double? LoadBefore, double? LoadAfter);
@@ -95,18 +100,28 @@ public static class LatencyBenchmark
         var every = Math.Max(1, layers.Count / 10);
         var table = await LatencyTableBuilder.BuildAsync(device, layers, options, protocol,
             new Progress(p => { if (p.Done % every == 0) { progress?.Report($"  {p.Done}/{p.Total} layers ({build.Elapsed.TotalSeconds:F0} s)"); } }),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken, settings.TableEstimator).ConfigureAwait(false);
         var buildSeconds = build.Elapsed.TotalSeconds;
+        var networkProtocol = settings.Protocol ?? new MeasurementProtocol(Warmup: 5, Runs: 20);
+        var calibrate = Stopwatch.StartNew();
+        if (settings.TableCalibrationSamples > 0)
+        {
+            progress?.Report($"table: calibrating on {settings.TableCalibrationSamples} random architectures (seed {settings.CalibrationSeed})");
+            (table, _) = await LatencyTableCalibrator.CalibrateAsync(table, device, settings.TableCalibrationSamples, settings.CalibrationSeed, networkProtocol,
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        var calibrateSeconds = calibrate.Elapsed.TotalSeconds;
         if (settings.TableOut is { } path)
         {
             table.Save(path);
             progress?.Report($"table: wrote {path}");
         }
         var evaluate = Stopwatch.StartNew();
-        var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, settings.TableSamples, settings.Seed,
-            settings.Protocol ?? new MeasurementProtocol(Warmup: 5, Runs: 20), cancellationToken: cancellationToken).ConfigureAwait(false);
-        progress?.Report($"table: MAPE {evaluation.MapePercent:F1}%, Kendall tau {evaluation.KendallTau:F3} on {evaluation.Samples} random architectures");
-        return new TableBenchmark(options.Resolution, table.Entries.Count, buildSeconds, evaluate.Elapsed.TotalSeconds, evaluation);
+        var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, settings.TableSamples, settings.Seed, networkProtocol,
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        progress?.Report($"table: MAPE {evaluation.MapePercent:F1}%, Kendall tau {evaluation.KendallTau:F3} on {evaluation.HeldOut} held-out random architectures " +
+            $"(per-layer sum alone: MAPE {evaluation.TableSumMapePercent:F1}%, tau {evaluation.TableSumKendallTau:F3})");
+        return new TableBenchmark(options.Resolution, table.Entries.Count, buildSeconds, calibrateSeconds, evaluate.Elapsed.TotalSeconds, table.Correction, evaluation);
     }
 
     private sealed class Progress(Action<TableBuildProgress> report) : IProgress<TableBuildProgress>

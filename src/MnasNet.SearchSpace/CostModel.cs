@@ -48,6 +48,9 @@ public sealed record NetworkCost(IReadOnlyList<LayerCost> Layers, NetworkOptions
         Layers.Max(l => Math.Max((long)l.InputSize * l.InputSize * l.InputChannels, (long)l.OutputSize * l.OutputSize * l.OutputChannels * Math.Max(1, l.Expansion)));
 }
 
+/// <summary>Operators and activation elements (read + written) of one layer.</summary>
+public sealed record LayerTraffic(int Ops, long ActivationElements);
+
 /// <summary>
 /// Analytic multiply-adds and parameters. MACs count convolutions, the classifier and the squeeze-excite 1×1 convs
 /// (pooling, BatchNorm, activations and residual adds are not multiply-adds). Parameters count conv weights, biases
@@ -93,6 +96,36 @@ public static class CostModel
             Macs: (long)arch.Head.Channels * options.Classes,
             Params: (long)arch.Head.Channels * options.Classes + options.Classes));
         return new NetworkCost(layers, options);
+    }
+
+    /// <summary>
+    /// Operators a layer runs and the activation elements it reads and writes, expanded intermediates included
+    /// (float32 weights are <see cref="LayerCost.Params"/>): the memory side of a layer's cost.
+    /// </summary>
+    public static LayerTraffic Traffic(LayerCost layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var l = layer;
+        long inAct = (long)l.InputSize * l.InputSize * l.InputChannels;
+        long outAct = (long)l.OutputSize * l.OutputSize * l.OutputChannels;
+        long inPixels = (long)l.InputSize * l.InputSize, outPixels = (long)l.OutputSize * l.OutputSize;
+        var se = l.SeChannels > 0 ? 4 : 0;
+        var skip = l.HasResidual ? 1 + (l.Skip == SkipOp.Pool ? 2 : 0) : 0;
+        var residual = l.HasResidual ? 2 * outAct : 0;
+        switch (l.Kind)
+        {
+            case LayerKind.SepConv:
+                var midSep = outPixels * l.InputChannels;
+                return new(2 + se + skip, inAct + 2 * midSep + outAct + residual);
+            case LayerKind.MBConv:
+                var mid = (long)l.InputChannels * l.Expansion;
+                var expand = l.Expansion > 1 ? inAct + inPixels * mid : 0;
+                return new((l.Expansion > 1 ? 3 : 2) + se + skip, expand + inPixels * mid + 2 * outPixels * mid + outAct + residual);
+            case LayerKind.Classifier:
+                return new(2, inAct + outAct);
+            default:
+                return new(1 + se + skip, inAct + outAct + residual);
+        }
     }
 
     /// <summary>Spatial output size of a convolution with "same" padding (k/2): ceil(size / stride).</summary>

@@ -172,6 +172,53 @@ public sealed class LatencyCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Latency_table_calibrate_fits_a_correction_that_evaluate_scores_on_held_out_architectures()
+    {
+        var path = PathOf("sim-cal.json");
+        var corrected = PathOf("sim-corrected.json");
+        var build = await InProcessCli.RunAsync("latency-table", "build", "--backend", "simulated:noise=0", "--out", path, "--resolution", "32", "--runs", "1", "--warmup", "0");
+        Assert.Equal(ExitCodes.Success, build.ExitCode);
+
+        var fastest = PathOf("sim-min.json");
+        var minBuild = await InProcessCli.RunAsync("latency-table", "build", "--backend", "simulated:noise=0.1", "--out", fastest, "--resolution", "32", "--samples", "2", "--runs", "5", "--warmup", "0", "--estimator", "min");
+        Assert.Equal(ExitCodes.Success, minBuild.ExitCode);
+        var minTable = LatencyTable.Load(fastest);
+        Assert.Equal(LatencyEstimator.Min, minTable.Estimator);
+        Assert.All(minTable.Entries.Values, e => Assert.True(e.MinMs <= e.MedianMs));
+        var badEstimator = await InProcessCli.RunAsync("latency-table", "build", "--backend", "simulated", "--out", PathOf("x.json"), "--estimator", "mode");
+        Assert.Equal(ExitCodes.UsageError, badEstimator.ExitCode);
+        Assert.Contains("mode", badEstimator.Error);
+
+        var calibrate = await InProcessCli.RunAsync("latency-table", "calibrate", "--table", path, "--out", corrected, "--samples", "12", "--seed", "21",
+            "--backend", "simulated:noise=0.05", "--runs", "5", "--warmup", "0");
+        Assert.Equal(ExitCodes.Success, calibrate.ExitCode);
+        Assert.Contains("on the 12 fitted networks", calibrate.Output);
+        Assert.Contains("another --seed than 21", calibrate.Output);
+        var table = LatencyTable.Load(corrected);
+        Assert.Equal(12, table.Correction!.Architectures.Count);
+        Assert.Null(LatencyTable.Load(path).Correction);
+
+        var eval = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--samples", "10", "--seed", "22",
+            "--backend", "simulated:noise=0.05", "--runs", "5", "--warmup", "0", "--json");
+        Assert.Equal(ExitCodes.Success, eval.ExitCode);
+        using var doc = JsonDocument.Parse(eval.Output);
+        Assert.True(doc.RootElement.GetProperty("corrected").GetBoolean());
+        Assert.Equal(10, doc.RootElement.GetProperty("heldOut").GetInt32());
+        Assert.True(doc.RootElement.GetProperty("mapePercent").GetDouble() < 10);
+
+        var onFitted = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--samples", "4", "--seed", "21", "--backend", "simulated:noise=0");
+        Assert.Equal(ExitCodes.InvalidInput, onFitted.ExitCode);
+        Assert.Contains("evaluate with another --seed", onFitted.Error);
+
+        var tooFew = await InProcessCli.RunAsync("latency-table", "calibrate", "--table", path, "--samples", "3");
+        Assert.Equal(ExitCodes.InvalidInput, tooFew.ExitCode);
+        Assert.Contains("--samples must be at least 8", tooFew.Error);
+        var badRidge = await InProcessCli.RunAsync("latency-table", "calibrate", "--table", path, "--ridge", "-1");
+        Assert.Equal(ExitCodes.InvalidInput, badRidge.ExitCode);
+        Assert.Contains("--ridge must be a positive number, got -1", badRidge.Error);
+    }
+
+    [Fact]
     public async Task A_simulated_table_of_the_whole_space_predicts_the_simulator_exactly()
     {
         var path = PathOf("sim.json");

@@ -77,6 +77,66 @@ public sealed class LatencyTableTests : IDisposable
     }
 
     [Fact]
+    public async Task A_correction_fitted_on_some_networks_removes_a_systematic_error_on_held_out_ones()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Layers timed on one device, networks run on one whose memory is twice as slow and whose call costs more:
+        // the per-layer sum under-predicts by an amount linear in the bytes a network moves.
+        await using var layerDevice = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0));
+        await using var networkDevice = new SimulatedBackend(new SimulatedSettings(BytesPerMs: 4e6, CallOverheadMs: 0.05, NoiseCv: 0));
+        const ulong fitSeed = 11, heldOutSeed = 12;
+        var table = await LatencyTableBuilder.BuildAsync(layerDevice, LatencyTableBuilder.DistinctLayers(Samples(30, fitSeed).Concat(Samples(20, heldOutSeed)), Small),
+            Small, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        var plain = await LatencyTableEvaluator.EvaluateAsync(table, networkDevice, 20, heldOutSeed, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        Assert.False(plain.Corrected);
+        Assert.True(plain.MapePercent > 10, $"uncorrected MAPE {plain.MapePercent:F1}%");
+
+        var (corrected, fitted) = await LatencyTableCalibrator.CalibrateAsync(table, networkDevice, 30, fitSeed, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        Assert.Equal(30, fitted.Count);
+        var c = corrected.Correction!;
+        Assert.True(c.TableMapePercent > 10, $"per-layer sum MAPE on the fitted networks {c.TableMapePercent:F1}%");
+        Assert.True(c.FitMapePercent < 2, $"fit MAPE {c.FitMapePercent:F2}%");
+        var path = Path.Combine(_dir.FullName, "corrected.json");
+        corrected.Save(path);
+        var loaded = LatencyTable.Load(path);
+        Assert.Equal(c.Coefficients, loaded.Correction!.Coefficients);
+
+        var heldOut = await LatencyTableEvaluator.EvaluateAsync(loaded, networkDevice, 20, heldOutSeed, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        Assert.True(heldOut.Corrected);
+        Assert.Equal(20, heldOut.HeldOut);
+        Assert.True(heldOut.MapePercent < 2 && heldOut.MapePercent < plain.MapePercent / 5, $"held-out MAPE {heldOut.MapePercent:F2}% (uncorrected {plain.MapePercent:F1}%)");
+        Assert.True(heldOut.KendallTau > 0.95, $"held-out tau {heldOut.KendallTau:F3}");
+        Assert.Equal(plain.MapePercent, heldOut.TableSumMapePercent, 9);
+        foreach (var arch in Samples(3, heldOutSeed))
+        {
+            var p = loaded.Predict(arch, Small);
+            Assert.Equal(table.Predict(arch, Small).TotalMs, p.TableSumMs, 12);
+            Assert.Equal(networkDevice.ExpectedMs(arch, Small), p.TotalMs, networkDevice.ExpectedMs(arch, Small) * 0.03);
+        }
+
+        await using var asBackend = new TableBackend(loaded, "corrected.json");
+        Assert.Contains("corrected by a fit on 30 networks", asBackend.Platform.Details);
+        var onFitted = Assert.Throws<ArgumentException>(() => LatencyTableEvaluator.EvaluateAsync(loaded, networkDevice, 5, fitSeed, new MeasurementProtocol(0, 1), cancellationToken: ct).GetAwaiter().GetResult());
+        Assert.Contains("another --seed", onFitted.Message);
+    }
+
+    [Fact]
+    public void Relative_least_squares_recovers_a_linear_law_and_holds_an_absent_feature_at_its_prior()
+    {
+        var random = new SeededRandom(3);
+        double[] truth = [2.0, 0.5, 0, 0.01];
+        var x = Enumerable.Range(0, 40).Select(_ => new[] { 1 + random.NextDouble(), 10 * random.NextDouble(), 0.0, 1.0 }).ToArray();
+        var y = x.Select(r => r.Zip(truth, (a, b) => a * b).Sum()).ToArray();
+        var fit = RelativeLeastSquares.Fit(x, y, prior: [1, 1, 7, 0], ridge: 1e-9);
+        Assert.Equal(2.0, fit[0], 4);
+        Assert.Equal(0.5, fit[1], 4);
+        Assert.Equal(7.0, fit[2], 6);
+        Assert.Equal(0.01, fit[3], 4);
+        Assert.Throws<ArgumentException>(() => RelativeLeastSquares.Fit(x, y.Take(3).ToArray(), [1, 1, 1, 0], 0.01));
+        Assert.Throws<ArgumentException>(() => RelativeLeastSquares.Fit(x, y, [1, 1, 1, 0], ridge: 0));
+    }
+
+    [Fact]
     public async Task A_table_measured_on_onnx_runtime_ranks_architectures_like_onnx_runtime()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -128,6 +188,28 @@ public sealed class LatencyTableTests : IDisposable
         { "{\"format\": \"mnasnet-latency-table/v1\"}", "missing 'platform'" },
         { "{\"format\": \"mnasnet-latency-table/v1\", \"entries\": {\"k\": {\"medianMs\": \"fast\"}}}", "not a valid table" },
     };
+
+    [Fact]
+    public void A_table_with_a_broken_correction_is_rejected()
+    {
+        var table = SimulatedTable(Samples(1, 6));
+        var correction = new TableCorrection(TableCorrection.LinearModel, NetworkFeatures.Names, NetworkFeatures.Identity(0.01), "simulated", 8, 1, 0.01, 1, 2, [], DateTimeOffset.UnixEpoch);
+        var path = Path.Combine(_dir.FullName, "c.json");
+        (table with { Correction = correction with { Coefficients = [1, 2] } }).Save(path);
+        Assert.Contains("needs 8 finite coefficients", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path)).Message);
+        (table with { Correction = correction with { Model = "neural/v9" } }).Save(path);
+        Assert.Contains("unsupported model 'neural/v9'", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path)).Message);
+        (table with { Correction = correction }).Save(path);
+        var arch = Samples(1, 6)[0];
+        Assert.Equal(table.Predict(arch, Small).TotalMs, LatencyTable.Load(path).Predict(arch, Small).TotalMs, 9);
+        table.Save(path);
+        Assert.DoesNotContain("correction", File.ReadAllText(path));
+        var median = table.Predict(arch, Small).TotalMs;
+        var fastest = table with { Estimator = LatencyEstimator.Min, Entries = table.Entries.ToDictionary(e => e.Key, e => e.Value with { MinMs = e.Value.MedianMs / 2 }) };
+        Assert.True(fastest.Predict(arch, Small).TotalMs < median);
+        (fastest with { Entries = table.Entries.ToDictionary(e => e.Key, e => e.Value with { MinMs = null }) }).Save(path);
+        Assert.Contains("minMs must be a positive number (the table's estimator is 'min')", Assert.Throws<LatencyTableException>(() => LatencyTable.Load(path)).Message);
+    }
 
     [Theory]
     [MemberData(nameof(BadFiles))]

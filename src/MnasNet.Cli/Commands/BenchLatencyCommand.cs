@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using MnasNet.Bench;
 using MnasNet.Latency;
+using MnasNet.Latency.Table;
 using MnasNet.Torch;
 
 namespace MnasNet.Cli.Commands;
@@ -24,6 +25,8 @@ public sealed class BenchLatencyCommand : CliCommand
     private readonly Option<int> _tableResolution = new("--table-resolution") { Description = "Resolution of the lookup table.", DefaultValueFactory = _ => 224 };
     private readonly Option<int> _tableSamples = new("--table-samples") { Description = "Random architectures to evaluate the table on.", DefaultValueFactory = _ => 50 };
     private readonly Option<int> _tableRuns = new("--table-runs") { Description = "Timed runs per table layer.", DefaultValueFactory = _ => 10 };
+    private readonly Option<int> _tableCalibrate = new("--table-calibrate") { Description = "Random architectures (another seed than the evaluation's) to fit the table's network-level correction on; 0: no correction.", DefaultValueFactory = _ => 40 };
+    private readonly Option<LatencyEstimator> _tableEstimator = new("--table-estimator") { Description = "Statistic the table predicts: median or min (steady on a shared host).", DefaultValueFactory = _ => LatencyEstimator.Median };
     private readonly Option<string?> _tableOut = new("--table-out") { Description = "Also save the lookup table to this file." };
     private readonly Option<ulong> _seed = LatencyOptions.Seed();
     private readonly Option<bool> _json = LatencyOptions.Json();
@@ -33,7 +36,7 @@ public sealed class BenchLatencyCommand : CliCommand
 
     public BenchLatencyCommand() : base("latency", "Reference latencies, their repeatability, and the lookup table's MAPE and Kendall tau.")
     {
-        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableOut, _seed, _json, _busyTrainer, _trainerCores, _deviceCores })
+        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableCalibrate, _tableEstimator, _tableOut, _seed, _json, _busyTrainer, _trainerCores, _deviceCores })
         {
             Options.Add(option);
         }
@@ -52,7 +55,11 @@ public sealed class BenchLatencyCommand : CliCommand
             parseResult.GetValue(_noReference) ? [] : parseResult.GetValue(_archs)!, parseResult.GetValue(_backends)!, parseResult.GetValue(_resolution), parseResult.GetValue(_threads), repeats,
             LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs)),
             !parseResult.GetValue(_noTable), parseResult.GetValue(_tableResolution), parseResult.GetValue(_tableSamples),
-            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut));
+            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut), parseResult.GetValue(_tableCalibrate), parseResult.GetValue(_tableEstimator));
+        if (settings.TableCalibrationSamples < 0)
+        {
+            throw new CliInputException($"--table-calibrate must be 0 or more, got {settings.TableCalibrationSamples}");
+        }
         var json = parseResult.GetValue(_json);
         var (trainerCores, deviceCores) = (Cores(parseResult.GetValue(_trainerCores)!, "--trainer-cores"), Cores(parseResult.GetValue(_deviceCores)!, "--device-cores"));
         // With --json, progress goes to stderr so that stdout stays one JSON document.
@@ -88,9 +95,13 @@ public sealed class BenchLatencyCommand : CliCommand
         }
         if (report.Table is { } t)
         {
-            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"lookup table at {t.Resolution}x{t.Resolution}: {t.Layers} layers built in {t.BuildSeconds:F0} s; on {t.Evaluation.Samples} random architectures " +
-                $"MAPE {t.Evaluation.MapePercent:F1}%, Kendall tau {t.Evaluation.KendallTau:F3} (evaluation {t.EvaluateSeconds:F0} s)"));
+            var inv = CultureInfo.InvariantCulture;
+            var correction = t.Correction is { } c
+                ? string.Create(inv, $", corrected on {c.Samples} networks in {t.CalibrateSeconds:F0} s (fit MAPE {c.FitMapePercent:F1}%)")
+                : "";
+            await output.WriteLineAsync(string.Create(inv, $"lookup table at {t.Resolution}x{t.Resolution}: {t.Layers} layers built in {t.BuildSeconds:F0} s") + correction +
+                string.Create(inv, $"; on {t.Evaluation.HeldOut} held-out random architectures MAPE {t.Evaluation.MapePercent:F1}%, Kendall tau {t.Evaluation.KendallTau:F3}") +
+                string.Create(inv, $" (per-layer sum alone: MAPE {t.Evaluation.TableSumMapePercent:F1}%, tau {t.Evaluation.TableSumKendallTau:F3}; evaluation {t.EvaluateSeconds:F0} s)"));
         }
         return ExitCodes.Success;
     }

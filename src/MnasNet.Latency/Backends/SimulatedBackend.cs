@@ -70,8 +70,8 @@ public sealed class SimulatedBackend : ILayerLatencyBackend
     public double LayerMs(LayerCost layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var (ops, elements) = Traffic(layer);
-        return layer.Macs / Settings.MacsPerMs + (elements + layer.Params) * sizeof(float) / Settings.BytesPerMs + ops * Settings.OverheadPerOpMs;
+        var traffic = CostModel.Traffic(layer);
+        return layer.Macs / Settings.MacsPerMs + (traffic.ActivationElements + layer.Params) * sizeof(float) / Settings.BytesPerMs + traffic.Ops * Settings.OverheadPerOpMs;
     }
 
     public Task<LatencyMeasurement> MeasureAsync(Architecture architecture, NetworkOptions options, MeasurementProtocol protocol, CancellationToken cancellationToken = default)
@@ -102,30 +102,6 @@ public sealed class SimulatedBackend : ILayerLatencyBackend
         double Sample() => expectedMs * Math.Exp(sigma * random.NextGaussian() - sigma * sigma / 2);
         var timed = MeasurementRunner.Run(protocol, Sample, cancellationToken, virtualTime: true);
         return LatencyMeasurements.Create(modelId, resolution, DeviceId, Platform, protocol, timed with { WallSeconds = 0 }, DateTimeOffset.UnixEpoch);
-    }
-
-    /// <summary>Operators and activation elements read and written by a layer (float32 weights counted separately).</summary>
-    private static (int Ops, long Elements) Traffic(LayerCost l)
-    {
-        long inAct = (long)l.InputSize * l.InputSize * l.InputChannels;
-        long outAct = (long)l.OutputSize * l.OutputSize * l.OutputChannels;
-        long inPixels = (long)l.InputSize * l.InputSize, outPixels = (long)l.OutputSize * l.OutputSize;
-        var se = l.SeChannels > 0 ? 4 : 0;
-        var skip = l.HasResidual ? 1 + (l.Skip == SkipOp.Pool ? 2 : 0) : 0;
-        switch (l.Kind)
-        {
-            case LayerKind.SepConv:
-                var midSep = outPixels * l.InputChannels;
-                return (2 + se + skip, inAct + 2 * midSep + outAct + (l.HasResidual ? 2 * outAct : 0));
-            case LayerKind.MBConv:
-                var mid = (long)l.InputChannels * l.Expansion;
-                var expand = l.Expansion > 1 ? inAct + inPixels * mid : 0;
-                return ((l.Expansion > 1 ? 3 : 2) + se + skip, expand + inPixels * mid + 2 * outPixels * mid + outAct + (l.HasResidual ? 2 * outAct : 0));
-            case LayerKind.Classifier:
-                return (2, inAct + outAct);
-            default:
-                return (1 + se + skip, inAct + outAct + (l.HasResidual ? 2 * outAct : 0));
-        }
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -29,7 +29,8 @@ public sealed class TableBackend : ILatencyBackend
         {
             Backend = $"{Prefix}({table.Platform.Backend})",
             Source = LatencySource.Predicted,
-            Details = $"predicted from {table.Entries.Count} layers measured on {table.DeviceId} at {table.CreatedAt:u}",
+            Details = $"predicted from {table.Entries.Count} layers measured on {table.DeviceId} at {table.CreatedAt:u}" +
+                (table.Correction is { } c ? FormattableString.Invariant($", corrected by a fit on {c.Samples} networks measured on {c.ReferenceDevice} (fit MAPE {c.FitMapePercent:F1} %)") : ""),
         };
     }
 

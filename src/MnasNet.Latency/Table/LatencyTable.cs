@@ -6,13 +6,25 @@ using MnasNet.SearchSpace;
 
 namespace MnasNet.Latency.Table;
 
-/// <summary>One layer configuration's measured latency (median of its timed runs, call overhead included).</summary>
-public sealed record LatencyTableEntry(double MedianMs, double P90Ms, double Cv, int Runs);
+/// <summary>One layer configuration's measured latency (median and fastest of its timed runs, call overhead included).</summary>
+public sealed record LatencyTableEntry(double MedianMs, double P90Ms, double Cv, int Runs, double? MinMs = null);
+
+/// <summary>
+/// Which statistic of a layer's (and a network's) timed runs a table predicts. <see cref="Min"/> is for shared hosts:
+/// other processes only ever slow a run down, so the fastest run is the device's own latency, while the median moves
+/// with the load (mnasnet-a1 at 96² here under a load of 12–16: medians 8–21 ms, minima 1.9–2.3 ms).
+/// </summary>
+public enum LatencyEstimator
+{
+    Median,
+    Min,
+}
 
 /// <summary>
 /// Per-layer latencies of one platform at one set of network options (resolution, input channels, classes,
 /// width), keyed by <see cref="LayerCost.Key"/>. A network is predicted as
 /// Σ (layer − call overhead) + call overhead: each entry was timed as its own inference call, a network is one call.
+/// With a <see cref="Correction"/> (fitted by <c>latency-table calibrate</c>), that sum is corrected per network.
 /// </summary>
 public sealed record LatencyTable(
     string Format,
@@ -22,8 +34,13 @@ public sealed record LatencyTable(
     MeasurementProtocol Protocol,
     double CallOverheadMs,
     DateTimeOffset CreatedAt,
-    IReadOnlyDictionary<string, LatencyTableEntry> Entries)
+    IReadOnlyDictionary<string, LatencyTableEntry> Entries,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] TableCorrection? Correction = null,
+    LatencyEstimator Estimator = LatencyEstimator.Median)
 {
+    /// <summary>The table's statistic of a measurement's runs.</summary>
+    public double EstimateOf(SampleStatistics statistics) => Estimator == LatencyEstimator.Min ? statistics.MinMs : statistics.MedianMs;
+
     public const string CurrentFormat = "mnasnet-latency-table/v1";
 
     /// <summary>Predicted batch-1 latency in milliseconds, with each layer's share.</summary>
@@ -38,16 +55,25 @@ public sealed record LatencyTable(
                 $"the table was built for resolution {Options.Resolution}, {Options.InputChannels} input channels, {Options.Classes} classes, width {Options.Width}; " +
                 $"asked for resolution {options.Resolution}, {options.InputChannels} input channels, {options.Classes} classes, width {options.Width} — build a table for those");
         }
-        var layers = new List<LayerPrediction>();
-        foreach (var layer in CostModel.Compute(architecture, options).Layers)
+        var cost = CostModel.Compute(architecture, options).Layers;
+        var layers = new List<LayerPrediction>(cost.Count);
+        foreach (var layer in cost)
         {
             if (!Entries.TryGetValue(layer.Key, out var entry))
             {
                 throw new LatencyTableException($"the table has no entry for layer '{layer.Key}' (it holds {Entries.Count} layers); rebuild it over this search space");
             }
-            layers.Add(new LayerPrediction(layer.Key, Math.Max(0, entry.MedianMs - CallOverheadMs)));
+            var entryMs = Estimator == LatencyEstimator.Min ? entry.MinMs ?? throw new LatencyTableException($"entry '{layer.Key}' has no minMs, which a table with estimator 'min' predicts from") : entry.MedianMs;
+            layers.Add(new LayerPrediction(layer.Key, Math.Max(0, entryMs - CallOverheadMs)));
         }
-        return new LatencyPrediction(CallOverheadMs + layers.Sum(l => l.Ms), layers);
+        var sum = CallOverheadMs + layers.Sum(l => l.Ms);
+        if (Correction is null)
+        {
+            return new LatencyPrediction(sum, layers, sum);
+        }
+        // A network cannot take less than one inference call.
+        var corrected = Correction.Apply(NetworkFeatures.Of(cost, layers.Select(l => l.Ms).ToArray()));
+        return new LatencyPrediction(Math.Max(CallOverheadMs, corrected), layers, sum);
     }
 
     private static readonly JsonSerializerOptions Json = new()
@@ -153,11 +179,19 @@ public sealed record LatencyTable(
             {
                 throw new LatencyTableException($"entry '{key}': medianMs must be a positive number");
             }
+            if (entry.MinMs is { } min ? !(double.IsFinite(min) && min > 0) : Estimator == LatencyEstimator.Min)
+            {
+                throw new LatencyTableException($"entry '{key}': minMs must be a positive number (the table's estimator is '{Estimator.ToString().ToLowerInvariant()}')");
+            }
         }
+        Correction?.Validate();
         return this;
     }
 }
 
 public sealed record LayerPrediction(string Key, double Ms);
 
-public sealed record LatencyPrediction(double TotalMs, IReadOnlyList<LayerPrediction> Layers);
+/// <param name="TotalMs">The prediction: the table's sum, corrected when the table has a correction.</param>
+/// <param name="Layers">Each layer's share of the sum (call overhead taken out).</param>
+/// <param name="TableSumMs">Σ layers + call overhead, before any correction.</param>
+public sealed record LatencyPrediction(double TotalMs, IReadOnlyList<LayerPrediction> Layers, double TableSumMs);

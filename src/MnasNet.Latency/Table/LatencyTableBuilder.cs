@@ -75,7 +75,8 @@ public static class LatencyTableBuilder
         NetworkOptions options,
         MeasurementProtocol protocol,
         IProgress<TableBuildProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        LatencyEstimator estimator = LatencyEstimator.Median)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(layers);
@@ -85,10 +86,10 @@ public static class LatencyTableBuilder
         foreach (var layer in layers)
         {
             var m = await backend.MeasureLayerAsync(layer, protocol, cancellationToken).ConfigureAwait(false);
-            entries[layer.Key] = new LatencyTableEntry(m.Statistics.MedianMs, m.Statistics.P90Ms, m.Statistics.Cv, m.Runs);
+            entries[layer.Key] = new LatencyTableEntry(m.Statistics.MedianMs, m.Statistics.P90Ms, m.Statistics.Cv, m.Runs, m.Statistics.MinMs);
             progress?.Report(new TableBuildProgress(entries.Count, layers.Count, layer.Key, m.Statistics.MedianMs));
         }
         var startedAt = backend.Platform.IsSimulated ? DateTimeOffset.UnixEpoch : DateTimeOffset.UtcNow;
-        return new LatencyTable(LatencyTable.CurrentFormat, backend.Platform, backend.DeviceId, options, protocol, overhead, startedAt, entries);
+        return new LatencyTable(LatencyTable.CurrentFormat, backend.Platform, backend.DeviceId, options, protocol, overhead, startedAt, entries, Estimator: estimator);
     }
 }

@@ -3,16 +3,31 @@ using MnasNet.SearchSpace;
 
 namespace MnasNet.Latency.Table;
 
-public sealed record TableEvaluationSample(string ArchitectureId, string Tokens, double PredictedMs, double MeasuredMs);
+/// <param name="PredictedMs">The table's prediction (corrected when the table has a correction).</param>
+/// <param name="TableSumMs">The uncorrected per-layer sum.</param>
+/// <param name="HeldOut">False when the table's correction was fitted on this architecture.</param>
+public sealed record TableEvaluationSample(string ArchitectureId, string Tokens, double PredictedMs, double MeasuredMs, double TableSumMs, bool HeldOut);
 
-/// <summary>How well a table predicts real measurements: MAPE (percent) and Kendall's τ-b of the rankings.</summary>
-public sealed record TableEvaluation(int Samples, double MapePercent, double KendallTau, string ReferenceDevice, IReadOnlyList<TableEvaluationSample> Points);
+/// <summary>
+/// How well a table predicts real measurements: MAPE (percent) and Kendall's τ-b of the rankings, over the held-out
+/// architectures (all of them for a table without correction), and the same for the uncorrected per-layer sum.
+/// </summary>
+public sealed record TableEvaluation(
+    int Samples,
+    int HeldOut,
+    double MapePercent,
+    double KendallTau,
+    double TableSumMapePercent,
+    double TableSumKendallTau,
+    bool Corrected,
+    string ReferenceDevice,
+    IReadOnlyList<TableEvaluationSample> Points);
 
 public static class LatencyTableEvaluator
 {
     /// <summary>
     /// Samples <paramref name="samples"/> architectures uniformly from the space (seeded), predicts each from the
-    /// table and measures each on <paramref name="reference"/> (its median), at the table's network options.
+    /// table and measures each on <paramref name="reference"/> (the table's estimator of its runs), at the table's network options.
     /// </summary>
     public static async Task<TableEvaluation> EvaluateAsync(
         LatencyTable table,
@@ -25,6 +40,34 @@ public static class LatencyTableEvaluator
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(table);
+        var fitted = table.Correction?.Architectures.ToHashSet(StringComparer.Ordinal) ?? [];
+        var points = await MeasureSamplesAsync(table, reference, samples, seed, protocol, space, fitted, progress, cancellationToken).ConfigureAwait(false);
+        var scored = points.Where(p => p.HeldOut).ToArray();
+        if (scored.Length < 2)
+        {
+            throw new ArgumentException($"only {scored.Length} of the {samples} sampled architectures were not fitted by the table's correction: evaluate with another --seed");
+        }
+        var m = scored.Select(x => x.MeasuredMs).ToArray();
+        var p = scored.Select(x => x.PredictedMs).ToArray();
+        var sum = scored.Select(x => x.TableSumMs).ToArray();
+        return new TableEvaluation(samples, scored.Length,
+            Statistics.MeanAbsolutePercentageError(p, m), Statistics.KendallTau(p, m),
+            Statistics.MeanAbsolutePercentageError(sum, m), Statistics.KendallTau(sum, m),
+            table.Correction is not null, reference.DeviceId, points);
+    }
+
+    /// <summary>Seeded uniform architectures of the space, each predicted from the table and measured on the reference.</summary>
+    internal static async Task<IReadOnlyList<TableEvaluationSample>> MeasureSamplesAsync(
+        LatencyTable table,
+        ILatencyBackend reference,
+        int samples,
+        ulong seed,
+        MeasurementProtocol protocol,
+        MnasNetSearchSpace? space,
+        IReadOnlySet<string> fitted,
+        IProgress<TableEvaluationSample>? progress,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(reference);
         if (samples < 2)
         {
@@ -37,14 +80,58 @@ public static class LatencyTableEvaluator
         {
             var tokens = space.Sample(random);
             var arch = space.Decode(tokens);
-            var predicted = table.Predict(arch, table.Options).TotalMs;
+            var predicted = table.Predict(arch, table.Options);
             var measured = await reference.MeasureAsync(arch, table.Options, protocol, cancellationToken).ConfigureAwait(false);
-            var point = new TableEvaluationSample(arch.Id, space.FormatTokens(tokens), predicted, measured.Statistics.MedianMs);
+            var point = new TableEvaluationSample(arch.Id, space.FormatTokens(tokens), predicted.TotalMs, table.EstimateOf(measured.Statistics), predicted.TableSumMs, !fitted.Contains(arch.Id));
             points.Add(point);
             progress?.Report(point);
         }
-        var p = points.Select(x => x.PredictedMs).ToArray();
-        var m = points.Select(x => x.MeasuredMs).ToArray();
-        return new TableEvaluation(samples, Statistics.MeanAbsolutePercentageError(p, m), Statistics.KendallTau(p, m), reference.DeviceId, points);
+        return points;
+    }
+}
+
+public static class LatencyTableCalibrator
+{
+    /// <summary>Ridge weight of <see cref="RelativeLeastSquares.Fit"/>: small enough to follow 20+ networks, large enough to hold a collinear fit.</summary>
+    public const double DefaultRidge = 0.001;
+
+    /// <summary>
+    /// Measures <paramref name="samples"/> seeded architectures on the reference, fits a <see cref="TableCorrection"/>
+    /// of the table's per-layer sum on them (relative least squares, <see cref="NetworkFeatures"/>) and returns the
+    /// table with that correction (any earlier correction replaced) and the fitted points.
+    /// </summary>
+    public static async Task<(LatencyTable Table, IReadOnlyList<TableEvaluationSample> Points)> CalibrateAsync(
+        LatencyTable table,
+        ILatencyBackend reference,
+        int samples,
+        ulong seed,
+        MeasurementProtocol protocol,
+        MnasNetSearchSpace? space = null,
+        double ridge = DefaultRidge,
+        IProgress<TableEvaluationSample>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        var uncorrected = table with { Correction = null };
+        var points = await LatencyTableEvaluator.MeasureSamplesAsync(uncorrected, reference, samples, seed, protocol, space, new HashSet<string>(), progress, cancellationToken).ConfigureAwait(false);
+        space ??= MnasNetSearchSpace.Default;
+        var features = points.Select(p => FeaturesOf(uncorrected, space.Decode(space.ParseTokens(p.Tokens)))).ToArray();
+        var measured = points.Select(p => p.MeasuredMs).ToArray();
+        var coefficients = RelativeLeastSquares.Fit(features, measured, NetworkFeatures.Identity(table.CallOverheadMs), ridge);
+        var fit = features.Select(f => Math.Max(table.CallOverheadMs, f.Zip(coefficients, (x, c) => x * c).Sum())).ToArray();
+        var correction = new TableCorrection(TableCorrection.LinearModel, NetworkFeatures.Names, coefficients, reference.DeviceId, samples, seed, ridge,
+            FitMapePercent: Statistics.MeanAbsolutePercentageError(fit, measured),
+            TableMapePercent: Statistics.MeanAbsolutePercentageError(points.Select(p => p.TableSumMs).ToArray(), measured),
+            points.Select(p => p.ArchitectureId).Distinct(StringComparer.Ordinal).ToArray(),
+            reference.Platform.IsSimulated ? DateTimeOffset.UnixEpoch : DateTimeOffset.UtcNow);
+        var corrected = table with { Correction = correction };
+        return (corrected.Validate(), points);
+    }
+
+    private static double[] FeaturesOf(LatencyTable table, Architecture architecture)
+    {
+        var cost = CostModel.Compute(architecture, table.Options).Layers;
+        var prediction = table.Predict(architecture, table.Options);
+        return NetworkFeatures.Of(cost, prediction.Layers.Select(l => l.Ms).ToArray());
     }
 }
