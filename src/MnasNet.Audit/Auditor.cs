@@ -16,7 +16,8 @@ namespace MnasNet.Audit;
 /// snapshot. <paramref name="ChainKey"/> verifies an HMAC-chained journal; <paramref name="Tolerance"/> bounds the
 /// parameter and log-probability differences accepted when the auditing platform is not the one that wrote an update.
 /// </summary>
-public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false, byte[]? ChainKey = null, double Tolerance = LearningAudit.DefaultTolerance);
+/// <param name="Parallelism">Stretches of the journal re-run at once (null: as many as the cores allow at the search's thread count).</param>
+public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false, byte[]? ChainKey = null, double Tolerance = LearningAudit.DefaultTolerance, int? Parallelism = null);
 
 /// <summary>A place where the journal disagrees with what its own inputs imply.</summary>
 public sealed record Divergence(long SequenceNr, string Kind, long? TrialId, int? Batch, string Expected, string Found)
@@ -73,7 +74,8 @@ public sealed record AuditReport(
     IReadOnlyList<Divergence> Divergences,
     IReadOnlyList<SequenceGap> Gaps,
     PlatformComparison? Platform = null,
-    ChainAudit? Chain = null)
+    ChainAudit? Chain = null,
+    int LearningStretches = 1)
 {
     public bool Verified => Divergences.Count == 0 && Chain?.Intact != false;
 
@@ -141,7 +143,7 @@ public static class Auditor
             $"{g.Missing} event(s) missing: the journal goes from {g.From - 1} to {g.To + 1}")));
 
         var rewardOk = VerifyRewards(facts, divergences);
-        var learning = options.Learning ? LearningAudit.Verify(facts, read.Snapshot, options.FromSnapshot, options.Tolerance, divergences) : null;
+        var learning = options.Learning ? LearningAudit.Verify(facts, read.Snapshot, options.FromSnapshot, options.Tolerance, divergences, options.Parallelism) : null;
         var chain = options.Learning ? ChainAudit.Verify(read, facts, options.ChainKey) : null;
 
         var rows = Rows(facts, rewardOk, learning);
@@ -160,7 +162,7 @@ public static class Auditor
             learning is null ? facts.Updates.Count : facts.Updates.Count - learning.UpdatesChecked,
             read.Gaps.Count);
         return new AuditReport(facts.SearchId, facts.Started.Strategy, facts.Status, learning is not null, learning?.Start ?? "not checked (rewards only)",
-            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps, learning?.Platform, chain);
+            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps, learning?.Platform, chain, learning?.Stretches ?? 1);
     }
 
     // ------------------------------------------------------------------ rewards

@@ -37,7 +37,7 @@ public static class LearningAudit
     public const double DefaultTolerance = PolicyReplay.CrossPlatformTolerance;
 
     internal sealed record LearningResult(string Start, long StartSeq, HashSet<int> SamplesVerified, HashSet<int> UpdatesVerified, int UpdatesChecked,
-        HashSet<int> BatchesChecked, PlatformComparison Platform);
+        HashSet<int> BatchesChecked, PlatformComparison Platform, int Stretches = 1);
 
     private sealed class Comparison(double tolerance, ComputePlatform auditor)
     {
@@ -116,7 +116,7 @@ public static class LearningAudit
             : ($"initial policy state {hash} (strategy {facts.Settings.Strategy} seeded with the {warm.Trials?.Count ?? 0} journaled warm-start trials)", $"state {initial.StateHash}");
     }
 
-    internal static LearningResult Verify(JournalFacts facts, JournalSnapshot? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences)
+    internal static LearningResult Verify(JournalFacts facts, JournalSnapshot? snapshot, bool fromSnapshot, double tolerance, List<Divergence> divergences, int? parallelism = null)
     {
         var space = MnasNetSearchSpace.Default;
         var samplesOk = new HashSet<int>();
@@ -187,12 +187,169 @@ public static class LearningAudit
             policy.Dispose();
             return Empty(start, startSeq);
         }
+        var steps = facts.Batches.Select(b => (b.Seq, (ISearchEvent)b.Batch))
+            .Concat(facts.Updates.Select(u => (u.Seq, (ISearchEvent)u.Update)))
+            .Where(e => e.Seq > startSeq)
+            .OrderBy(e => e.Seq)
+            .ToList();
+        var chunks = comparison.StatesJournaled ? Chunks(steps, journaledState, parallelism ?? Math.Min(8, Environment.ProcessorCount / Math.Max(1, facts.Settings.Threads))) : [];
+        if (chunks.Count < 2)
+        {
+            var run = RunSteps(policy, journaledState, null, steps, facts, comparison);
+            samplesOk.UnionWith(run.SamplesOk);
+            updatesOk.UnionWith(run.UpdatesOk);
+            checkedBatches.UnionWith(run.Batches);
+            updatesChecked = run.UpdatesChecked;
+            if (run.Problem is not null)
+            {
+                divergences.Add(run.Problem);
+            }
+            return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result());
+        }
+
+        // Every update starts from the journaled state before it, so stretches of the journal between two updates are
+        // independent: each is re-run on its own thread from its journaled start, and the results are read in journal
+        // order up to the first divergence, as one pass would have stopped there.
+        var runs = new StepRun[chunks.Count];
+        var comparisons = new Comparison[chunks.Count];
+        comparisons[0] = comparison;
+        var threads = new Thread[chunks.Count];
+        var errors = new Exception?[chunks.Count];
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var index = i;
+            if (index > 0)
+            {
+                comparisons[index] = new Comparison(tolerance, comparison.AuditorPlatform)
+                {
+                    Writer = chunks[index].Writer,
+                    WriterJournaled = true,
+                    StatesJournaled = true,
+                };
+            }
+            threads[index] = new Thread(() =>
+            {
+                var chunk = chunks[index];
+                try
+                {
+                    runs[index] = RunSteps(index == 0 ? policy : null, chunk.State, chunk.Threads, chunk.Steps, facts, comparisons[index]);
+                }
+                catch (Exception e)
+                {
+                    errors[index] = e;
+                }
+            })
+            { IsBackground = true, Name = $"audit-{index}" };
+            threads[index].Start();
+        }
+        foreach (var thread in threads)
+        {
+            thread.Join();
+        }
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+        for (var i = 0; i < runs.Length; i++)
+        {
+            var run = runs[i];
+            samplesOk.UnionWith(run.SamplesOk);
+            updatesOk.UnionWith(run.UpdatesOk);
+            checkedBatches.UnionWith(run.Batches);
+            updatesChecked += run.UpdatesChecked;
+            if (i > 0)
+            {
+                var c = comparisons[i];
+                comparison.BitForBit &= c.BitForBit;
+                comparison.SamePlatform &= c.SamePlatform;
+                comparison.MaxParameterDelta = Math.Max(comparison.MaxParameterDelta, c.MaxParameterDelta);
+                comparison.MaxLogProbDelta = Math.Max(comparison.MaxLogProbDelta, c.MaxLogProbDelta);
+                comparison.Writer = c.Writer;
+            }
+            if (run.Problem is not null)
+            {
+                divergences.Add(run.Problem);
+                break;
+            }
+        }
+        return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result(), chunks.Count);
+
+        LearningResult Empty(string startText, long at) => new(startText, at, samplesOk, updatesOk, 0, checkedBatches,
+            new PlatformComparison(true, "-", "-", 0, 0, tolerance, facts.Started.Policy is not null));
+    }
+
+    private sealed record StepRun(HashSet<int> SamplesOk, HashSet<int> UpdatesOk, HashSet<int> Batches, int UpdatesChecked, Divergence? Problem);
+
+    /// <summary>A stretch of the journal to re-run from a journaled policy state (null: the policy the audit started with).</summary>
+    private sealed record Chunk(List<(long Seq, ISearchEvent Event)> Steps, byte[]? State, int? Threads, ComputePlatform? Writer);
+
+    /// <summary>
+    /// Splits the steps after updates into about as many stretches as the cores allow, each starting at a batch-sampled
+    /// right after an update, with the journaled state that update wrote. Empty when a state does not decode (the one
+    /// pass then reports it where it happens) or when there is too little to split.
+    /// </summary>
+    private static List<Chunk> Chunks(List<(long Seq, ISearchEvent Event)> steps, byte[]? initial, int parts)
+    {
+        var updates = steps.Count(s => s.Event is PolicyUpdated);
+        if (parts < 2 || updates < 2 * parts)
+        {
+            return [];
+        }
+        var perPart = (updates + parts - 1) / parts;
+        var chunks = new List<Chunk>();
+        var current = new List<(long Seq, ISearchEvent Event)>();
+        (byte[]? State, int? Threads, ComputePlatform? Writer) from = (initial, null, null);
+        var state = initial;
+        var seen = 0;
+        for (var i = 0; i < steps.Count; i++)
+        {
+            current.Add(steps[i]);
+            if (steps[i].Event is not PolicyUpdated p)
+            {
+                continue;
+            }
+            if (p.Policy is not { } journaled)
+            {
+                return [];
+            }
+            try
+            {
+                state = journaled.Decode(state);
+            }
+            catch (InvalidDataException)
+            {
+                return [];
+            }
+            seen++;
+            if (seen % perPart == 0 && i + 1 < steps.Count && steps[i + 1].Event is BatchSampled)
+            {
+                chunks.Add(new Chunk(current, from.State, from.Threads, from.Writer));
+                current = [];
+                from = (state, journaled.Platform.Threads, journaled.Platform);
+            }
+        }
+        chunks.Add(new Chunk(current, from.State, from.Threads, from.Writer));
+        return chunks;
+    }
+
+    /// <summary>
+    /// Re-runs samples and updates in journal order until the first divergence. <paramref name="policy"/> null: the
+    /// policy is restored from <paramref name="state"/> (and continues with <paramref name="threads"/>, as the
+    /// update that wrote the state left it). The policy is disposed at the end.
+    /// </summary>
+    private static StepRun RunSteps(IArchitectureSampler? policy, byte[]? state, int? threads, List<(long Seq, ISearchEvent Event)> steps, JournalFacts facts, Comparison comparison)
+    {
+        var samplesOk = new HashSet<int>();
+        var updatesOk = new HashSet<int>();
+        var batches = new HashSet<int>();
+        var updatesChecked = 0;
+        policy ??= SearchPolicies.Restore(facts.Settings, MnasNetSearchSpace.Default, state!);
+        if (threads is { } n)
+        {
+            policy.ContinueWithThreads(n);
+        }
         try
         {
-            var steps = facts.Batches.Select(b => (b.Seq, (ISearchEvent)b.Batch))
-                .Concat(facts.Updates.Select(u => (u.Seq, (ISearchEvent)u.Update)))
-                .Where(e => e.Seq > startSeq)
-                .OrderBy(e => e.Seq);
             BatchSampled? current = null;
             foreach (var (seq, e) in steps)
             {
@@ -201,7 +358,7 @@ public static class LearningAudit
                 {
                     case BatchSampled b:
                         current = b;
-                        checkedBatches.Add(b.Batch);
+                        batches.Add(b.Batch);
                         problem = CheckSample(policy, seq, b, comparison);
                         if (problem is null)
                         {
@@ -210,7 +367,7 @@ public static class LearningAudit
                         break;
                     case PolicyUpdated p:
                         updatesChecked++;
-                        (problem, policy, journaledState) = CheckUpdate(policy, journaledState, seq, p, current, facts, comparison);
+                        (problem, policy, state) = CheckUpdate(policy, state, seq, p, current, facts, comparison);
                         if (problem is null)
                         {
                             updatesOk.Add(p.Batch);
@@ -220,19 +377,15 @@ public static class LearningAudit
                 if (problem is not null)
                 {
                     // The re-run policy no longer is the journaled one: later checks would only echo this divergence.
-                    divergences.Add(problem);
-                    break;
+                    return new StepRun(samplesOk, updatesOk, batches, updatesChecked, problem);
                 }
             }
+            return new StepRun(samplesOk, updatesOk, batches, updatesChecked, null);
         }
         finally
         {
             policy.Dispose();
         }
-        return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result());
-
-        LearningResult Empty(string startText, long at) => new(startText, at, samplesOk, updatesOk, 0, checkedBatches,
-            new PlatformComparison(true, "-", "-", 0, 0, tolerance, facts.Started.Policy is not null));
     }
 
     private static Divergence? CheckSample(IArchitectureSampler policy, long seq, BatchSampled b, Comparison comparison)

@@ -125,7 +125,7 @@ public sealed class ReplayCommand : SearchCliCommand
         await o.WriteLineAsync(string.Create(inv, $"replay of search {a.SearchId} ({a.Strategy}, {a.Status}): {t.Events} events, {t.Trials} trials, {t.Batches} batches"));
         await o.WriteLineAsync(string.Create(inv, $"  rewards   {t.RewardsVerified}/{t.Rewarded} recomputed bit for bit ({t.Failed} failed trials, {t.Pending} pending)"));
         await o.WriteLineAsync(a.LearningChecked
-            ? string.Create(inv, $"  learning  {t.BatchesSampleVerified}/{t.Batches} batches re-sampled, {t.UpdatesVerified}/{t.Updates} updates reproduced; start: {a.LearningStart}")
+            ? string.Create(inv, $"  learning  {t.BatchesSampleVerified}/{t.Batches} batches re-sampled, {t.UpdatesVerified}/{t.Updates} updates reproduced{(a.LearningStretches > 1 ? $" ({a.LearningStretches} stretches re-run at once)" : "")}; start: {a.LearningStart}")
             : "  learning  not checked (add --verify to re-run the policy)");
         if (a.LearningChecked && a.Platform is { } platform)
         {
