@@ -83,9 +83,13 @@ public sealed class BenchAuditCommand : SearchCliCommand
             var rewards = Auditor.Audit(read, new AuditOptions(Learning: false));
             await output.WriteLineAsync($"rewards only: {(rewards.Verified ? "VERIFIED" : "NOT VERIFIED")}, {rewards.Totals.RewardsVerified} rewards, {Since(t)}");
             t = Now();
+            var onePass = Auditor.Audit(read, new AuditOptions(Parallelism: 1));
+            await output.WriteLineAsync($"--verify in one pass: {(onePass.Verified ? "VERIFIED" : "NOT VERIFIED")}, {onePass.Totals.BatchesSampleVerified}/{onePass.Totals.Batches} batches, {onePass.Totals.UpdatesVerified}/{onePass.Totals.Updates} updates, {Since(t)}");
+            t = Now();
             var full = Auditor.Audit(read, new AuditOptions());
-            await output.WriteLineAsync($"--verify: {(full.Verified ? "VERIFIED" : "NOT VERIFIED")}, {full.Totals.BatchesSampleVerified}/{full.Totals.Batches} batches, {full.Totals.UpdatesVerified}/{full.Totals.Updates} updates, {Since(t)}");
-            return full.Verified ? ExitCodes.Success : ExitCodes.VerificationFailed;
+            await output.WriteLineAsync($"--verify ({full.LearningStretches} stretches at once on {Environment.ProcessorCount} cores): {(full.Verified ? "VERIFIED" : "NOT VERIFIED")}, " +
+                $"{full.Totals.BatchesSampleVerified}/{full.Totals.Batches} batches, {full.Totals.UpdatesVerified}/{full.Totals.Updates} updates, {Since(t)}");
+            return full.Verified && onePass.Verified ? ExitCodes.Success : ExitCodes.VerificationFailed;
         }
         finally
         {
