@@ -190,3 +190,33 @@ public sealed class RealBackendFactory : IBackendFactory
             ? PhoneDeviceBackend.Connect(_settings, _space, PhoneDeviceBackend.SettingsOf(_settings.Latency.Backend, _settings.Threads))
             : new HostDeviceBackend(_settings, _space, index);
 }
+
+/// <summary>
+/// A simulated search's backends whose trainers train finalists for real, as <c>mnasnet train-final</c> does on one
+/// node: a cluster's trainer nodes serve simulated searches with this, so their final training runs there too.
+/// </summary>
+public sealed class WithRealFinalTraining(IBackendFactory search, RealBackendFactory final) : IBackendFactory
+{
+    public ITrainerBackend CreateTrainer(int index) => new Trainer(search.CreateTrainer(index), new Lazy<ITrainerBackend>(() => final.CreateTrainer(index)));
+
+    public IDeviceBackend CreateDevice(int index) => search.CreateDevice(index);
+
+    private sealed class Trainer(ITrainerBackend proxy, Lazy<ITrainerBackend> final) : ITrainerBackend
+    {
+        public string Name => proxy.Name;
+
+        public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => proxy.TrainAsync(work, cancellationToken);
+
+        public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) =>
+            final.Value.TrainFinalAsync(work, onEpoch, cancellationToken);
+
+        public void Dispose()
+        {
+            proxy.Dispose();
+            if (final.IsValueCreated)
+            {
+                final.Value.Dispose();
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+using MnasNet.Actors.Protocol;
+using MnasNet.Actors.State;
 using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Decisions;
@@ -25,6 +27,31 @@ public sealed record FinalTrainingPlan(
 
     /// <summary>A finalist's full-training seed: from its trial's seed only, so a re-run trains it the same way.</summary>
     public static ulong SeedOf(ulong trialSeed) => SeededRandom.Derive(trialSeed, "final");
+
+    /// <summary>
+    /// The final run the journal says is going on, as its last final-run-started began it (finalists with their
+    /// journaled recipe and data, its checkpoint directory): what a controller taking the search over (its node died)
+    /// continues. Null if no final run is running, or the run journaled no checkpoint directory.
+    /// </summary>
+    public static FinalTrainingPlan? Running(SearchHistory history, IEnumerable<ISearchEvent> events)
+    {
+        var state = history.Current;
+        if (state.FinalStatus != SearchStatus.Running || events.OfType<FinalRunStarted>().LastOrDefault() is not { CheckpointDirectory: { } checkpoints } run)
+        {
+            return null;
+        }
+        var finalists = run.Trials.Where(state.Finalists.ContainsKey).Select(id => state.Finalists[id]).ToList();
+        if (finalists.FirstOrDefault(f => !f.Finished) is not { } open)
+        {
+            return null;
+        }
+        var candidates = finalists.Select(f =>
+        {
+            var trial = history.Trials.GetValueOrDefault(f.TrialId);
+            return new FinalCandidate(f.TrialId, f.Tokens, f.ArchitectureId, trial?.Sampled.Seed ?? 0, trial?.Reward?.Accuracy, trial?.Reward?.Reward);
+        }).ToList();
+        return new FinalTrainingPlan(candidates, open.RecipeJson, open.Epochs, open.Dataset, open.Resolution, open.TrainSize, checkpoints);
+    }
 }
 
 /// <summary>The controller starts (or continues) final training with this plan instead of the search.</summary>

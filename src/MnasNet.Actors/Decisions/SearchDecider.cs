@@ -123,7 +123,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     }
 
     public SearchProgress Progress(SearchSession<TWorker> s) => new(settings.Id, s.Journaled.Status.Word(), s.Journaled.TrialsRewarded, settings.TrialBudget,
-        s.Journaled.Batch, s.Journaled.BestReward, s.Journaled.BestTrial, s.Leases.Count, s.Journaled.EventCount);
+        s.Journaled.Batch, s.Journaled.BestReward, s.Journaled.BestTrial, s.Leases.Count, s.Journaled.EventCount, s.Journaled.FinalStatus?.Word());
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SeededRandom.Derive(searchSeed, $"trial/{trialId}");
@@ -548,7 +548,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 Emit(new FinalTrainingStarted(c.TrialId, c.Tokens, c.ArchitectureId, plan.RecipeJson, plan.Epochs, plan.Dataset, plan.Resolution, plan.TrainSize,
                     FinalTrainingPlan.SeedOf(c.TrialSeed), c.ProxyAccuracy, c.ProxyReward, now));
             }
-            Emit(new FinalRunStarted([.. plan.Candidates.Select(c => c.TrialId)], State.FinalInFlight, now));
+            Emit(new FinalRunStarted([.. plan.Candidates.Select(c => c.TrialId)], State.FinalInFlight, now, plan.CheckpointDirectory));
             var done = State.FinalRun.Count(f => f.Finished);
             Log(LogLevel.InfoLevel, "search {SearchId}: final training of {Count} finalists ({Done} already finished): {Epochs} epochs on {Dataset}",
                 _id, plan.Candidates.Count, done, plan.Epochs, plan.Dataset);

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Actors.Protocol;
 
 /// <summary>Messages between actors (never journaled). All serializable, no actor refs inside: replies go to Sender.</summary>
@@ -41,6 +43,12 @@ public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, 
 /// <summary>Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node.</summary>
 public sealed record StartSearch(string SearchId, string SettingsJson) : ISearchCommand;
 
+/// <summary>
+/// Cluster: train these finalists (<c>mnasnet train-final --cluster</c>) on a controller-role node, on the cluster's
+/// trainer nodes; answered like <see cref="StartSearch"/>. A final run already going on is answered with its status.
+/// </summary>
+public sealed record StartFinalTraining(string SearchId, string SettingsJson, Decisions.FinalTrainingPlan Plan) : ISearchCommand;
+
 /// <summary>Abandon the running work (pause grace period over).</summary>
 public sealed record CancelWork(long TrialId) : ISearchCommand;
 
@@ -63,7 +71,7 @@ public sealed record GetSearchStatus : ISearchCommand
     public static GetSearchStatus Instance { get; } = new();
 }
 
-/// <summary>Progress sent to the subscriber after every journaled trial result and at the end.</summary>
+/// <summary>Progress sent to the subscriber after every journaled trial result and at the end; <paramref name="FinalStatus"/>: the train-final run's, once one began.</summary>
 public sealed record SearchProgress(
     string SearchId,
     string Status,
@@ -73,7 +81,8 @@ public sealed record SearchProgress(
     double? BestReward,
     long? BestTrial,
     int InFlight,
-    long Events) : ISearchCommand;
+    long Events,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FinalStatus = null) : ISearchCommand;
 
 /// <summary>
 /// The controller reached a stopping point: completed, paused, or failed (reason). A transient failure (the journal
