@@ -36,7 +36,7 @@ public sealed class TrainFinalCommand : SearchCliCommand
     private readonly Option<int?> _trainSize = new("--train-size") { Description = "Training images (default: all).", HelpName = "N" };
     private readonly Option<string?> _checkpoints = new("--checkpoint-dir") { Description = "Where epoch checkpoints go (default: final.checkpointDir, else <journal-dir>/<id>.final; with --cluster a directory every trainer node sees).", HelpName = "DIR" };
     private readonly Option<string?> _export = new("--export") { Description = "Export each trained finalist here (ONNX, TFLite, TorchSharp state, architecture JSON, model card).", HelpName = "DIR" };
-    private readonly Option<string?> _config = new("--config") { Description = "Node options (journal, workers, logging) as JSON." };
+    private readonly Option<string?> _config = new("--config") { Description = "Node options (journal, workers, logging, final) as JSON; with --cluster the cluster's settings file (only its node options are used)." };
     private readonly Option<string[]> _set = new("--set") { Description = "Override a node option, e.g. --set workers.trainers=2 (repeatable).", AllowMultipleArgumentsPerToken = false };
     private readonly Option<bool> _cluster = new("--cluster") { Description = "Train on the cluster's trainer nodes, journaled in its PostgreSQL journal: this process is a controller-role node (see --seed-nodes)." };
     private readonly Option<string> _roles = new("--roles") { Description = "With --cluster: extra roles of this node (trainer).", DefaultValueFactory = _ => "controller" };
@@ -134,10 +134,13 @@ public sealed class TrainFinalCommand : SearchCliCommand
         return new SearchRun(SearchRunner.SettingsOf(directory, id, node), JournalReader.ReadEvents(directory, id));
     }
 
-    /// <summary>The search in the cluster's PostgreSQL journal, run with this node's options (--config, --set).</summary>
+    /// <summary>
+    /// The search in the cluster's PostgreSQL journal, run with this node's options: those of --config, the cluster's
+    /// settings file as <c>node</c> and <c>search --cluster</c> take it (its search definition is not used), and --set.
+    /// </summary>
     private SearchRun ClusterSearch(ParseResult parseResult, string id)
     {
-        var node = NodeOptionsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []);
+        var node = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []).Node;
         if (node.Journal.Provider != "postgresql")
         {
             throw new SettingsException("--cluster: a clustered search journals to PostgreSQL: set journal.provider = postgresql (and MNASNET_PG_CONNECTION or journal.connectionStringFile) in --config");
