@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -30,8 +31,13 @@ public static class ClusterRunner
         bool resume,
         Action<SearchProgress>? onProgress = null,
         Action<string>? onMemberUp = null,
-        CancellationToken leave = default)
+        CancellationToken leave = default,
+        WarmStartPlan? warmStart = null)
     {
+        if (resume && warmStart is not null)
+        {
+            throw new SettingsException($"search '{settings.Id}': a warm start applies to a new search only (a resumed search goes on from its journal)");
+        }
         RequirePostgres(settings);
         var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
         if (existing != resume)
@@ -40,7 +46,7 @@ public static class ClusterRunner
                 ? new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal")
                 : new SettingsException($"search '{settings.Id}' already exists in the PostgreSQL journal; continue it with --resume or choose another --id");
         }
-        return await FollowAsync(settings, node, new StartSearch(settings.Id, SettingsLoader.DefinitionJson(settings)), p => p.Status, onProgress, onMemberUp, leave);
+        return await FollowAsync(settings, node, new StartSearch(settings.Id, SettingsLoader.DefinitionJson(settings), warmStart), p => p.Status, onProgress, onMemberUp, leave);
     }
 
     /// <summary>

@@ -5,6 +5,7 @@ using Akka.Event;
 using MnasNet.Actors.Actors;
 using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -29,6 +30,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     private readonly NodeOptions _node;
     private SearchSettings? _settings;
     private FinalTrainingPlan? _final;
+    private WarmStartPlan? _warmStart;
     private IActorRef? _controller;
     private SearchProgress? _last;
     private SearchStopped? _failed;
@@ -108,6 +110,8 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
         Receive<StartSearch>(s =>
         {
             _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
+            // Used only while the search is new: once search-started is journaled, it holds what the warm start took.
+            _warmStart = s.WarmStart;
             Spawn();
             _controller!.Tell(GetSearchStatus.Instance, Sender);
         });
@@ -168,7 +172,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 
     private void Spawn()
     {
-        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, final: _final), "controller"));
+        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, final: _final), "controller"));
         Become(Running);
     }
 

@@ -40,8 +40,12 @@ public sealed record FinalTrainingProgress(string SearchId, long TrialId, int Ep
 /// <summary>The worker cannot take the offer (busy with other work, or it lacks the search's settings): dispatch it again.</summary>
 public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;
 
-/// <summary>Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node.</summary>
-public sealed record StartSearch(string SearchId, string SettingsJson) : ISearchCommand;
+/// <summary>
+/// Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node; a new
+/// search begins from <paramref name="WarmStart"/> when given (<c>search --cluster --warm-start</c>).
+/// </summary>
+public sealed record StartSearch(string SearchId, string SettingsJson,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Policy.WarmStartPlan? WarmStart = null) : ISearchCommand;
 
 /// <summary>
 /// Cluster: train these finalists (<c>mnasnet train-final --cluster</c>) on a controller-role node, on the cluster's
