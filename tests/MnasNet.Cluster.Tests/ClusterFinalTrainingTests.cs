@@ -32,13 +32,16 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
     private string[] FinalOptions(string recipe) =>
         ["--top", "1", "--recipe", recipe, "--dataset", $"cifar10:{SyntheticCifar10.Directory}", "--resolution", "16", "--train-size", "512"];
 
-    [Fact]
-    public async Task A_finalist_whose_trainer_node_is_killed_finishes_on_another_from_its_epoch_checkpoint_as_an_uninterrupted_run_would()
+    /// <summary>
+    /// A finished simulated search in the cluster's journal, its cluster config (checkpoints in a shared directory),
+    /// the recipe, and the epochs an uninterrupted single-node train-final of the same search journals.
+    /// </summary>
+    private async Task<(SearchSettings Settings, string Config, string Recipe, string Connection, IReadOnlyList<FinalEpoch> Expected)> PrepareAsync(string id)
     {
         var connection = _dir.File("pg.conn");
         await File.WriteAllTextAsync(connection, postgres.ConnectionString, TestContext.Current.CancellationToken);
         var shared = _dir.File("shared-checkpoints");
-        var settings = Simulated.Settings(_dir.Path, "final-cluster", batchSize: 4, batches: 2) with
+        var settings = Simulated.Settings(_dir.Path, id, batchSize: 4, batches: 2) with
         {
             Training = new TrainingSettings { Width = 0.25 },
             Journal = new JournalSettings { Directory = _dir.Path, SnapshotEvery = 2, Provider = "postgresql", ConnectionStringFile = connection },
@@ -59,8 +62,24 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         Assert.True(reference.ExitCode == 0, reference.Error + reference.Output);
         var expected = JournalReader.ReadEvents(local, settings.Id).Select(e => e.Event).OfType<FinalEpochCompleted>().Select(e => e.Epoch).ToList();
         Assert.Equal(Epochs, expected.Count);
+        return (settings, Simulated.WriteConfig(_dir, settings), recipe, connection, expected);
+    }
 
-        var config = Simulated.WriteConfig(_dir, settings);
+    private static void AssertEpochsAre(IReadOnlyList<FinalEpoch> expected, IEnumerable<FinalEpochCompleted> epochs) =>
+        AssertEpochsAre(expected, epochs);
+
+    private async Task AssertStatusShowsOneTrainedFinalistAsync(string id, string connection)
+    {
+        var status = await InProcessCli.RunAsync("status", id, "--provider", "postgresql", "--connection-string-file", connection);
+        Assert.True(status.ExitCode == 0, status.Error + status.Output);
+        Assert.Contains("final       completed: 1/1 finalists trained, 0 failed", status.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_finalist_whose_trainer_node_is_killed_finishes_on_another_from_its_epoch_checkpoint_as_an_uninterrupted_run_would()
+    {
+        var (settings, config, recipe, connection, expected) = await PrepareAsync("final-cluster");
+        var shared = settings.Final.CheckpointDir;
         var seedPort = PostgresServer.FreePort();
         var seed = $"akka.tcp://mnasnet@127.0.0.1:{P(seedPort)}";
         var controller = Start(["train-final", settings.Id, "--cluster", "--config", config, "--port", P(seedPort), "--seed-nodes", seed, .. FinalOptions(recipe)]);
@@ -92,18 +111,49 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         Assert.All(epochs, e => Assert.StartsWith(Path.Combine(shared, $"trial-{trained.TrialId}") + Path.DirectorySeparatorChar, e.Epoch.Checkpoint, StringComparison.Ordinal));
 
         // Resumed on another node from the journaled checkpoint, it trained exactly as the uninterrupted run.
-        Assert.Equal(expected.Select(e => (e.Epoch, e.TrainLoss, e.Loss, e.Accuracy, e.CheckpointSha256)), epochs.Select(e => (e.Epoch.Epoch, e.Epoch.TrainLoss, e.Epoch.Loss, e.Epoch.Accuracy, e.Epoch.CheckpointSha256)));
+        AssertEpochsAre(expected, epochs);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"{trained.TrialId,5}  trained      {Epochs,3}/{Epochs,-4}"), controller.Output, StringComparison.Ordinal);
 
-        var status = await InProcessCli.RunAsync("status", settings.Id, "--provider", "postgresql", "--connection-string-file", connection);
-        Assert.True(status.ExitCode == 0, status.Error + status.Output);
-        Assert.Contains("final       completed: 1/1 finalists trained, 0 failed", status.Output, StringComparison.Ordinal);
+        await AssertStatusShowsOneTrainedFinalistAsync(settings.Id, connection);
         var report = await InProcessCli.RunAsync("report", settings.Id, "--provider", "postgresql", "--connection-string-file", connection, "--out", _dir.File("report"), "--json");
         Assert.True(report.ExitCode == 0, report.Error + report.Output);
         using var doc = JsonDocument.Parse(report.Output);
         var finalist = Assert.Single(doc.RootElement.GetProperty("finalists").EnumerateArray());
         Assert.Equal(trained.TrialId, finalist.GetProperty("trialId").GetInt64());
         Assert.False(survivor.HasExited);
+    }
+
+    [Fact]
+    public async Task A_final_run_whose_controller_node_is_killed_is_continued_by_another_controller_node_from_the_journal()
+    {
+        var (settings, config, recipe, connection, expected) = await PrepareAsync("final-failover");
+        var seedPort = PostgresServer.FreePort();
+        var seed = $"akka.tcp://mnasnet@127.0.0.1:{P(seedPort)}";
+        var controller = Start(["train-final", settings.Id, "--cluster", "--config", config, "--port", P(seedPort), "--seed-nodes", seed, .. FinalOptions(recipe)]);
+        await controller.WaitForOutputAsync("member up", Bound);
+        // The run starts on the follower's own node: the only controller-role node when it asks.
+        await controller.WaitForOutputAsync("final training of 1 finalists", Bound);
+        var standby = Start("node", "--roles", "controller", "--config", config, "--seed-nodes", seed, "--port", P(PostgresServer.FreePort()));
+        await standby.WaitForOutputAsync("member up", Bound);
+        var trainer = Start("node", "--roles", "trainer", "--config", config, "--seed-nodes", seed, "--port", P(PostgresServer.FreePort()), "--trainers", "1");
+
+        await WaitForJournalAsync(settings.Id, events => events.OfType<FinalEpochCompleted>().Any(), controller);
+        controller.KillHard();
+        await WaitForJournalAsync(settings.Id, events => events.OfType<FinalTrained>().Any(), standby);
+
+        Assert.Contains("final training was running, continuing it on this node", standby.Output, StringComparison.Ordinal);
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        var runs = all.OfType<FinalRunStarted>().ToList();
+        Assert.Equal(2, runs.Count);
+        Assert.All(runs, r => Assert.Equal(settings.Final.CheckpointDir, r.CheckpointDirectory));
+        Assert.Equal(1, runs[1].RequeuedInFlight);
+        var epochs = all.OfType<FinalEpochCompleted>().ToList();
+        Assert.Equal(Enumerable.Range(1, Epochs), epochs.Select(e => e.Epoch.Epoch));
+        Assert.Contains(epochs, e => e.Attempt == 2);
+        AssertEpochsAre(expected, epochs);
+        Assert.Single(all.OfType<FinalTrained>());
+        await AssertStatusShowsOneTrainedFinalistAsync(settings.Id, connection);
+        Assert.False(trainer.HasExited);
     }
 
     [Fact]

@@ -54,6 +54,11 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     protected abstract Task<ISearchCommand> RunAsync(TBackend backend, WorkOffer work, CancellationToken cancellationToken);
 
+    /// <summary>The controller confirmed an epoch of the final training this worker runs (trainers only).</summary>
+    protected virtual void EpochJournaled(FinalEpochJournaled journaled)
+    {
+    }
+
     protected override void PreStart() => AskForWork();
 
     protected override void PostStop() => _backends.Dispose();
@@ -83,6 +88,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             Clock.Release();
         });
         Receive<CancelWork>(_ => Clock.Release());
+        Receive<FinalEpochJournaled>(_ => Clock.Release());
         Receive<RepeatRequest>(_ => Send(_workSource, Request));
     }
 
@@ -99,6 +105,14 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             {
                 _log.Info("worker {Worker}: abandoning trial {TrialId}", WorkerId, c.TrialId);
                 _cancel?.Cancel();
+            }
+            Clock.Release();
+        });
+        Receive<FinalEpochJournaled>(j =>
+        {
+            if (j.TrialId == _current?.TrialId && _current?.Controller.Equals(Sender) == true)
+            {
+                EpochJournaled(j);
             }
             Clock.Release();
         });
@@ -251,8 +265,32 @@ public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerB
         }
         // Epochs are reported as they finish, from the training thread; the result follows them from the same sender, so it arrives after them.
         var (controller, self, id) = (WorkController!, Self, WorkerId);
-        var record = await backend.TrainFinalAsync(work, epoch => controller.Tell(new FinalEpochDone(work.SearchId, work.TrialId, work.Attempt, id, epoch), self), cancellationToken);
+        var journaled = new JournaledEpoch(work.Attempt, work.Final?.ResumeFrom?.Epoch ?? 0);
+        _journaled = journaled;
+        var record = await backend.TrainFinalAsync(work, epoch => controller.Tell(new FinalEpochDone(work.SearchId, work.TrialId, work.Attempt, id, epoch), self), journaled.Read, cancellationToken);
         return new FinalTrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, record);
+    }
+
+    private JournaledEpoch? _journaled;
+
+    protected override void EpochJournaled(FinalEpochJournaled journaled)
+    {
+        if (_journaled is { } current && current.Attempt == journaled.Attempt)
+        {
+            current.Advance(journaled.Epoch);
+        }
+    }
+
+    /// <summary>The newest journaled epoch of the running attempt: written by the worker's mailbox, read by the training thread.</summary>
+    private sealed class JournaledEpoch(int attempt, int epoch)
+    {
+        private int _epoch = epoch;
+
+        public int Attempt { get; } = attempt;
+
+        public int Read() => Volatile.Read(ref _epoch);
+
+        public void Advance(int epoch) => Volatile.Write(ref _epoch, Math.Max(Read(), epoch));
     }
 
     public static Props Props(IActorRef controller, ITrainerBackend backend, SearchClock? clock = null) =>

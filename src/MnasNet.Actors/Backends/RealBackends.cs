@@ -59,7 +59,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             result.TrainImagesPerSecond, result.Parameters, result.Macs, result.WeightsPath, work.Seed);
     }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) => Task.Run(() =>
+    public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, Func<int> journaledEpoch, CancellationToken cancellationToken) => Task.Run(() =>
     {
         var job = work.Final ?? throw new TrialFailureException($"final-training offer for trial {work.TrialId} carries no job");
         var arch = space.Decode(work.Tokens);
@@ -79,7 +79,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             });
             data = finalDataset?.Invoke(job.Dataset, job.Resolution) ?? DatasetSpec.Parse(job.Dataset).Load(job.Resolution);
             var checkpoints = new CheckpointPlan(job.CheckpointDirectory, Checkpoint(job.ResumeFrom), Checkpoint(job.Best), (m, c) => onEpoch(new FinalEpoch(
-                m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss, m.ValidationAccuracy, m.LearningRate, m.Seconds, c.Path, c.Sha256)));
+                m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss, m.ValidationAccuracy, m.LearningRate, m.Seconds, c.Path, c.Sha256)), journaledEpoch);
             result = ProxyTrainer.Train(arch, ProxyTrainer.PrepareFinalData(data, options), data.Classes, options, cancellation: cancellationToken, checkpoints: checkpoints);
         }
         catch (Exception e) when (e is TrainingConfigurationException or DatasetException or ArchitectureException)
@@ -207,8 +207,8 @@ public sealed class WithRealFinalTraining(IBackendFactory search, RealBackendFac
 
         public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => proxy.TrainAsync(work, cancellationToken);
 
-        public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) =>
-            final.Value.TrainFinalAsync(work, onEpoch, cancellationToken);
+        public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, Func<int> journaledEpoch, CancellationToken cancellationToken) =>
+            final.Value.TrainFinalAsync(work, onEpoch, journaledEpoch, cancellationToken);
 
         public void Dispose()
         {

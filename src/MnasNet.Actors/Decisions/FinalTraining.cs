@@ -23,7 +23,11 @@ public sealed record FinalTrainingPlan(
     string CheckpointDirectory,
     double LeaseSeconds = 6 * 3600)
 {
-    public string CheckpointDirectoryOf(long trialId) => Path.Combine(CheckpointDirectory, $"trial-{trialId}");
+    /// <summary>
+    /// Where one attempt of a finalist writes its checkpoints: a directory of its own, so an attempt still running on a
+    /// node the controller gave up on (its controller died, or it was cut off) never overwrites another attempt's files.
+    /// </summary>
+    public string CheckpointDirectoryOf(long trialId, int attempt) => Path.Combine(CheckpointDirectory, $"trial-{trialId}", $"attempt-{attempt}");
 
     /// <summary>A finalist's full-training seed: from its trial's seed only, so a re-run trains it the same way.</summary>
     public static ulong SeedOf(ulong trialSeed) => SeededRandom.Derive(trialSeed, "final");

@@ -31,6 +31,12 @@ public sealed record FinalJob(string RecipeJson, int Epochs, string Dataset, int
 /// <summary>A finalist's epoch is done and checkpointed (sent while it trains on).</summary>
 public sealed record FinalEpochDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalEpoch Epoch) : ISearchCommand;
 
+/// <summary>
+/// The controller to the trainer: this epoch of its final training is journaled, so checkpoints it supersedes may go.
+/// A trainer whose controller is gone hears none and deletes nothing the journal may still name.
+/// </summary>
+public sealed record FinalEpochJournaled(string SearchId, long TrialId, int Attempt, int Epoch) : ISearchCommand;
+
 /// <summary>A finalist's full training finished; the controller completes the curve and best epoch from the journaled epochs.</summary>
 public sealed record FinalTrainingDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalTrainingRecord Record) : ISearchCommand;
 

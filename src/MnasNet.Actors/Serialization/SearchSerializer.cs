@@ -77,6 +77,7 @@ public static class SearchJson
         [typeof(CheckLeases)] = "check-leases.v1",
         [typeof(PauseGraceOver)] = "pause-grace-over.v1",
         [typeof(FinalEpochDone)] = "final-epoch-done.v1",
+        [typeof(FinalEpochJournaled)] = "final-epoch-journaled.v1",
         [typeof(FinalTrainingDone)] = "final-training-done.v1",
         [typeof(FinalTrainingProgress)] = "final-training-progress.v1",
     };
