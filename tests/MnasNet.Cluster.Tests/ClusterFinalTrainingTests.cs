@@ -36,7 +36,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
     /// A finished simulated search in the cluster's journal, its cluster config (checkpoints in a shared directory),
     /// the recipe, and the epochs an uninterrupted single-node train-final of the same search journals.
     /// </summary>
-    private async Task<(SearchSettings Settings, string Config, string Recipe, string Connection, IReadOnlyList<FinalEpoch> Expected)> PrepareAsync(string id)
+    private async Task<(SearchSettings Settings, string Config, string Recipe, string Connection, IReadOnlyList<FinalEpoch> Expected)> PrepareAsync(string id, int epochs = Epochs)
     {
         var connection = _dir.File("pg.conn");
         await File.WriteAllTextAsync(connection, postgres.ConnectionString, TestContext.Current.CancellationToken);
@@ -52,7 +52,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         };
         Assert.Equal("completed", (await SearchRunner.RunAsync(settings, resume: false)).Status);
         var recipe = _dir.File("recipe.json");
-        await File.WriteAllTextAsync(recipe, $$"""{ "batchSize": 32, "epochs": {{Epochs}} }""", TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(recipe, $$"""{ "batchSize": 32, "epochs": {{epochs}} }""", TestContext.Current.CancellationToken);
 
         // The same search on one node, trained uninterrupted: what the cluster's run must journal, epoch for epoch.
         var local = _dir.File("local");
@@ -61,7 +61,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         var reference = await InProcessCli.RunAsync(["train-final", settings.Id, "--journal-dir", local, .. FinalOptions(recipe)]);
         Assert.True(reference.ExitCode == 0, reference.Error + reference.Output);
         var expected = JournalReader.ReadEvents(local, settings.Id).Select(e => e.Event).OfType<FinalEpochCompleted>().Select(e => e.Epoch).ToList();
-        Assert.Equal(Epochs, expected.Count);
+        Assert.Equal(epochs, expected.Count);
         return (settings, Simulated.WriteConfig(_dir, settings), recipe, connection, expected);
     }
 
@@ -154,6 +154,44 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         Assert.Single(all.OfType<FinalTrained>());
         await AssertStatusShowsOneTrainedFinalistAsync(settings.Id, connection);
         Assert.False(trainer.HasExited);
+    }
+
+    [Fact]
+    public async Task A_final_run_paused_from_another_member_continues_with_the_same_command_after_its_last_journaled_epoch()
+    {
+        // Epochs enough that the pause (a new member joining) lands long before the end.
+        const int epochs = 12;
+        var (settings, config, recipe, connection, expected) = await PrepareAsync("final-pause", epochs);
+        var seedPort = PostgresServer.FreePort();
+        var seed = $"akka.tcp://mnasnet@127.0.0.1:{P(seedPort)}";
+        string[] command = ["train-final", settings.Id, "--cluster", "--config", config, "--port", P(seedPort), "--seed-nodes", seed, .. FinalOptions(recipe)];
+        var controller = Start(command);
+        await controller.WaitForOutputAsync("member up", Bound);
+        var trainerPort = PostgresServer.FreePort();
+        var trainer = Start("node", "--roles", "trainer", "--config", config, "--seed-nodes", seed, "--port", P(trainerPort), "--trainers", "1");
+        await WaitForJournalAsync(settings.Id, events => events.OfType<FinalEpochCompleted>().Any(), controller);
+
+        // No grace: the finalist in training is abandoned at once, to continue after its last journaled epoch.
+        var pause = Start("pause", settings.Id, "--cluster", "--config", config, "--seed-nodes", seed, "--grace", "0", "--wait", "60");
+        var paused = await pause.WaitAsync(Bound);
+        Assert.True(paused == 0, $"pause exited {paused}:\n{pause.Output}\ncontroller:\n{controller.Output}");
+        Assert.Contains($"search {settings.Id} stopped: paused", pause.Output, StringComparison.Ordinal);
+        Assert.Equal(MnasNet.Cli.ExitCodes.Cancelled, await controller.WaitAsync(Bound));
+        Assert.Contains($"final training of search {settings.Id} paused", controller.Output, StringComparison.Ordinal);
+        var before = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        Assert.IsType<FinalRunPaused>(before[^1]);
+        Assert.InRange(before.OfType<FinalEpochCompleted>().Count(), 1, epochs - 1);
+
+        // The trainer node is the cluster now.
+        var again = Start(["train-final", settings.Id, "--cluster", "--config", config, "--port", P(PostgresServer.FreePort()), "--seed-nodes", $"akka.tcp://mnasnet@127.0.0.1:{P(trainerPort)}", .. FinalOptions(recipe)]);
+        var exit = await again.WaitAsync(Bound);
+        Assert.True(exit == 0, $"train-final --cluster exited {exit}:\n{again.Output}\ntrainer:\n{trainer.Output}");
+        var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
+        var done = all.OfType<FinalEpochCompleted>().ToList();
+        Assert.Equal(Enumerable.Range(1, epochs), done.Select(e => e.Epoch.Epoch));
+        AssertEpochsAre(expected, done);
+        Assert.Single(all.OfType<FinalTrained>());
+        await AssertStatusShowsOneTrainedFinalistAsync(settings.Id, connection);
     }
 
     [Fact]
