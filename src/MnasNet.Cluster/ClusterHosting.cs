@@ -263,7 +263,7 @@ internal sealed class SearchBackendFactories
             {
                 var search = SearchHostingExtensions.DefaultBackends(settings);
                 // A simulated search's finalists are trained for real, here as on one node.
-                factory = settings.Simulated ? new WithRealFinalTraining(search, new RealBackendFactory(settings, MnasNetSearchSpace.Default, settings.Journal.Directory)) : search;
+                factory = settings.Simulated ? new WithRealFinalTraining(search, () => new RealBackendFactory(settings, MnasNetSearchSpace.Default, settings.Journal.Directory)) : search;
                 _recent.Add(settings.Id, factory);
             }
             return factory;

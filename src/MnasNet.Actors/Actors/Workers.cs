@@ -10,8 +10,9 @@ namespace MnasNet.Actors.Actors;
 /// <summary>
 /// A worker that pulls: it asks for work when free, runs one piece of work off the mailbox thread (PipeTo), reports
 /// the result to the controller that offered it, and asks again. A <see cref="CancelWork"/> for its trial cancels the
-/// run. An offer it cannot take (busy, or the search's settings unknown) is declined, so the controller re-dispatches
-/// at once instead of waiting for the lease. Under a virtual clock every message it sends and the work it runs are
+/// run, and so does the death of the controller that offered it (its node died: the controller that takes the search
+/// over dispatches the work again). An offer it cannot take (busy, or the search's settings unknown) is declined, so
+/// the controller re-dispatches at once instead of waiting for the lease. Under a virtual clock every message it sends and the work it runs are
 /// held on the clock (<see cref="SearchClock.Hold"/>) until handled, so virtual time moves only when all is quiet.
 /// </summary>
 public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
@@ -89,6 +90,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         });
         Receive<CancelWork>(_ => Clock.Release());
         Receive<FinalEpochJournaled>(_ => Clock.Release());
+        Receive<Terminated>(_ => { });
         Receive<RepeatRequest>(_ => Send(_workSource, Request));
     }
 
@@ -117,10 +119,19 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             Clock.Release();
         });
         Receive<RepeatRequest>(_ => { });
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_current?.Controller))
+            {
+                _log.Info("worker {Worker}: the controller of trial {TrialId} is gone; abandoning it", WorkerId, _current?.TrialId);
+                _cancel?.Cancel();
+            }
+        });
         Receive<Finished>(f =>
         {
             _cancel?.Dispose();
             var controller = _current!.Value.Controller;
+            Context.Unwatch(controller);
             (_cancel, _current) = (null, null);
             if (f.Result is not null)
             {
@@ -156,6 +167,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
         _cancel = new CancellationTokenSource();
         _current = (work.TrialId, Sender);
+        Context.Watch(Sender);
         _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt} of search {SearchId}", WorkerId, work.TrialId, work.Kind, work.Attempt, work.SearchId);
         var token = _cancel.Token;
         Clock.Hold();

@@ -193,11 +193,14 @@ public sealed class RealBackendFactory : IBackendFactory
 
 /// <summary>
 /// A simulated search's backends whose trainers train finalists for real, as <c>mnasnet train-final</c> does on one
-/// node: a cluster's trainer nodes serve simulated searches with this, so their final training runs there too.
+/// node: a cluster's trainer nodes serve simulated searches with this, so their final training runs there too. The
+/// real backends are made on the first final-training offer (a simulated search's dataset is never read otherwise).
 /// </summary>
-public sealed class WithRealFinalTraining(IBackendFactory search, RealBackendFactory final) : IBackendFactory
+public sealed class WithRealFinalTraining(IBackendFactory search, Func<RealBackendFactory> final) : IBackendFactory
 {
-    public ITrainerBackend CreateTrainer(int index) => new Trainer(search.CreateTrainer(index), new Lazy<ITrainerBackend>(() => final.CreateTrainer(index)));
+    private readonly Lazy<RealBackendFactory> _final = new(final, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public ITrainerBackend CreateTrainer(int index) => new Trainer(search.CreateTrainer(index), new Lazy<ITrainerBackend>(() => _final.Value.CreateTrainer(index)));
 
     public IDeviceBackend CreateDevice(int index) => search.CreateDevice(index);
 
