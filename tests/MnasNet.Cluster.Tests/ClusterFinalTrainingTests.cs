@@ -94,6 +94,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
 
         await WaitForJournalAsync(settings.Id, events => events.OfType<FinalEpochCompleted>().Any(e => e.Worker.Contains(victimMarker, StringComparison.Ordinal)), controller);
         victim.KillHard();
+        var killedAt = DateTime.UtcNow;
 
         var exit = await controller.WaitAsync(Bound);
         Assert.True(exit == 0, $"train-final --cluster exited {exit}:\n{controller.Output}\nsurvivor:\n{survivor.Output}");
@@ -106,6 +107,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         Assert.InRange(byVictim, 1, Epochs - 1);
         Assert.All(epochs.Skip(byVictim), e => Assert.Contains(survivorMarker, e.Worker, StringComparison.Ordinal));
         Assert.Contains(all.OfType<TrialLeaseExpired>(), x => x.Kind == WorkKind.Final && x.Worker.Contains(victimMarker, StringComparison.Ordinal) && x.Reason == "worker terminated");
+        TestContext.Current.TestOutputHelper?.WriteLine(SinceKill(settings.Id, killedAt, "trainer node killed after epoch " + byVictim.ToString(CultureInfo.InvariantCulture)));
         var trained = Assert.Single(all.OfType<FinalTrained>());
         Assert.Contains(survivorMarker, trained.Worker, StringComparison.Ordinal);
         Assert.All(epochs, e => Assert.StartsWith(Path.Combine(shared, $"trial-{trained.TrialId}") + Path.DirectorySeparatorChar, e.Epoch.Checkpoint, StringComparison.Ordinal));
@@ -139,7 +141,9 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
 
         await WaitForJournalAsync(settings.Id, events => events.OfType<FinalEpochCompleted>().Any(), controller);
         controller.KillHard();
+        var killedAt = DateTime.UtcNow;
         await WaitForJournalAsync(settings.Id, events => events.OfType<FinalTrained>().Any(), standby);
+        TestContext.Current.TestOutputHelper?.WriteLine(SinceKill(settings.Id, killedAt, "controller node killed"));
 
         Assert.Contains("final training was running, continuing it on this node", standby.Output, StringComparison.Ordinal);
         var all = PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Select(e => e.Event).ToList();
@@ -229,6 +233,16 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         var c = Assert.Single(back.Plan.Candidates);
         Assert.Equal((3L, "arch-3", 42UL, 0.5, 0.4), (c.TrialId, c.ArchitectureId, c.TrialSeed, c.ProxyAccuracy, c.ProxyReward));
         Assert.Equal([1, 2, 3], c.Tokens);
+    }
+
+    /// <summary>When the journal heard of the kill (lease expired, run re-started) and of the epochs after it, in seconds.</summary>
+    private string SinceKill(string id, DateTime killedAt, string what)
+    {
+        var after = PostgresJournal.ReadEvents(postgres.ConnectionString, id).Where(e => e.WrittenAt > killedAt).ToList();
+        string At(Func<ISearchEvent, bool> which) => after.FirstOrDefault(e => which(e.Event))?.WrittenAt is { } t
+            ? (t - killedAt).TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s" : "-";
+        return $"{what}: lease expired {At(e => e is TrialLeaseExpired)}, final run re-started {At(e => e is FinalRunStarted)}, "
+            + $"next epoch journaled {At(e => e is FinalEpochCompleted)}, trained {At(e => e is FinalTrained)} after the kill";
     }
 
     private async Task WaitForJournalAsync(string id, Func<IReadOnlyList<ISearchEvent>, bool> condition, MnasNetProcess watched)
