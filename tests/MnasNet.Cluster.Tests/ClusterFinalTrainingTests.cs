@@ -199,7 +199,7 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
     }
 
     [Fact]
-    public async Task Train_final_on_the_cluster_needs_a_checkpoint_directory_every_node_sees_and_names_it()
+    public async Task Bad_cluster_inputs_are_named_and_journal_nothing_a_checkpoint_directory_every_node_sees_first()
     {
         var connection = _dir.File("pg.conn");
         await File.WriteAllTextAsync(connection, postgres.ConnectionString, TestContext.Current.CancellationToken);
@@ -217,6 +217,8 @@ public sealed class ClusterFinalTrainingTests(PostgresServer postgres) : IClassF
         var missing = await InProcessCli.RunAsync("train-final", "nope", "--cluster", "--config", config, "--seed-nodes", "akka.tcp://mnasnet@127.0.0.1:1", "--checkpoint-dir", _dir.File("c"));
         Assert.Equal(MnasNet.Cli.ExitCodes.NotFound, missing.ExitCode);
         Assert.Contains("no search 'nope' in the PostgreSQL journal", missing.ErrorLine, StringComparison.Ordinal);
+        var local = await InProcessCli.RunAsync("train-final", settings.Id, "--seed-nodes", "akka.tcp://mnasnet@127.0.0.1:1", "--top", "1");
+        Assert.Equal((MnasNet.Cli.ExitCodes.InvalidInput, "error: --seed-nodes needs --cluster (without it the finalists train on this machine's own trainers)"), (local.ExitCode, local.ErrorLine));
         Assert.Equal(before, PostgresJournal.ReadEvents(postgres.ConnectionString, settings.Id).Count);
     }
 

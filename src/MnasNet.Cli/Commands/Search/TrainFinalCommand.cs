@@ -56,6 +56,10 @@ public sealed class TrainFinalCommand : SearchCliCommand
     {
         var (directory, id) = (parseResult.GetValue(_dir)!, parseResult.GetValue(_id)!);
         var cluster = parseResult.GetValue(_cluster);
+        if (!cluster && parseResult.GetValue(_node.SeedNodes) is { Length: > 0 })
+        {
+            throw new CliInputException("--seed-nodes needs --cluster (without it the finalists train on this machine's own trainers)");
+        }
         var (settings, events) = cluster ? ClusterSearch(parseResult, id) : LocalSearch(parseResult, directory, id);
         var history = SearchHistory.From(id, events);
         var summary = SearchSummary.From(history);
