@@ -261,7 +261,9 @@ internal sealed class SearchBackendFactories
         {
             if (!_recent.TryGet(settings.Id, out var factory))
             {
-                factory = SearchHostingExtensions.DefaultBackends(settings);
+                var search = SearchHostingExtensions.DefaultBackends(settings);
+                // A simulated search's finalists are trained for real, here as on one node.
+                factory = settings.Simulated ? new WithRealFinalTraining(search, () => new RealBackendFactory(settings, MnasNetSearchSpace.Default, settings.Journal.Directory)) : search;
                 _recent.Add(settings.Id, factory);
             }
             return factory;

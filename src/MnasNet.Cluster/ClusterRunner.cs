@@ -3,8 +3,10 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -29,11 +31,12 @@ public static class ClusterRunner
         bool resume,
         Action<SearchProgress>? onProgress = null,
         Action<string>? onMemberUp = null,
-        CancellationToken leave = default)
+        CancellationToken leave = default,
+        WarmStartPlan? warmStart = null)
     {
-        if (!node.Has(NodeRoles.Controller))
+        if (resume && warmStart is not null)
         {
-            node = node with { Roles = [NodeRoles.Controller, .. node.Roles] };
+            throw new SettingsException($"search '{settings.Id}': a warm start applies to a new search only (a resumed search goes on from its journal)");
         }
         RequirePostgres(settings);
         var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
@@ -42,6 +45,40 @@ public static class ClusterRunner
             throw resume
                 ? new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal")
                 : new SettingsException($"search '{settings.Id}' already exists in the PostgreSQL journal; continue it with --resume or choose another --id");
+        }
+        return await FollowAsync(settings, node, new StartSearch(settings.Id, SettingsLoader.DefinitionJson(settings), warmStart), p => p.Status, onProgress, onMemberUp, leave);
+    }
+
+    /// <summary>
+    /// Joins the cluster as a controller-role node (plus any worker roles given) and has the search's finalists
+    /// (<paramref name="plan"/>) trained on the cluster's trainer nodes, journaled in the search's journal; follows
+    /// the final run until it completes, pauses or fails. Like a search, the run lives in the cluster: cancelling
+    /// <paramref name="leave"/> leaves, and another controller-role node carries the run on.
+    /// </summary>
+    public static async Task<SearchOutcome> RunFinalAsync(
+        SearchSettings settings,
+        ClusterNodeOptions node,
+        FinalTrainingPlan plan,
+        Action<SearchProgress>? onProgress = null,
+        Action<string>? onMemberUp = null,
+        CancellationToken leave = default)
+    {
+        RequirePostgres(settings);
+        if (PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count == 0)
+        {
+            throw new SearchNotFoundException($"no search '{settings.Id}' in the PostgreSQL journal");
+        }
+        return await FollowAsync(settings, node, new StartFinalTraining(settings.Id, SettingsLoader.DefinitionJson(settings), plan),
+            p => p.FinalStatus ?? SearchStatus.Starting.Word(), onProgress, onMemberUp, leave);
+    }
+
+    /// <summary>Sends <paramref name="start"/> until it is answered, then polls the status (<paramref name="statusOf"/>) until it is completed or paused.</summary>
+    private static async Task<SearchOutcome> FollowAsync(SearchSettings settings, ClusterNodeOptions node, ISearchCommand start, Func<SearchProgress, string> statusOf,
+        Action<SearchProgress>? onProgress, Action<string>? onMemberUp, CancellationToken leave)
+    {
+        if (!node.Has(NodeRoles.Controller))
+        {
+            node = node with { Roles = [NodeRoles.Controller, .. node.Roles] };
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var host = Build(settings, node);
@@ -52,7 +89,7 @@ public static class ClusterRunner
             var up = MemberUp(system, onMemberUp);
             await Task.WhenAny(up, system.WhenTerminated, Task.Delay(Timeout.Infinite, leave)).ConfigureAwait(false);
             var region = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchRegionKey>(CancellationToken.None);
-            var start = new ShardingEnvelope(settings.Id, new StartSearch(settings.Id, SettingsLoader.DefinitionJson(settings)));
+            var starting = new ShardingEnvelope(settings.Id, start);
             var status = new ShardingEnvelope(settings.Id, GetSearchStatus.Instance);
             var started = false;
             var poll = TimeSpan.FromSeconds(settings.Cluster.StatusPollSeconds);
@@ -64,7 +101,7 @@ public static class ClusterRunner
                 {
                     // StartSearch until it is answered (idempotent: it starts the search once), then only status: a search
                     // paused from elsewhere (mnasnet pause --cluster) must not be started again by its follower.
-                    reply = await region.Ask<ISearchCommand>(started ? status : start, TimeSpan.FromSeconds(Math.Max(10, 3 * poll.TotalSeconds)), leave);
+                    reply = await region.Ask<ISearchCommand>(started ? status : starting, TimeSpan.FromSeconds(Math.Max(10, 3 * poll.TotalSeconds)), leave);
                     started = true;
                 }
                 catch (AskTimeoutException)
@@ -81,9 +118,9 @@ public static class ClusterRunner
                     case SearchProgress p:
                         last = p;
                         onProgress?.Invoke(p);
-                        if (SearchStatusWords.FromWord(p.Status) is SearchStatus.Completed or SearchStatus.Paused)
+                        if (SearchStatusWords.FromWord(statusOf(p)) is SearchStatus.Completed or SearchStatus.Paused)
                         {
-                            return new SearchOutcome(settings.Id, p.Status, null, last, null, clock.Elapsed);
+                            return new SearchOutcome(settings.Id, statusOf(p), null, last, null, clock.Elapsed);
                         }
                         break;
                 }
@@ -112,7 +149,9 @@ public static class ClusterRunner
         {
             throw new SearchNotFoundException($"no search '{searchId}' in the PostgreSQL journal");
         }
-        if (journaled.Progress.Status != SearchStatus.Running.Word())
+        // A final run (train-final --cluster) pauses like a search; its status is the run's.
+        Func<SearchProgress, string> statusOf = journaled.Final is not null ? p => p.FinalStatus ?? SearchStatus.Running.Word() : p => p.Status;
+        if (statusOf(journaled.Progress) != SearchStatus.Running.Word())
         {
             throw new SettingsException($"search '{searchId}' is not running (status: {journaled.Progress.Status}); nothing to pause");
         }
@@ -135,7 +174,7 @@ public static class ClusterRunner
                 {
                     status = await region.Ask<ISearchCommand>(new ShardingEnvelope(searchId, GetSearchStatus.Instance), TimeSpan.FromSeconds(10), cancellationToken) switch
                     {
-                        SearchProgress p => p.Status,
+                        SearchProgress p => statusOf(p),
                         SearchStopped s => s.Status,
                         _ => status,
                     };
@@ -143,7 +182,7 @@ public static class ClusterRunner
                 catch (AskTimeoutException)
                 {
                     // No controller-role node answers (e.g. the search completed and its node left): the journal says.
-                    status = JournaledSearch.Read(connection, searchId).Progress?.Status ?? status;
+                    status = JournaledSearch.Read(connection, searchId).Progress is { } p ? statusOf(p) : status;
                 }
             }
             return status;

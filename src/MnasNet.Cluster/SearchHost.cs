@@ -3,7 +3,9 @@ using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using MnasNet.Actors.Actors;
+using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
@@ -27,6 +29,8 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeOptions _node;
     private SearchSettings? _settings;
+    private FinalTrainingPlan? _final;
+    private WarmStartPlan? _warmStart;
     private IActorRef? _controller;
     private SearchProgress? _last;
     private SearchStopped? _failed;
@@ -70,7 +74,13 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             _restarts = 0;
             _settings = j.Settings;
             _last = j.Progress;
-            if (j.Settings is not null && j.Progress?.Status == SearchStatus.Running.Word())
+            if (j.Settings is not null && j.Final is not null)
+            {
+                _log.Info("search {SearchId}: final training was running, continuing it on this node", _searchId);
+                _final = j.Final;
+                Spawn();
+            }
+            else if (j.Settings is not null && j.Progress?.Status == SearchStatus.Running.Word())
             {
                 _log.Info("search {SearchId}: was running, continuing it on this node", _searchId);
                 Spawn();
@@ -100,6 +110,15 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
         Receive<StartSearch>(s =>
         {
             _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
+            // Used only while the search is new: once search-started is journaled, it holds what the warm start took.
+            _warmStart = s.WarmStart;
+            Spawn();
+            _controller!.Tell(GetSearchStatus.Instance, Sender);
+        });
+        Receive<StartFinalTraining>(s =>
+        {
+            _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
+            _final = s.Plan;
             Spawn();
             _controller!.Tell(GetSearchStatus.Instance, Sender);
         });
@@ -111,7 +130,10 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     private void Running()
     {
         Receive<StartSearch>(_ => Ask(Sender));
+        Receive<StartFinalTraining>(_ => Ask(Sender));
         Receive<GetSearchStatus>(_ => Ask(Sender));
+        // The follower polls the status; the finalists' epochs are in the journal.
+        Receive<FinalTrainingProgress>(_ => { });
         Receive<SearchProgress>(p =>
         {
             _last = p;
@@ -141,6 +163,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     private void Failed()
     {
         Receive<StartSearch>(_ => Sender.Tell(_failed));
+        Receive<StartFinalTraining>(_ => Sender.Tell(_failed));
         Receive<GetSearchStatus>(_ => Sender.Tell(_failed));
         ReceiveAny(_ => { });
     }
@@ -149,7 +172,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 
     private void Spawn()
     {
-        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self), "controller"));
+        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, final: _final), "controller"));
         Become(Running);
     }
 
@@ -196,12 +219,16 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     }
 }
 
-/// <summary>What the journal says about a search: its settings (null if it never started) and its progress.</summary>
-public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? Progress) : INoSerializationVerificationNeeded
+/// <summary>
+/// What the journal says about a search: its settings (null if it never started), its progress, and the final run
+/// that was going on (null: none).
+/// </summary>
+public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? Progress, FinalTrainingPlan? Final = null) : INoSerializationVerificationNeeded
 {
     public static JournaledSearch Read(string connectionString, string searchId, NodeOptions? node = null)
     {
-        var history = SearchHistory.From(searchId, PostgresJournal.ReadEvents(connectionString, searchId));
+        var events = PostgresJournal.ReadEvents(connectionString, searchId);
+        var history = SearchHistory.From(searchId, events);
         if (history.Started is not { } started)
         {
             return new JournaledSearch(null, null);
@@ -209,7 +236,7 @@ public sealed record JournaledSearch(SearchSettings? Settings, SearchProgress? P
         var settings = SettingsLoader.FromJson(started.SettingsJson, node);
         var state = history.Current;
         return new JournaledSearch(settings, new SearchProgress(searchId, state.Status.Word(), state.TrialsRewarded, settings.TrialBudget,
-            state.Batch, state.BestReward, state.BestTrial, 0, state.EventCount));
+            state.Batch, state.BestReward, state.BestTrial, 0, state.EventCount, state.FinalStatus?.Word()), FinalTrainingPlan.Running(history, events.Select(e => e.Event)));
     }
 }
 

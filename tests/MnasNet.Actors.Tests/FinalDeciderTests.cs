@@ -56,16 +56,24 @@ public sealed class FinalDeciderTests : IDisposable
 
         var offer = Assert.Single(run.Do(new RequestWork(WorkKind.Train, "w1"), "w1").Steps.OfType<SendToWorker<string>>()).Message as WorkOffer;
         Assert.Equal((3L, WorkKind.Final, 1, (FinalEpoch?)null), (offer!.TrialId, offer.Kind, offer.Attempt, offer.Final!.ResumeFrom));
-        Assert.Equal(Path.Combine("/ckpt", "trial-3"), offer.Final.CheckpointDirectory);
+        Assert.Equal(Path.Combine("/ckpt", "trial-3", "attempt-1"), offer.Final.CheckpointDirectory);
         Assert.Equal(FinalTrainingPlan.SeedOf(7), offer.Seed);
 
-        Assert.Single(run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(1, 0.3)), "w1").Events.OfType<FinalEpochCompleted>());
-        Assert.Empty(run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(1, 0.3)), "w1").Events);
+        var first = run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(1, 0.3)), "w1");
+        Assert.Single(first.Events.OfType<FinalEpochCompleted>());
+        // Told once the epoch is journaled (after its event): the trainer may then drop the checkpoints it supersedes.
+        var ack = Assert.Single(first.Steps.OfType<SendToWorker<string>>());
+        Assert.Equal(("w1", new FinalEpochJournaled("decide", 3, 1, 1)), (ack.Worker, ack.Message));
+        Assert.True(first.Steps.ToList().IndexOf(ack) > first.Steps.ToList().FindIndex(s => s is JournalEvent));
+        var stale = run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(1, 0.3)), "w1");
+        Assert.Empty(stale.Events);
+        Assert.Empty(stale.Steps.OfType<SendToWorker<string>>());
         Assert.Empty(run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(3, 0.3)), "w1").Events);
 
         Assert.IsType<TrialLeaseExpired>(Assert.Single(run.Do(WorkerGone.Instance, "w1").Events));
         var again = (WorkOffer)Assert.Single(run.Do(new RequestWork(WorkKind.Train, "w2"), "w2").Steps.OfType<SendToWorker<string>>()).Message;
         Assert.Equal((3L, 2, 1), (again.TrialId, again.Attempt, again.Final!.ResumeFrom!.Epoch));
+        Assert.Equal(Path.Combine("/ckpt", "trial-3", "attempt-2"), again.Final.CheckpointDirectory);
         Assert.Empty(run.Do(new FinalEpochDone("decide", 3, 1, "w1", Epoch(2, 0.9)), "w1").Events);
 
         run.Do(new FinalEpochDone("decide", 3, 2, "w2", Epoch(2, 0.25)), "w2");

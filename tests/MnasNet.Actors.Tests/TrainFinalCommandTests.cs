@@ -5,6 +5,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.Latency.Tflite;
 using MnasNet.SearchSpace;
 using MnasNet.Torch;
 using MnasNet.Training.Models;
@@ -13,8 +14,9 @@ using TorchSharp;
 namespace MnasNet.Actors.Tests;
 
 /// <summary>
-/// <c>mnasnet train-final</c> from the command line: selection errors, a real run with its export (ONNX run in ONNX
-/// Runtime against the trained TorchSharp model, model card), status/report/replay, and a killed run resumed.
+/// <c>mnasnet train-final</c> from the command line: selection errors, a real run with its export (ONNX and TFLite run
+/// in ONNX Runtime and the TFLite interpreter against the trained TorchSharp model, model card), status/report/replay,
+/// and a killed run resumed.
 /// </summary>
 public sealed class TrainFinalCommandTests
 {
@@ -91,8 +93,7 @@ public sealed class TrainFinalCommandTests
             Assert.Equal(2, c.GetProperty("recipe").GetProperty("epochs").GetInt32());
             Assert.True(c.GetProperty("latency")[0].GetProperty("latencyMs").GetDouble() > 0);
             Assert.Equal(t.Record.BestCheckpointSha256, c.GetProperty("checkpointSha256").GetString());
-            Assert.True(File.Exists(Path.Combine(trialDir, $"trial-{t.TrialId}.tflite")));
-            AssertOnnxMatchesTheTrainedModel(Path.Combine(trialDir, $"trial-{t.TrialId}.onnx"), Path.Combine(trialDir, $"trial-{t.TrialId}.pt"), tokens[t.TrialId], t.Record);
+            AssertExportsMatchTheTrainedModel(Path.Combine(trialDir, $"trial-{t.TrialId}"), tokens[t.TrialId], t.Record);
         }
 
         var status = await InProcessCli.RunAsync("status", "cli", "--journal-dir", dir.Path);
@@ -111,14 +112,23 @@ public sealed class TrainFinalCommandTests
 
         // export-trial of a finalist writes the trained network too.
         var one = trained[0];
-        var again = await InProcessCli.RunAsync("export-trial", "cli", "--journal-dir", dir.Path, "--trial", Inv(one.TrialId), "--out", dir.File("one"), "--no-tflite");
+        var again = await InProcessCli.RunAsync("export-trial", "cli", "--journal-dir", dir.Path, "--trial", Inv(one.TrialId), "--out", dir.File("one"));
         Assert.True(again.ExitCode == 0, again.Error + again.Output);
         Assert.True(File.Exists(dir.File(Path.Combine("one", "model-card.json"))));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(export, $"trial-{one.TrialId}", $"trial-{one.TrialId}.onnx")), File.ReadAllBytes(Path.Combine(dir.File("one"), $"trial-{one.TrialId}.onnx")));
+        foreach (var format in new[] { "onnx", "tflite" })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(export, $"trial-{one.TrialId}", $"trial-{one.TrialId}.{format}")), File.ReadAllBytes(Path.Combine(dir.File("one"), $"trial-{one.TrialId}.{format}")));
+        }
+        AssertExportsMatchTheTrainedModel(Path.Combine(dir.File("one"), $"trial-{one.TrialId}"), tokens[one.TrialId], one.Record);
     }
 
-    private static void AssertOnnxMatchesTheTrainedModel(string onnxPath, string statePath, IReadOnlyList<int> tokens, FinalTrainingRecord r)
+    /// <summary>
+    /// The exported ONNX (NCHW input) and TFLite (NHWC input, run in the TFLite 2.9 interpreter with XNNPACK) give the
+    /// trained TorchSharp network's logits for the same image; <paramref name="stem"/> is the export's path without extension.
+    /// </summary>
+    private static void AssertExportsMatchTheTrainedModel(string stem, IReadOnlyList<int> tokens, FinalTrainingRecord r)
     {
+        var (onnxPath, tflitePath, statePath) = (stem + ".onnx", stem + ".tflite", stem + ".pt");
         TorchRuntime.EnsureLoaded(1);
         var input = new float[r.Channels * r.Resolution * r.Resolution];
         var random = new SeededRandom(3);
@@ -138,11 +148,25 @@ public sealed class TrainFinalCommandTests
         }
         using var session = new InferenceSession(onnxPath);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(input, [1, r.Channels, r.Resolution, r.Resolution]))]);
-        var actual = results.First().AsEnumerable<float>().ToArray();
-        Assert.Equal(r.Classes, actual.Length);
-        for (var i = 0; i < actual.Length; i++)
+        var onnx = results.First().AsEnumerable<float>().ToArray();
+        var nhwc = new float[input.Length];
+        var pixels = r.Resolution * r.Resolution;
+        for (var c = 0; c < r.Channels; c++)
         {
-            Assert.Equal(expected[i], actual[i], 1e-4);
+            for (var p = 0; p < pixels; p++)
+            {
+                nhwc[(p * r.Channels) + c] = input[(c * pixels) + p];
+            }
+        }
+        var tflite = TfliteInterpreter.Run(File.ReadAllBytes(tflitePath), nhwc);
+        Assert.Equal(r.Classes, onnx.Length);
+        Assert.Equal(r.Classes, tflite.Length);
+        // Trained logits, not a constant: the image decides them.
+        Assert.True(expected.Max() - expected.Min() > 1e-3, $"logits {string.Join(", ", expected)}");
+        for (var i = 0; i < r.Classes; i++)
+        {
+            Assert.Equal(expected[i], onnx[i], 1e-4);
+            Assert.Equal(expected[i], tflite[i], 1e-4);
         }
     }
 

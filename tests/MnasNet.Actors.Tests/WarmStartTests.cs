@@ -128,7 +128,7 @@ public sealed class WarmStartTests : IDisposable
         await Refused(ExitCodes.InvalidInput, "that search used strategy evolution, this one uses tpe; a warm start needs the same strategy", "--warm-start", "source", "--set", "strategy=tpe");
         await Refused(ExitCodes.InvalidInput, "strategy random learns nothing from earlier trials, so there is nothing to take", "--warm-start", "source", "--set", "strategy=random");
         await Refused(ExitCodes.InvalidInput, "a search cannot warm-start from itself", "--warm-start", "new");
-        await Refused(ExitCodes.InvalidInput, "--warm-start is not available with --cluster", "--warm-start", "source", "--cluster");
+        await Refused(ExitCodes.InvalidInput, "--warm-start applies to a new search only", "--warm-start", "source", "--cluster", "--resume");
     }
 
     [Fact]

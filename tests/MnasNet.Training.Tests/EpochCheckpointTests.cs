@@ -36,9 +36,16 @@ public sealed class EpochCheckpointTests
             checkpoints: new CheckpointPlan(dir.File("whole"), OnEpoch: (_, c) => whole.Add(c)));
         Assert.True(full.Succeeded, full.FailureReason);
         Assert.Equal([1, 2, 3], whole.Select(c => c.Epoch));
-        // The last two and the best are kept, the others deleted.
-        var best = whole.MaxBy(c => c.Accuracy)!;
+        // The last two and the best of those before the last are kept (the last may not be journaled yet), the others deleted.
+        var best = whole.SkipLast(1).MaxBy(c => c.Accuracy)!;
         Assert.All(whole, c => Assert.Equal(c.Epoch >= 2 || c == best, File.Exists(c.Path)));
+
+        // A run told that nothing after epoch 1 is journaled (its controller is gone) keeps every checkpoint from epoch 1 on.
+        var unconfirmed = new List<EpochCheckpoint>();
+        ProxyTrainer.Train(TrainerTests.Tiny, Cifar.Value, Options, cancellation: TestContext.Current.CancellationToken,
+            checkpoints: new CheckpointPlan(dir.File("unconfirmed"), OnEpoch: (_, c) => unconfirmed.Add(c), JournaledEpoch: () => 1));
+        Assert.All(unconfirmed, c => Assert.True(File.Exists(c.Path), $"epoch {c.Epoch} deleted"));
+        Assert.Equal(whole.Select(c => c.Sha256), unconfirmed.Select(c => c.Sha256));
 
         var partial = new List<EpochCheckpoint>();
         Assert.Throws<OperationCanceledException>(() => ProxyTrainer.Train(TrainerTests.Tiny, Cifar.Value, Options, cancellation: TestContext.Current.CancellationToken,

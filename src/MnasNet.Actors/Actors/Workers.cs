@@ -10,8 +10,9 @@ namespace MnasNet.Actors.Actors;
 /// <summary>
 /// A worker that pulls: it asks for work when free, runs one piece of work off the mailbox thread (PipeTo), reports
 /// the result to the controller that offered it, and asks again. A <see cref="CancelWork"/> for its trial cancels the
-/// run. An offer it cannot take (busy, or the search's settings unknown) is declined, so the controller re-dispatches
-/// at once instead of waiting for the lease. Under a virtual clock every message it sends and the work it runs are
+/// run, and so does the death of the controller that offered it (its node died: the controller that takes the search
+/// over dispatches the work again). An offer it cannot take (busy, or the search's settings unknown) is declined, so
+/// the controller re-dispatches at once instead of waiting for the lease. Under a virtual clock every message it sends and the work it runs are
 /// held on the clock (<see cref="SearchClock.Hold"/>) until handled, so virtual time moves only when all is quiet.
 /// </summary>
 public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
@@ -54,6 +55,11 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
 
     protected abstract Task<ISearchCommand> RunAsync(TBackend backend, WorkOffer work, CancellationToken cancellationToken);
 
+    /// <summary>The controller confirmed an epoch of the final training this worker runs (trainers only).</summary>
+    protected virtual void EpochJournaled(FinalEpochJournaled journaled)
+    {
+    }
+
     protected override void PreStart() => AskForWork();
 
     protected override void PostStop() => _backends.Dispose();
@@ -83,6 +89,8 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             Clock.Release();
         });
         Receive<CancelWork>(_ => Clock.Release());
+        Receive<FinalEpochJournaled>(_ => Clock.Release());
+        Receive<Terminated>(_ => { });
         Receive<RepeatRequest>(_ => Send(_workSource, Request));
     }
 
@@ -102,11 +110,28 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             }
             Clock.Release();
         });
+        Receive<FinalEpochJournaled>(j =>
+        {
+            if (j.TrialId == _current?.TrialId && _current?.Controller.Equals(Sender) == true)
+            {
+                EpochJournaled(j);
+            }
+            Clock.Release();
+        });
         Receive<RepeatRequest>(_ => { });
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_current?.Controller))
+            {
+                _log.Info("worker {Worker}: the controller of trial {TrialId} is gone; abandoning it", WorkerId, _current?.TrialId);
+                _cancel?.Cancel();
+            }
+        });
         Receive<Finished>(f =>
         {
             _cancel?.Dispose();
             var controller = _current!.Value.Controller;
+            Context.Unwatch(controller);
             (_cancel, _current) = (null, null);
             if (f.Result is not null)
             {
@@ -142,6 +167,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
         _cancel = new CancellationTokenSource();
         _current = (work.TrialId, Sender);
+        Context.Watch(Sender);
         _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt} of search {SearchId}", WorkerId, work.TrialId, work.Kind, work.Attempt, work.SearchId);
         var token = _cancel.Token;
         Clock.Hold();
@@ -251,8 +277,32 @@ public sealed class TrainerWorker(IActorRef workSource, WorkerBackends<ITrainerB
         }
         // Epochs are reported as they finish, from the training thread; the result follows them from the same sender, so it arrives after them.
         var (controller, self, id) = (WorkController!, Self, WorkerId);
-        var record = await backend.TrainFinalAsync(work, epoch => controller.Tell(new FinalEpochDone(work.SearchId, work.TrialId, work.Attempt, id, epoch), self), cancellationToken);
+        var journaled = new JournaledEpoch(work.Attempt, work.Final?.ResumeFrom?.Epoch ?? 0);
+        _journaled = journaled;
+        var record = await backend.TrainFinalAsync(work, epoch => controller.Tell(new FinalEpochDone(work.SearchId, work.TrialId, work.Attempt, id, epoch), self), journaled.Read, cancellationToken);
         return new FinalTrainingDone(work.SearchId, work.TrialId, work.Attempt, WorkerId, record);
+    }
+
+    private JournaledEpoch? _journaled;
+
+    protected override void EpochJournaled(FinalEpochJournaled journaled)
+    {
+        if (_journaled is { } current && current.Attempt == journaled.Attempt)
+        {
+            current.Advance(journaled.Epoch);
+        }
+    }
+
+    /// <summary>The newest journaled epoch of the running attempt: written by the worker's mailbox, read by the training thread.</summary>
+    private sealed class JournaledEpoch(int attempt, int epoch)
+    {
+        private int _epoch = epoch;
+
+        public int Attempt { get; } = attempt;
+
+        public int Read() => Volatile.Read(ref _epoch);
+
+        public void Advance(int epoch) => Volatile.Write(ref _epoch, Math.Max(Read(), epoch));
     }
 
     public static Props Props(IActorRef controller, ITrainerBackend backend, SearchClock? clock = null) =>

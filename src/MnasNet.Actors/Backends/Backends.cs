@@ -27,9 +27,10 @@ public interface ITrainerBackend : IDisposable
     /// <summary>
     /// Fully trains a finalist (<see cref="WorkKind.Final"/>, <see cref="WorkOffer.Final"/>): each epoch checkpointed
     /// and reported to <paramref name="onEpoch"/>, resumed from the job's last journaled epoch. The record's curve and
-    /// best epoch are completed by the controller from the journaled epochs.
+    /// best epoch are completed by the controller from the journaled epochs. <paramref name="journaledEpoch"/> gives the
+    /// newest epoch the controller confirmed journaled: only checkpoints that one supersedes are deleted.
     /// </summary>
-    Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) =>
+    Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, Func<int> journaledEpoch, CancellationToken cancellationToken) =>
         throw new TrialFailureException($"the {Name} trainer cannot do final training");
 }
 

@@ -59,7 +59,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             result.TrainImagesPerSecond, result.Parameters, result.Macs, result.WeightsPath, work.Seed);
     }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, CancellationToken cancellationToken) => Task.Run(() =>
+    public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, Func<int> journaledEpoch, CancellationToken cancellationToken) => Task.Run(() =>
     {
         var job = work.Final ?? throw new TrialFailureException($"final-training offer for trial {work.TrialId} carries no job");
         var arch = space.Decode(work.Tokens);
@@ -79,7 +79,7 @@ public sealed class ProxyTrainerBackend(SearchSettings settings, MnasNetSearchSp
             });
             data = finalDataset?.Invoke(job.Dataset, job.Resolution) ?? DatasetSpec.Parse(job.Dataset).Load(job.Resolution);
             var checkpoints = new CheckpointPlan(job.CheckpointDirectory, Checkpoint(job.ResumeFrom), Checkpoint(job.Best), (m, c) => onEpoch(new FinalEpoch(
-                m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss, m.ValidationAccuracy, m.LearningRate, m.Seconds, c.Path, c.Sha256)));
+                m.Epoch, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss, m.ValidationAccuracy, m.LearningRate, m.Seconds, c.Path, c.Sha256)), journaledEpoch);
             result = ProxyTrainer.Train(arch, ProxyTrainer.PrepareFinalData(data, options), data.Classes, options, cancellation: cancellationToken, checkpoints: checkpoints);
         }
         catch (Exception e) when (e is TrainingConfigurationException or DatasetException or ArchitectureException)
@@ -189,4 +189,37 @@ public sealed class RealBackendFactory : IBackendFactory
         SettingsValidation.BackendName(_settings.Latency.Backend) == DevicePlatform.Adb
             ? PhoneDeviceBackend.Connect(_settings, _space, PhoneDeviceBackend.SettingsOf(_settings.Latency.Backend, _settings.Threads))
             : new HostDeviceBackend(_settings, _space, index);
+}
+
+/// <summary>
+/// A simulated search's backends whose trainers train finalists for real, as <c>mnasnet train-final</c> does on one
+/// node: a cluster's trainer nodes serve simulated searches with this, so their final training runs there too. The
+/// real backends are made on the first final-training offer (a simulated search's dataset is never read otherwise).
+/// </summary>
+public sealed class WithRealFinalTraining(IBackendFactory search, Func<RealBackendFactory> final) : IBackendFactory
+{
+    private readonly Lazy<RealBackendFactory> _final = new(final, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public ITrainerBackend CreateTrainer(int index) => new Trainer(search.CreateTrainer(index), new Lazy<ITrainerBackend>(() => _final.Value.CreateTrainer(index)));
+
+    public IDeviceBackend CreateDevice(int index) => search.CreateDevice(index);
+
+    private sealed class Trainer(ITrainerBackend proxy, Lazy<ITrainerBackend> final) : ITrainerBackend
+    {
+        public string Name => proxy.Name;
+
+        public Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken) => proxy.TrainAsync(work, cancellationToken);
+
+        public Task<FinalTrainingRecord> TrainFinalAsync(WorkOffer work, Action<FinalEpoch> onEpoch, Func<int> journaledEpoch, CancellationToken cancellationToken) =>
+            final.Value.TrainFinalAsync(work, onEpoch, journaledEpoch, cancellationToken);
+
+        public void Dispose()
+        {
+            proxy.Dispose();
+            if (final.IsValueCreated)
+            {
+                final.Value.Dispose();
+            }
+        }
+    }
 }

@@ -123,7 +123,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     }
 
     public SearchProgress Progress(SearchSession<TWorker> s) => new(settings.Id, s.Journaled.Status.Word(), s.Journaled.TrialsRewarded, settings.TrialBudget,
-        s.Journaled.Batch, s.Journaled.BestReward, s.Journaled.BestTrial, s.Leases.Count, s.Journaled.EventCount);
+        s.Journaled.Batch, s.Journaled.BestReward, s.Journaled.BestTrial, s.Leases.Count, s.Journaled.EventCount, s.Journaled.FinalStatus?.Word());
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SeededRandom.Derive(searchSeed, $"trial/{trialId}");
@@ -548,7 +548,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 Emit(new FinalTrainingStarted(c.TrialId, c.Tokens, c.ArchitectureId, plan.RecipeJson, plan.Epochs, plan.Dataset, plan.Resolution, plan.TrainSize,
                     FinalTrainingPlan.SeedOf(c.TrialSeed), c.ProxyAccuracy, c.ProxyReward, now));
             }
-            Emit(new FinalRunStarted([.. plan.Candidates.Select(c => c.TrialId)], State.FinalInFlight, now));
+            Emit(new FinalRunStarted([.. plan.Candidates.Select(c => c.TrialId)], State.FinalInFlight, now, plan.CheckpointDirectory));
             var done = State.FinalRun.Count(f => f.Finished);
             Log(LogLevel.InfoLevel, "search {SearchId}: final training of {Count} finalists ({Done} already finished): {Epochs} epochs on {Dataset}",
                 _id, plan.Candidates.Count, done, plan.Epochs, plan.Dataset);
@@ -577,7 +577,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                     Briefed = Session.Briefed.Add(worker),
                     DispatchedSinceStart = true,
                 };
-                var job = new FinalJob(final.RecipeJson, final.Epochs, final.Dataset, final.Resolution, final.TrainSize, plan.CheckpointDirectoryOf(final.TrialId), final.LastEpoch, final.BestEpoch);
+                var job = new FinalJob(final.RecipeJson, final.Epochs, final.Dataset, final.Resolution, final.TrainSize, plan.CheckpointDirectoryOf(final.TrialId, attempt), final.LastEpoch, final.BestEpoch);
                 var offer = new WorkOffer(_id, final.TrialId, WorkKind.Final, attempt, final.Tokens, final.Seed, briefed ? null : decider._settingsJson, 0, job);
                 Emit(new TrialDispatched(final.TrialId, WorkKind.Final, attempt, workerId));
                 Steps.Add(new SendToWorker<TWorker>(worker, offer));
@@ -606,6 +606,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             }
             Session = Session with { Leases = Session.Leases.SetItem(new WorkKey(m.TrialId, WorkKind.Final, 0), lease with { Deadline = FinalDeadline(Session.FinalPlan!) }) };
             Emit(new FinalEpochCompleted(m.TrialId, m.Attempt, m.WorkerId, m.Epoch));
+            // Durable now: the trainer may delete the checkpoints this epoch supersedes.
+            Steps.Add(new SendToWorker<TWorker>(lease.Worker, new FinalEpochJournaled(_id, m.TrialId, m.Attempt, m.Epoch.Epoch)));
             Log(LogLevel.InfoLevel, "search {SearchId}: trial {TrialId} final epoch {Epoch}/{Epochs}: accuracy {Accuracy:F4}, loss {Loss:F4}",
                 _id, m.TrialId, m.Epoch.Epoch, final.Epochs, m.Epoch.Accuracy, m.Epoch.Loss);
             Steps.Add(new Notify(FinalProgress(m.TrialId, m.Epoch.Epoch, m.Epoch.Accuracy)));

@@ -267,8 +267,13 @@ public sealed record FinalTrainingStarted(
     double? ProxyReward,
     DateTimeOffset At) : JournaledEvent;
 
-/// <summary>A train-final run begins with these finalists; in-flight final training of a run before it goes back to pending.</summary>
-public sealed record FinalRunStarted(IReadOnlyList<long> Trials, int RequeuedInFlight, DateTimeOffset At) : JournaledEvent;
+/// <summary>
+/// A train-final run begins with these finalists; in-flight final training of a run before it goes back to pending.
+/// <paramref name="CheckpointDirectory"/>: where its epoch checkpoints go, so a controller taking the run over (its
+/// node died) continues it there.
+/// </summary>
+public sealed record FinalRunStarted(IReadOnlyList<long> Trials, int RequeuedInFlight, DateTimeOffset At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CheckpointDirectory = null) : JournaledEvent;
 
 /// <summary>A finalist finished an epoch: a resumed run continues from this checkpoint.</summary>
 public sealed record FinalEpochCompleted(long TrialId, int Attempt, string Worker, FinalEpoch Epoch) : JournaledEvent;

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MnasNet.Actors.Protocol;
 
 /// <summary>Messages between actors (never journaled). All serializable, no actor refs inside: replies go to Sender.</summary>
@@ -29,6 +31,12 @@ public sealed record FinalJob(string RecipeJson, int Epochs, string Dataset, int
 /// <summary>A finalist's epoch is done and checkpointed (sent while it trains on).</summary>
 public sealed record FinalEpochDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalEpoch Epoch) : ISearchCommand;
 
+/// <summary>
+/// The controller to the trainer: this epoch of its final training is journaled, so checkpoints it supersedes may go.
+/// A trainer whose controller is gone hears none and deletes nothing the journal may still name.
+/// </summary>
+public sealed record FinalEpochJournaled(string SearchId, long TrialId, int Attempt, int Epoch) : ISearchCommand;
+
 /// <summary>A finalist's full training finished; the controller completes the curve and best epoch from the journaled epochs.</summary>
 public sealed record FinalTrainingDone(string SearchId, long TrialId, int Attempt, string WorkerId, FinalTrainingRecord Record) : ISearchCommand;
 
@@ -38,8 +46,18 @@ public sealed record FinalTrainingProgress(string SearchId, long TrialId, int Ep
 /// <summary>The worker cannot take the offer (busy with other work, or it lacks the search's settings): dispatch it again.</summary>
 public sealed record WorkDeclined(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0) : ISearchCommand;
 
-/// <summary>Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node.</summary>
-public sealed record StartSearch(string SearchId, string SettingsJson) : ISearchCommand;
+/// <summary>
+/// Cluster: start (or, if it is journaled, continue) the search with these settings on a controller-role node; a new
+/// search begins from <paramref name="WarmStart"/> when given (<c>search --cluster --warm-start</c>).
+/// </summary>
+public sealed record StartSearch(string SearchId, string SettingsJson,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Policy.WarmStartPlan? WarmStart = null) : ISearchCommand;
+
+/// <summary>
+/// Cluster: train these finalists (<c>mnasnet train-final --cluster</c>) on a controller-role node, on the cluster's
+/// trainer nodes; answered like <see cref="StartSearch"/>. A final run already going on is answered with its status.
+/// </summary>
+public sealed record StartFinalTraining(string SearchId, string SettingsJson, Decisions.FinalTrainingPlan Plan) : ISearchCommand;
 
 /// <summary>Abandon the running work (pause grace period over).</summary>
 public sealed record CancelWork(long TrialId) : ISearchCommand;
@@ -63,7 +81,7 @@ public sealed record GetSearchStatus : ISearchCommand
     public static GetSearchStatus Instance { get; } = new();
 }
 
-/// <summary>Progress sent to the subscriber after every journaled trial result and at the end.</summary>
+/// <summary>Progress sent to the subscriber after every journaled trial result and at the end; <paramref name="FinalStatus"/>: the train-final run's, once one began.</summary>
 public sealed record SearchProgress(
     string SearchId,
     string Status,
@@ -73,7 +91,8 @@ public sealed record SearchProgress(
     double? BestReward,
     long? BestTrial,
     int InFlight,
-    long Events) : ISearchCommand;
+    long Events,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FinalStatus = null) : ISearchCommand;
 
 /// <summary>
 /// The controller reached a stopping point: completed, paused, or failed (reason). A transient failure (the journal

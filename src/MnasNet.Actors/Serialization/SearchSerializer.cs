@@ -62,6 +62,7 @@ public static class SearchJson
         [typeof(WithdrawWorkRequest)] = "withdraw-work-request.v1",
         [typeof(WorkDeclined)] = "work-declined.v1",
         [typeof(StartSearch)] = "start-search.v1",
+        [typeof(StartFinalTraining)] = "start-final-training.v1",
         [typeof(CancelWork)] = "cancel-work.v1",
         [typeof(TrainingDone)] = "training-done.v1",
         [typeof(MeasurementDone)] = "measurement-done.v1",
@@ -76,6 +77,7 @@ public static class SearchJson
         [typeof(CheckLeases)] = "check-leases.v1",
         [typeof(PauseGraceOver)] = "pause-grace-over.v1",
         [typeof(FinalEpochDone)] = "final-epoch-done.v1",
+        [typeof(FinalEpochJournaled)] = "final-epoch-journaled.v1",
         [typeof(FinalTrainingDone)] = "final-training-done.v1",
         [typeof(FinalTrainingProgress)] = "final-training-progress.v1",
     };

@@ -53,11 +53,12 @@ public sealed record NodeOptions
 {
     /// <summary>The top-level keys of the node options in a configuration file.</summary>
     [JsonIgnore]
-    public static IReadOnlyList<string> Sections { get; } = ["journal", "workers", "logging", "cluster", "controller"];
+    public static IReadOnlyList<string> Sections { get; } = ["journal", "workers", "logging", "cluster", "controller", "final"];
 
     public JournalSettings Journal { get; init; } = new();
     public WorkerSettings Workers { get; init; } = new();
     public LoggingSettings Logging { get; init; } = new();
     public ClusterSettings Cluster { get; init; } = new();
     public ControllerNodeSettings Controller { get; init; } = new();
+    public FinalTrainingNodeSettings Final { get; init; } = new();
 }

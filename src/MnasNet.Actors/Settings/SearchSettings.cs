@@ -22,6 +22,7 @@ public sealed record SearchSettings : SearchDefinition
         Logging = node.Logging;
         Cluster = node.Cluster;
         Controller = node.Controller;
+        Final = node.Final;
     }
 
     public JournalSettings Journal { get; init; } = new();
@@ -29,6 +30,7 @@ public sealed record SearchSettings : SearchDefinition
     public LoggingSettings Logging { get; init; } = new();
     public ClusterSettings Cluster { get; init; } = new();
     public ControllerNodeSettings Controller { get; init; } = new();
+    public FinalTrainingNodeSettings Final { get; init; } = new();
 
     /// <summary>libtorch intra-op threads of this node's policy: <c>controller.threads</c> when set, else the search's <c>threads</c>.</summary>
     [JsonIgnore]
@@ -39,7 +41,7 @@ public sealed record SearchSettings : SearchDefinition
     public SearchDefinition Definition => DefinitionOnly();
 
     [JsonIgnore]
-    public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster, Controller = Controller };
+    public NodeOptions Node => new() { Journal = Journal, Workers = Workers, Logging = Logging, Cluster = Cluster, Controller = Controller, Final = Final };
 
     public static SearchSettings Of(SearchDefinition definition, NodeOptions node) => new(definition, node);
 }
@@ -209,6 +211,17 @@ public sealed record ControllerNodeSettings
     /// updates then agree with an uninterrupted run only to rounding; each update journals the count that ran it.
     /// </summary>
     public int? Threads { get; init; }
+}
+
+/// <summary>How this node runs <c>mnasnet train-final</c>.</summary>
+public sealed record FinalTrainingNodeSettings
+{
+    /// <summary>
+    /// Where finalists' epoch checkpoints go; empty: <c>&lt;journal.directory&gt;/&lt;id&gt;.final</c> on a single node. On a
+    /// cluster a directory every trainer node sees at this same path (a shared file system), so a finalist whose
+    /// trainer node dies resumes on another one from its last journaled epoch.
+    /// </summary>
+    public string CheckpointDir { get; init; } = "";
 }
 
 public sealed record WorkerSettings

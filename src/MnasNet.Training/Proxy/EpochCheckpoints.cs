@@ -49,12 +49,15 @@ public sealed record EpochCheckpoint(int Epoch, double Accuracy, string Path, st
 }
 
 /// <summary>
-/// Epoch checkpoints of a run: written to <see cref="Directory"/> after every epoch's validation (the last epoch's and
-/// the best epoch's are kept, older ones deleted), each reported to <see cref="OnEpoch"/>. A run with
-/// <see cref="ResumeFrom"/> loads it and continues at the epoch after it; <see cref="BestSoFar"/> is the best
-/// checkpoint before it (kept, and replaced only by a better one).
+/// Epoch checkpoints of a run: written to <see cref="Directory"/> after every epoch's validation, each reported to
+/// <see cref="OnEpoch"/>. A run with <see cref="ResumeFrom"/> loads it and continues at the epoch after it;
+/// <see cref="BestSoFar"/> is the best checkpoint before it. <see cref="JournaledEpoch"/> says which epoch the caller
+/// has made durable (null: every epoch before the one just saved): checkpoints from that epoch on and the best up to
+/// it are kept, older ones deleted — so a run whose reports are no longer journaled (its controller gone) deletes
+/// nothing the journal may still name.
 /// </summary>
-public sealed record CheckpointPlan(string Directory, EpochCheckpoint? ResumeFrom = null, EpochCheckpoint? BestSoFar = null, Action<EpochMetrics, EpochCheckpoint>? OnEpoch = null)
+public sealed record CheckpointPlan(string Directory, EpochCheckpoint? ResumeFrom = null, EpochCheckpoint? BestSoFar = null, Action<EpochMetrics, EpochCheckpoint>? OnEpoch = null,
+    Func<int>? JournaledEpoch = null)
 {
     public string PathOf(int epoch) => System.IO.Path.Combine(Directory, $"epoch-{epoch:D4}.pt");
 }

@@ -265,17 +265,15 @@ public static class ProxyTrainer
         }
 
         private readonly List<EpochCheckpoint> _kept = [];
-        private EpochCheckpoint? _best;
 
-        // The last two checkpoints and the best are kept: the last may not be journaled yet when a crash comes (it is
-        // reported, then journaled), the one before it is. Older ones are deleted.
+        // Kept: the checkpoints from the newest journaled epoch on (a crash may come before a newer one is journaled)
+        // and the best journaled one; older ones this run wrote or was handed (resume point, best so far) are deleted.
         private void SaveCheckpoint(CheckpointPlan plan, MnasNetModel model, OptimizerHelper optimizer, Generator generator, EpochMetrics metrics)
         {
-            if (_kept.Count == 0 && plan.ResumeFrom is { } resumed)
+            if (_kept.Count == 0)
             {
-                _kept.Add(resumed);
+                _kept.AddRange(new[] { plan.ResumeFrom, plan.BestSoFar }.OfType<EpochCheckpoint>().DistinctBy(c => c.Path));
             }
-            _best ??= plan.BestSoFar ?? plan.ResumeFrom;
             System.IO.Directory.CreateDirectory(plan.Directory);
             var path = plan.PathOf(metrics.Epoch);
             model.save(path);
@@ -285,19 +283,17 @@ public static class ProxyTrainer
                 File.WriteAllBytes(EpochCheckpoint.RandomStatePathOf(path), state.data<byte>().ToArray());
             }
             var checkpoint = new EpochCheckpoint(metrics.Epoch, metrics.ValidationAccuracy, path, EpochCheckpoint.HashOf(path));
-            var previousBest = _best;
-            if (_best is null || checkpoint.Accuracy > _best.Accuracy)
-            {
-                _best = checkpoint;
-            }
+            _kept.RemoveAll(c => c.Path == path);
             _kept.Add(checkpoint);
             plan.OnEpoch?.Invoke(metrics, checkpoint);
-            var keep = _kept.TakeLast(2).Select(c => c.Path).Append(_best.Path).ToHashSet();
-            foreach (var old in _kept.SkipLast(2).Append(previousBest).OfType<EpochCheckpoint>().Where(c => !keep.Contains(c.Path)).DistinctBy(c => c.Path).ToList())
+            var journaled = Math.Min(plan.JournaledEpoch?.Invoke() ?? metrics.Epoch - 1, metrics.Epoch);
+            // The first epoch of the highest accuracy, as the journal's best epoch.
+            var best = _kept.Where(c => c.Epoch <= journaled).OrderByDescending(c => c.Accuracy).ThenBy(c => c.Epoch).FirstOrDefault();
+            foreach (var old in _kept.Where(c => c.Epoch < journaled && c.Path != best?.Path).ToList())
             {
                 old.Delete();
+                _kept.Remove(old);
             }
-            _kept.RemoveAll(c => !keep.Contains(c.Path));
         }
 
         // TorchVision's classifier init (uniform, fan-out of the class count) is scaled for 1000 classes; with 10 it

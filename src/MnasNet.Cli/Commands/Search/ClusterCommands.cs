@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
 using MnasNet.Cluster;
@@ -82,7 +83,7 @@ public sealed class NodeCommand : SearchCliCommand
 
 internal static class ClusterSearchExecution
 {
-    public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(SearchSettings settings, ClusterNodeOptions node, bool resume, TextWriter output, bool plain, CancellationToken cancellationToken, WarmStartPlan? warmStart = null)
     {
         using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var signals = StopSignals.Cancel(leave);
@@ -98,14 +99,14 @@ internal static class ClusterSearchExecution
                 var members = 0;
                 var connection = PostgresJournal.ConnectionString(settings.Journal);
                 outcome = await LiveView.RunAsync(settings,
-                    onProgress => ClusterRunner.RunSearchAsync(settings, node, resume, onProgress, _ => Interlocked.Increment(ref members), leave: leave.Token),
+                    onProgress => ClusterRunner.RunSearchAsync(settings, node, resume, onProgress, _ => Interlocked.Increment(ref members), leave: leave.Token, warmStart: warmStart),
                     () => PostgresJournal.ReadEvents(connection, settings.Id),
                     () => $"{Volatile.Read(ref members)} members up");
             }
             else
             {
                 var progress = new ProgressLog(settings, Log.Logger);
-                outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, progress.Observe, up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+                outcome = await ClusterRunner.RunSearchAsync(settings, node, resume, progress.Observe, up => output.WriteLine($"member up: {up}"), leave: leave.Token, warmStart: warmStart);
             }
             var done = outcome.LastProgress?.TrialsDone ?? 0;
             await output.WriteLineAsync((outcome.Status == ClusterRunner.LeftStatus ? null : SearchStatusWords.FromWord(outcome.Status)) switch

@@ -53,27 +53,32 @@ public sealed class SearchCommand : SearchCliCommand
         var warmFrom = parseResult.GetValue(_warmStart);
         if (parseResult.GetValue(_cluster))
         {
-            if (warmFrom is not null)
+            var resume = parseResult.GetValue(_resume);
+            if (resume && warmFrom is not null)
             {
-                throw new SettingsException("--warm-start is not available with --cluster yet: warm-start the search on one node, or start it cold");
+                throw new SettingsException("--warm-start applies to a new search only: --resume continues the search from its journal");
             }
             var node = _node.Resolve(parseResult, $"controller,{parseResult.GetValue(_roles)}");
-            return await ClusterSearchExecution.RunAsync(settings, node, parseResult.GetValue(_resume), output, parseResult.GetValue(_plain), cancellationToken);
+            var clusterWarm = warmFrom is null ? null : await WarmStartAsync(settings, warmFrom, output);
+            return await ClusterSearchExecution.RunAsync(settings, node, resume, output, parseResult.GetValue(_plain), cancellationToken, clusterWarm);
         }
         if (parseResult.GetValue(_resume) || parseResult.GetValue(_node.SeedNodes) is { Length: > 0 })
         {
             throw new SettingsException("--resume and --seed-nodes need --cluster (a single-node search continues with 'mnasnet resume ID')");
         }
-        WarmStartPlan? warm = null;
-        if (warmFrom is not null)
-        {
-            WarmStartPlanner.EnsureOtherSearch(settings, warmFrom);
-            warm = WarmStartPlanner.Plan(settings, warmFrom, SourceJournals(settings).ReadEvents(warmFrom));
-            await output.WriteLineAsync(warm.Record.Taken == Controller.WarmStartKind.PolicyState
-                ? $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its policy state of step {warm.Record.SourceStep} ({warm.Record.SourceStateHash}), learned from {warm.Record.SourceTrials} trials"
-                : $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its best {warm.Record.Trials!.Count} of {warm.Record.SourceTrials} trials, re-scored under this search's reward");
-        }
+        var warm = warmFrom is null ? null : await WarmStartAsync(settings, warmFrom, output);
         return await SearchExecution.RunAsync(settings, resume: false, output, parseResult.GetValue(_plain), cancellationToken, warm);
+    }
+
+    /// <summary>Plans the warm start from the source search in the journal this search writes to, and says what it takes.</summary>
+    private static async Task<WarmStartPlan> WarmStartAsync(SearchSettings settings, string warmFrom, TextWriter output)
+    {
+        WarmStartPlanner.EnsureOtherSearch(settings, warmFrom);
+        var warm = WarmStartPlanner.Plan(settings, warmFrom, SourceJournals(settings).ReadEvents(warmFrom));
+        await output.WriteLineAsync(warm.Record.Taken == Controller.WarmStartKind.PolicyState
+            ? $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its policy state of step {warm.Record.SourceStep} ({warm.Record.SourceStateHash}), learned from {warm.Record.SourceTrials} trials"
+            : $"warm start from search {warmFrom} ({warm.Record.SourceStatus}, {warm.Record.SourceEvents} events): its best {warm.Record.Trials!.Count} of {warm.Record.SourceTrials} trials, re-scored under this search's reward");
+        return warm;
     }
 
     /// <summary>Where the warm start's source is read: the journal this search writes to.</summary>

@@ -9,6 +9,7 @@ using MnasNet.Actors.Logging;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
+using MnasNet.Cluster;
 using MnasNet.SearchSpace;
 using MnasNet.Training.Proxy;
 using Serilog;
@@ -33,30 +34,34 @@ public sealed class TrainFinalCommand : SearchCliCommand
     private readonly Option<string?> _dataset = new("--dataset") { Description = $"Dataset: {Training.Data.DatasetSpec.Syntax} (default: the search's).", HelpName = "SPEC" };
     private readonly Option<int?> _resolution = new("--resolution") { Description = "Input resolution (default: the dataset's own).", HelpName = "R" };
     private readonly Option<int?> _trainSize = new("--train-size") { Description = "Training images (default: all).", HelpName = "N" };
-    private readonly Option<string?> _checkpoints = new("--checkpoint-dir") { Description = "Where epoch checkpoints go (default: <journal-dir>/<id>.final).", HelpName = "DIR" };
+    private readonly Option<string?> _checkpoints = new("--checkpoint-dir") { Description = "Where epoch checkpoints go (default: final.checkpointDir, else <journal-dir>/<id>.final; with --cluster a directory every trainer node sees).", HelpName = "DIR" };
     private readonly Option<string?> _export = new("--export") { Description = "Export each trained finalist here (ONNX, TFLite, TorchSharp state, architecture JSON, model card).", HelpName = "DIR" };
-    private readonly Option<string?> _config = new("--config") { Description = "Node options (journal, workers, logging) as JSON." };
+    private readonly Option<string?> _config = new("--config") { Description = "Node options (journal, workers, logging, final) as JSON; with --cluster the cluster's settings file (only its node options are used)." };
     private readonly Option<string[]> _set = new("--set") { Description = "Override a node option, e.g. --set workers.trainers=2 (repeatable).", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<bool> _cluster = new("--cluster") { Description = "Train on the cluster's trainer nodes, journaled in its PostgreSQL journal: this process is a controller-role node (see --seed-nodes)." };
+    private readonly Option<string> _roles = new("--roles") { Description = "With --cluster: extra roles of this node (trainer).", DefaultValueFactory = _ => "controller" };
+    private readonly ClusterNodeCliOptions _node = new();
 
     public TrainFinalCommand() : base("train-final", "Fully train a search's best candidates (journaled, resumable), optionally exporting them.")
     {
         Arguments.Add(_id);
-        foreach (var o in new Option[] { _dir, _top, _trials, _pareto, _recipe, _epochs, _dataset, _resolution, _trainSize, _checkpoints, _export, _config, _set })
+        foreach (var o in new Option[] { _dir, _top, _trials, _pareto, _recipe, _epochs, _dataset, _resolution, _trainSize, _checkpoints, _export, _config, _set, _cluster, _roles })
         {
             Options.Add(o);
         }
+        _node.AddTo(this);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var (directory, id) = (parseResult.GetValue(_dir)!, parseResult.GetValue(_id)!);
-        if (JournalReader.FindSearch(directory, id) is null)
+        var cluster = parseResult.GetValue(_cluster);
+        if (!cluster && parseResult.GetValue(_node.SeedNodes) is { Length: > 0 })
         {
-            throw new SearchNotFoundException($"no search '{id}' in '{directory}'");
+            throw new CliInputException("--seed-nodes needs --cluster (without it the finalists train on this machine's own trainers)");
         }
-        var node = NodeOptionsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? [], previous: JournalFiles.NodeOptionsFile(directory, id));
-        var settings = SearchRunner.SettingsOf(directory, id, node);
-        var history = SearchHistory.From(id, JournalReader.ReadEvents(directory, id));
+        var (settings, events) = cluster ? ClusterSearch(parseResult, id) : LocalSearch(parseResult, directory, id);
+        var history = SearchHistory.From(id, events);
         var summary = SearchSummary.From(history);
         var candidates = FinalistSelection.Select(summary, history, parseResult.GetValue(_top), parseResult.GetValue(_trials), parseResult.GetValue(_pareto));
 
@@ -83,19 +88,28 @@ public sealed class TrainFinalCommand : SearchCliCommand
         {
             throw new CliInputException($"--train-size must be at least 2, got {parseResult.GetValue(_trainSize)}");
         }
-        var plan = new FinalTrainingPlan(candidates, recipe.ToJson(), recipe.Epochs, dataset, parseResult.GetValue(_resolution), parseResult.GetValue(_trainSize),
-            Path.GetFullPath(parseResult.GetValue(_checkpoints) ?? Path.Combine(directory, $"{id}.final")));
+        var checkpoints = parseResult.GetValue(_checkpoints) ?? (settings.Final.CheckpointDir is { Length: > 0 } shared ? shared
+            : cluster ? throw new CliInputException("--cluster: the trainer nodes need a checkpoint directory every one of them sees at the same path (a shared file system): set final.checkpointDir or pass --checkpoint-dir")
+            : Path.Combine(directory, $"{id}.final"));
+        var plan = new FinalTrainingPlan(candidates, recipe.ToJson(), recipe.Epochs, dataset, parseResult.GetValue(_resolution), parseResult.GetValue(_trainSize), Path.GetFullPath(checkpoints));
         FinalistSelection.CheckContinuable(history.Current, plan);
 
-        var outcome = await RunAsync(settings, plan, output, cancellationToken);
-        var after = SearchHistory.From(id, JournalReader.ReadEvents(directory, id));
+        var outcome = cluster
+            ? await RunOnClusterAsync(settings, _node.Resolve(parseResult, parseResult.GetValue(_roles)!), plan, output, cancellationToken)
+            : await RunAsync(settings, plan, output, cancellationToken);
+        if (outcome.Status == ClusterRunner.LeftStatus)
+        {
+            await output.WriteLineAsync($"search {id}: {outcome.Reason}");
+            return ExitCodes.Success;
+        }
+        var after = SearchHistory.From(id, cluster ? PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), id) : JournalReader.ReadEvents(directory, id));
         await FinalTable.WriteAsync(output, SearchSummary.From(after), [.. candidates.Select(c => c.TrialId)]);
         switch (SearchStatusWords.FromWord(outcome.Status))
         {
             case SearchStatus.Completed:
                 break;
             case SearchStatus.Paused:
-                await output.WriteLineAsync($"final training of search {id} paused ({outcome.Reason}); continue with 'mnasnet train-final {id} --trials {string.Join(',', candidates.Select(c => c.TrialId))}' and the same recipe");
+                await output.WriteLineAsync($"final training of search {id} paused ({outcome.Reason}); continue with 'mnasnet train-final {id} --trials {string.Join(',', candidates.Select(c => c.TrialId))}{(cluster ? " --cluster" : "")}' and the same recipe");
                 return ExitCodes.Cancelled;
             default:
                 throw new CliInputException($"final training of search {id} {outcome.Status}: {outcome.Reason}", ExitCodes.Failure);
@@ -112,6 +126,51 @@ public sealed class TrainFinalCommand : SearchCliCommand
             }
         }
         return after.Current.FinalRun.Any(f => f.Status == WorkStatus.Failed) ? ExitCodes.Failure : ExitCodes.Success;
+    }
+
+    private SearchRun LocalSearch(ParseResult parseResult, string directory, string id)
+    {
+        if (JournalReader.FindSearch(directory, id) is null)
+        {
+            throw new SearchNotFoundException($"no search '{id}' in '{directory}'");
+        }
+        var node = NodeOptionsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? [], previous: JournalFiles.NodeOptionsFile(directory, id));
+        return new SearchRun(SearchRunner.SettingsOf(directory, id, node), JournalReader.ReadEvents(directory, id));
+    }
+
+    /// <summary>
+    /// The search in the cluster's PostgreSQL journal, run with this node's options: those of --config, the cluster's
+    /// settings file as <c>node</c> and <c>search --cluster</c> take it (its search definition is not used), and --set.
+    /// </summary>
+    private SearchRun ClusterSearch(ParseResult parseResult, string id)
+    {
+        var node = SettingsLoader.Load(parseResult.GetValue(_config), parseResult.GetValue(_set) ?? []).Node;
+        if (node.Journal.Provider != "postgresql")
+        {
+            throw new SettingsException("--cluster: a clustered search journals to PostgreSQL: set journal.provider = postgresql (and MNASNET_PG_CONNECTION or journal.connectionStringFile) in --config");
+        }
+        var events = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(node.Journal), id);
+        var started = events.Select(e => e.Event).OfType<SearchStarted>().FirstOrDefault() ?? throw new SearchNotFoundException($"no search '{id}' in the PostgreSQL journal");
+        return new SearchRun(SettingsLoader.FromJson(started.SettingsJson, node), events);
+    }
+
+    private sealed record SearchRun(SearchSettings Settings, IReadOnlyList<JournalEntry> Events);
+
+    private static async Task<SearchOutcome> RunOnClusterAsync(SearchSettings settings, ClusterNodeOptions node, FinalTrainingPlan plan, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var leave = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var signals = StopSignals.Cancel(leave);
+        Log.Logger = SearchLogging.Create(settings, console: true);
+        try
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"search {settings.Id}: final training of trials {string.Join(", ", plan.Candidates.Select(c => c.TrialId))} on the cluster: {plan.Epochs} epochs on {plan.Dataset}, checkpoints in {plan.CheckpointDirectory}"));
+            return await ClusterRunner.RunFinalAsync(settings, node, plan, onMemberUp: up => output.WriteLine($"member up: {up}"), leave: leave.Token);
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
     }
 
     private static async Task<SearchOutcome> RunAsync(SearchSettings settings, FinalTrainingPlan plan, TextWriter output, CancellationToken cancellationToken)
