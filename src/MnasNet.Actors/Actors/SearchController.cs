@@ -20,11 +20,12 @@ namespace MnasNet.Actors.Actors;
 /// groups writes. An effect that follows an event runs in that event's persist handler, i.e. once it is durable; an
 /// effect that leaves the actor before any event of its decision waits (DeferAsync) for every event already
 /// written. Nothing outside ever sees a decision the journal could lose: a crash loses at most events nobody has
-/// heard of, and recovery recomputes them. Only logging, timers and death-watch happen at once. On recovery the
+/// heard of, and recovery recomputes them. Only logging, timers and death-watch happen at once (under a virtual clock
+/// also what goes to the simulated workers in this process, see <see cref="AtOnce"/>). On recovery the
 /// policy is restored from the newest journaled policy state (journals without states re-run the policy and must
 /// reproduce their samples and updates). Time — <c>now</c> of each decision, timers, event timestamps — comes from the
-/// <see cref="SearchClock"/>; under a virtual clock every command is held on it until handled here, and a journal
-/// write, a snapshot or a message out until it is done, so the clock moves only when the search is quiet.
+/// <see cref="SearchClock"/>; under a virtual clock every command is held on it until handled here, and a snapshot or
+/// a message out until it is done, so the clock moves only when every decision due has been made and carried out.
 /// </remarks>
 public sealed class SearchController : ReceivePersistentActor, IWithTimers
 {
@@ -118,18 +119,19 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var decision = _decider.Decide(_session, _policy, command, sender, _clock.Now);
         _session = decision.Session;
         var before = decision.Steps.TakeWhile(s => s is not JournalEvent).ToList();
-        Carry(before.Where(e => !e.LeavesActor));
-        if (before.Any(e => e.LeavesActor))
+        Carry(decision.Steps.Where((e, i) => AtOnce(e) || (i < before.Count && !e.LeavesActor)));
+        var deferred = before.Where(e => e.LeavesActor && !AtOnce(e)).ToList();
+        if (deferred.Count > 0)
         {
             _clock.Hold();
-            DeferAsync(before.Where(e => e.LeavesActor).ToList(), effects =>
+            DeferAsync(deferred, effects =>
             {
                 Carry(effects);
                 _clock.Release();
             });
         }
         // Each event with the effects that follow it, up to the next event; handlers run in order, once each is durable.
-        var written = decision.Steps.Skip(before.Count).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
+        var written = decision.Steps.Skip(before.Count).Where(e => !AtOnce(e)).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
         {
             if (step is JournalEvent j)
             {
@@ -144,17 +146,31 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var effects = new Queue<List<DecisionStep>>(written.Select(w => w.After));
         if (written.Count > 0)
         {
-            _clock.Hold();
+            // Under the virtual clock a write holds it only when a snapshot waits for it (SnapshotSettled is a command).
+            var holds = !_clock.IsVirtual || written.Any(w => w.After.Any(e => e is WriteSnapshot or SealHead));
+            if (holds)
+            {
+                _clock.Hold();
+            }
             PersistAllAsync(written.Select(w => w.Event), _ =>
             {
                 Carry(effects.Dequeue());
-                if (effects.Count == 0)
+                if (effects.Count == 0 && holds)
                 {
                     _clock.Release();
                 }
             });
         }
     }
+
+    /// <summary>
+    /// Under the virtual clock the workers are simulated in this process and die with it: offers and cancellations to
+    /// them, reward requests and timers cannot be seen outside it, so they are carried out as decided and the clock
+    /// does not wait for journal writes (which then group the events of many of its points in time). What can be
+    /// seen outside — notifications (progress, stopped) and snapshots — still waits until its events are durable.
+    /// Under the real clock only steps before a decision's first event that stay in the actor run at once.
+    /// </summary>
+    private bool AtOnce(DecisionStep step) => _clock.IsVirtual && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
 
     private void Carry(IEnumerable<DecisionStep> effects)
     {
