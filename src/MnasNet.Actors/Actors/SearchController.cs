@@ -37,11 +37,13 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly SearchPolicy _policy;
     private readonly SearchClock _clock;
     private readonly Dictionary<string, IDisposable> _virtualTimers = [];
+    private readonly bool _eagerEffects;
 
     /// <param name="final">Set: this run trains the plan's finalists (<c>mnasnet train-final</c>) instead of running the search.</param>
     public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null)
     {
         _clock = clock ?? SearchClock.Real;
+        _eagerEffects = _clock.IsVirtual && JournalOutage.Parse(settings.Simulation.JournalOutages).Count == 0;
         _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
@@ -147,7 +149,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         if (written.Count > 0)
         {
             // Under the virtual clock a write holds it only when a snapshot waits for it (SnapshotSettled is a command).
-            var holds = !_clock.IsVirtual || written.Any(w => w.After.Any(e => e is WriteSnapshot or SealHead));
+            var holds = !_eagerEffects || written.Any(w => w.After.Any(e => e is WriteSnapshot or SealHead));
             if (holds)
             {
                 _clock.Hold();
@@ -170,7 +172,12 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     /// seen outside — notifications (progress, stopped) and snapshots — still waits until its events are durable.
     /// Under the real clock only steps before a decision's first event that stay in the actor run at once.
     /// </summary>
-    private bool AtOnce(DecisionStep step) => _clock.IsVirtual && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
+    /// <remarks>
+    /// Not with <c>simulation.journalOutages</c>: whether a write fails then depends on the virtual time it is made
+    /// at, so writes hold the clock (made at the time of their decision, as under the real clock's rules) and what
+    /// follows an event waits for it, exactly as in real time.
+    /// </remarks>
+    private bool AtOnce(DecisionStep step) => _eagerEffects && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
 
     private void Carry(IEnumerable<DecisionStep> effects)
     {
