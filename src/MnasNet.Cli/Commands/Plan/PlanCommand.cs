@@ -148,7 +148,7 @@ public sealed class PlanCommand : SearchCliCommand
         var c = CultureInfo.InvariantCulture;
         var cost = fit.Cost;
         await output.WriteLineAsync(string.Create(c, $"search {id} ({actual.Clock} clock): {fit.TrainSamples} trainings (R² {fit.TrainR2:F3}), {fit.MeasureSamples} measurements, {fit.UpdateSamples} updates, {fit.Trainers} trainers, {fit.Devices} devices"));
-        await output.WriteLineAsync(string.Create(c, $"  simulation.cost: trainerMacsPerSecond {cost.TrainerMacsPerSecond:G4} (imagesPerEpoch {cost.ImagesPerEpoch}), trialOverheadSeconds {cost.TrialOverheadSeconds:F2}, measureSetupSeconds {cost.MeasureSetupSeconds:F2}, updateSeconds {cost.UpdateSeconds:F2}, noise {cost.Noise:F3}"));
+        await output.WriteLineAsync(string.Create(c, $"  simulation.cost: trainerMacsPerSecond {(cost.TrainerMacsPerSecond == double.MaxValue ? "unbounded (training time does not grow with MACs here)" : cost.TrainerMacsPerSecond.ToString("G4", c))} (imagesPerEpoch {cost.ImagesPerEpoch}), trialOverheadSeconds {cost.TrialOverheadSeconds:F2}, measureSetupSeconds {cost.MeasureSetupSeconds:F2}, updateSeconds {cost.UpdateSeconds:F2}, noise {cost.Noise:F3}"));
         await output.WriteLineAsync(string.Create(c, $"  makespan: journaled {(actual.ElapsedSeconds is { } e ? PlanRow.Duration(e) : "-")}, predicted {PlanRow.Duration(predicted.MakespanSeconds)}{(calibration.Error is { } err ? $" ({err:+0.0%;-0.0%})" : "")}"));
         return ExitCodes.Success;
     }
