@@ -43,7 +43,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null)
     {
         _clock = clock ?? SearchClock.Real;
-        _eagerEffects = _clock.IsVirtual && JournalOutage.Parse(settings.Simulation.JournalOutages).Count == 0;
+        var simulation = settings.Simulation;
+        _eagerEffects = _clock.IsVirtual && JournalOutage.Parse(simulation.JournalOutages).Count == 0
+            && (simulation.TrainSeconds > 0 || simulation.MeasureSeconds > 0 || simulation.Cost.Enabled);
         _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
@@ -175,7 +177,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     /// <remarks>
     /// Not with <c>simulation.journalOutages</c>: whether a write fails then depends on the virtual time it is made
     /// at, so writes hold the clock (made at the time of their decision, as under the real clock's rules) and what
-    /// follows an event waits for it, exactly as in real time.
+    /// follows an event waits for it, exactly as in real time. Nor when work takes no virtual time (no fixed
+    /// durations, no cost model): nothing then waits for the clock, so only its writes pace the search, which keeps
+    /// a pause or an interrupt landing within a few events instead of after the whole search.
     /// </remarks>
     private bool AtOnce(DecisionStep step) => _eagerEffects && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
 
