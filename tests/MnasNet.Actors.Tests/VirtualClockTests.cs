@@ -166,4 +166,35 @@ public sealed class VirtualClockTests
         Assert.True(rough.VirtualElapsed > calm.VirtualElapsed + TimeSpan.FromSeconds(600), $"{rough.VirtualElapsed} vs {calm.VirtualElapsed}");
         Assert.Equal(24, Events(dir.Path, "crashing").OfType<TrialTrained>().Count());
     }
+
+    [Fact]
+    public async Task A_journal_outage_stops_the_controller_which_restarts_with_back_off_and_the_search_ends_as_without_it()
+    {
+        using var dir = new TempDir();
+        // 8 trials a batch on 4 trainers: the second round of training ends at 120 s, inside the outage [100, 150).
+        var settings = Fixed(dir.Path, "steady", batchSize: 8, batches: 3, trainers: 4, devices: 2, trainSeconds: 60, measureSeconds: 10);
+        var outage = settings with { Id = "outage", Simulation = settings.Simulation with { JournalOutages = "100+50" } };
+        var steady = await Run(settings);
+        var survived = await Run(outage);
+
+        Assert.Equal(Simulated.Fingerprint(dir.Path, "steady"), Simulated.Fingerprint(dir.Path, "outage"));
+        var events = Events(dir.Path, "outage");
+        var start = ((SearchStarted)events[0]).At;
+        double Seconds(ISearchEvent e) => (VirtualTime.At(e)!.Value - start).TotalSeconds;
+        // Nothing was journaled inside the window; the controller came back after it (the back-offs 0.5, 1, 2, 4, 8, 15 s
+        // from 120 s: the sixth restart, at 150.5 s, is the first whose search-resumed could be written).
+        Assert.DoesNotContain(events, e => VirtualTime.At(e) is not null && Seconds(e) is >= 100 and < 150);
+        var resumed = Assert.Single(events.OfType<SearchResumed>());
+        Assert.Equal(150.5, Seconds(resumed), 6);
+        Assert.Equal(4, resumed.RequeuedInFlight);
+        // The training the outage cut off was dispatched again (attempt 2) once the controller was back; each trial has one result and one reward.
+        var redispatched = events.OfType<TrialDispatched>().Where(d => d.Attempt == 2).ToList();
+        Assert.Equal(4, redispatched.Count);
+        Assert.All(redispatched, d => Assert.True(Seconds(d) >= 150.5));
+        Assert.Equal(24, events.OfType<TrialTrained>().Select(t => t.TrialId).Distinct().Count());
+        Assert.Equal(24, events.OfType<TrialTrained>().Count());
+        Assert.Equal(24, events.OfType<RewardComputed>().Count());
+        // Lost: the cut-off training (60 s from 60 s) had to be redone from 150.5 s.
+        Assert.Equal(steady.VirtualElapsed!.Value + TimeSpan.FromSeconds(90.5), survived.VirtualElapsed!.Value);
+    }
 }

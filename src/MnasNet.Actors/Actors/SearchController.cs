@@ -20,11 +20,12 @@ namespace MnasNet.Actors.Actors;
 /// groups writes. An effect that follows an event runs in that event's persist handler, i.e. once it is durable; an
 /// effect that leaves the actor before any event of its decision waits (DeferAsync) for every event already
 /// written. Nothing outside ever sees a decision the journal could lose: a crash loses at most events nobody has
-/// heard of, and recovery recomputes them. Only logging, timers and death-watch happen at once. On recovery the
+/// heard of, and recovery recomputes them. Only logging, timers and death-watch happen at once (under a virtual clock
+/// also what goes to the simulated workers in this process, see <see cref="AtOnce"/>). On recovery the
 /// policy is restored from the newest journaled policy state (journals without states re-run the policy and must
 /// reproduce their samples and updates). Time — <c>now</c> of each decision, timers, event timestamps — comes from the
-/// <see cref="SearchClock"/>; under a virtual clock every command is held on it until handled here, and a journal
-/// write, a snapshot or a message out until it is done, so the clock moves only when the search is quiet.
+/// <see cref="SearchClock"/>; under a virtual clock every command is held on it until handled here, and a snapshot or
+/// a message out until it is done, so the clock moves only when every decision due has been made and carried out.
 /// </remarks>
 public sealed class SearchController : ReceivePersistentActor, IWithTimers
 {
@@ -36,11 +37,15 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly SearchPolicy _policy;
     private readonly SearchClock _clock;
     private readonly Dictionary<string, IDisposable> _virtualTimers = [];
+    private readonly bool _eagerEffects;
 
     /// <param name="final">Set: this run trains the plan's finalists (<c>mnasnet train-final</c>) instead of running the search.</param>
     public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null)
     {
         _clock = clock ?? SearchClock.Real;
+        var simulation = settings.Simulation;
+        _eagerEffects = _clock.IsVirtual && JournalOutage.Parse(simulation.JournalOutages).Count == 0
+            && (simulation.TrainSeconds > 0 || simulation.MeasureSeconds > 0 || simulation.Cost.Enabled);
         _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
@@ -118,18 +123,19 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var decision = _decider.Decide(_session, _policy, command, sender, _clock.Now);
         _session = decision.Session;
         var before = decision.Steps.TakeWhile(s => s is not JournalEvent).ToList();
-        Carry(before.Where(e => !e.LeavesActor));
-        if (before.Any(e => e.LeavesActor))
+        Carry(decision.Steps.Where((e, i) => AtOnce(e) || (i < before.Count && !e.LeavesActor)));
+        var deferred = before.Where(e => e.LeavesActor && !AtOnce(e)).ToList();
+        if (deferred.Count > 0)
         {
             _clock.Hold();
-            DeferAsync(before.Where(e => e.LeavesActor).ToList(), effects =>
+            DeferAsync(deferred, effects =>
             {
                 Carry(effects);
                 _clock.Release();
             });
         }
         // Each event with the effects that follow it, up to the next event; handlers run in order, once each is durable.
-        var written = decision.Steps.Skip(before.Count).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
+        var written = decision.Steps.Skip(before.Count).Where(e => !AtOnce(e)).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
         {
             if (step is JournalEvent j)
             {
@@ -144,17 +150,38 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
         var effects = new Queue<List<DecisionStep>>(written.Select(w => w.After));
         if (written.Count > 0)
         {
-            _clock.Hold();
+            // Under the virtual clock a write holds it only when a snapshot waits for it (SnapshotSettled is a command).
+            var holds = !_eagerEffects || written.Any(w => w.After.Any(e => e is WriteSnapshot or SealHead));
+            if (holds)
+            {
+                _clock.Hold();
+            }
             PersistAllAsync(written.Select(w => w.Event), _ =>
             {
                 Carry(effects.Dequeue());
-                if (effects.Count == 0)
+                if (effects.Count == 0 && holds)
                 {
                     _clock.Release();
                 }
             });
         }
     }
+
+    /// <summary>
+    /// Under the virtual clock the workers are simulated in this process and die with it: offers and cancellations to
+    /// them, reward requests and timers cannot be seen outside it, so they are carried out as decided and the clock
+    /// does not wait for journal writes (which then group the events of many of its points in time). What can be
+    /// seen outside — notifications (progress, stopped) and snapshots — still waits until its events are durable.
+    /// Under the real clock only steps before a decision's first event that stay in the actor run at once.
+    /// </summary>
+    /// <remarks>
+    /// Not with <c>simulation.journalOutages</c>: whether a write fails then depends on the virtual time it is made
+    /// at, so writes hold the clock (made at the time of their decision, as under the real clock's rules) and what
+    /// follows an event waits for it, exactly as in real time. Nor when work takes no virtual time (no fixed
+    /// durations, no cost model): nothing then waits for the clock, so only its writes pace the search, which keeps
+    /// a pause or an interrupt landing within a few events instead of after the whole search.
+    /// </remarks>
+    private bool AtOnce(DecisionStep step) => _eagerEffects && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
 
     private void Carry(IEnumerable<DecisionStep> effects)
     {

@@ -397,12 +397,17 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             }
             foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
             {
+                // Platforms (trainers: all) with nothing pending for them: the next idle worker of one finds nothing either.
+                var exhausted = new HashSet<string?>();
                 var i = 0;
                 while (i < Session.Idle(kind).Count)
                 {
                     var (worker, workerId, platform) = Session.Idle(kind)[i];
-                    if (State.NextPending(kind, (t, target) => (kind == WorkKind.Train || Serves(platform, target)) && !BackingOff(new WorkKey(t.TrialId, kind, target))) is not { } work)
+                    var eligibility = kind == WorkKind.Train ? null : platform;
+                    if (exhausted.Contains(eligibility)
+                        || State.NextPending(kind, (t, target) => (kind == WorkKind.Train || Serves(platform, target)) && !BackingOff(new WorkKey(t.TrialId, kind, target))) is not { } work)
                     {
+                        exhausted.Add(eligibility);
                         i++;
                         continue;
                     }

@@ -27,6 +27,8 @@ public sealed class SearchSubscriberKey;
 /// What the host needs beyond the settings: where the journal is, which backends, who hears progress, a new search's
 /// warm start, and the clock the search runs on (null: the real one; the backends must wait on the same clock).
 /// <paramref name="Final"/>: train these finalists (trainers only, no devices) instead of running the search.
+/// <paramref name="VirtualOrigin"/>: the virtual time the search started at, which <c>simulation.journalOutages</c>
+/// count from (null: the clock's time when the host is built).
 /// </summary>
 public sealed record SearchHostOptions(
     string Database,
@@ -36,7 +38,8 @@ public sealed record SearchHostOptions(
     bool StartWorkers = true,
     Policy.WarmStartPlan? WarmStart = null,
     SearchClock? Clock = null,
-    Decisions.FinalTrainingPlan? Final = null);
+    Decisions.FinalTrainingPlan? Final = null,
+    DateTimeOffset? VirtualOrigin = null);
 
 public static class SearchHostingExtensions
 {
@@ -47,14 +50,24 @@ public static class SearchHostingExtensions
     /// </summary>
     public static AkkaConfigurationBuilder AddMnasNetSearch(this AkkaConfigurationBuilder builder, SearchSettings settings, SearchHostOptions options)
     {
+        var clock = options.Clock ?? SearchClock.Real;
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLogger<SerilogLogger>();
+            loggers.LogLevel = LogLevel.InfoLevel;
+        });
+        var outages = JournalOutage.Parse(settings.Simulation.JournalOutages);
+        if (outages.Count > 0 && clock.IsVirtual)
+        {
+            var interceptor = new JournalOutageInterceptor(clock, options.VirtualOrigin ?? clock.Now, outages);
+            builder.WithSqlPersistence(new DataOptions().UseConnectionString(JournalProvider(settings), JournalConnection(settings, options)).UseInterceptor(interceptor), autoInitialize: true);
+        }
+        else
+        {
+            builder.WithSqlPersistence(JournalConnection(settings, options), JournalProvider(settings), autoInitialize: true);
+        }
         builder
-            .ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLogger<SerilogLogger>();
-                loggers.LogLevel = LogLevel.InfoLevel;
-            })
-            .WithSqlPersistence(JournalConnection(settings, options), JournalProvider(settings), autoInitialize: true)
             .WithCustomSerializer("mnasnet-search", [typeof(ISearchMessage)], system => new SearchSerializer(system))
             // SIGTERM/Ctrl-C pause the search (SearchRunner) instead of shutting the actor system down under it. Akka.Hosting
             // has no API for this key nor for serialize-messages: these two one-key Configs are the only HOCON we use.
@@ -63,7 +76,6 @@ public static class SearchHostingExtensions
         {
             builder.AddHocon(ConfigurationFactory.ParseString("akka.actor.serialize-messages = on"), HoconAddMode.Prepend);
         }
-        var clock = options.Clock ?? SearchClock.Real;
         builder.WithActors((system, registry) =>
         {
             var subscriber = system.ActorOf(Props.Create(() => new NotificationForwarder(options.OnNotification)), "subscriber");

@@ -92,6 +92,7 @@ public static class SearchRunner
             : SearchClock.For(settings, resume && !postgres && settings.Simulated ? VirtualTime.LastIn(JournalReader.ReadEvents(directory, settings.Id).Select(e => e.Event)) : null);
         var virtualStart = clock.Now;
         // Load the dataset before touching the journal, so a missing dataset leaves no trace.
+        var ownBackends = backends is null;
         backends ??= SearchHostingExtensions.DefaultBackends(settings, clock);
         if (backends is RealBackendFactory real)
         {
@@ -121,77 +122,109 @@ public static class SearchRunner
 
         var wall = System.Diagnostics.Stopwatch.StartNew();
         TimeSpan? firstDispatch = null;
-        var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
         SearchProgress? last = null;
-        var options = new SearchHostOptions(database, backends, m =>
+        var origin = virtualStart;
+        if (resume && clock.IsVirtual && !postgres && JournalReader.ReadFirstEvent(directory, settings.Id)?.Event is SearchStarted { At: { } startedAt })
         {
-            switch (m)
+            origin = startedAt;
+        }
+        var restarts = 0;
+        while (true)
+        {
+            var progressBefore = last;
+            var result = await RunHostAsync();
+            // A virtual search whose controller stopped on a transient fault (a journal outage) is restarted from its
+            // journal after a back-off in virtual time, as a cluster's search host restarts its controller.
+            if (!result.Transient || clock is not VirtualSearchClock stoppedClock || !ownBackends || pauseToken.IsCancellationRequested)
             {
-                case SearchProgress p:
-                    last = p;
-                    onProgress?.Invoke(p);
-                    break;
-                case FirstDispatch:
-                    firstDispatch ??= wall.Elapsed;
-                    break;
-                case FinalTrainingProgress f:
-                    onFinalProgress?.Invoke(f);
-                    break;
-                case SearchStopped s:
-                    stopped.TrySetResult(s);
-                    break;
+                return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, wall.Elapsed, clock.IsVirtual ? clock.Now - virtualStart : null);
             }
-        }, serializeMessages, WarmStart: warmStart, Clock: clock, Final: final);
+            restarts = ReferenceEquals(last, progressBefore) ? restarts + 1 : 1;
+            var delay = RestartBackoff(restarts);
+            Serilog.Log.Warning("search {SearchId}: {Reason}; restarting it from the journal in {Delay:0.#} s of virtual time (restart {Restart})",
+                settings.Id, result.Reason, delay.TotalSeconds, restarts);
+            clock = new VirtualSearchClock(stoppedClock.Now + delay);
+            backends = SearchHostingExtensions.DefaultBackends(settings, clock);
+            warmStart = null;
+        }
 
-        var host = new HostBuilder()
-            .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
-            .Build();
-        await host.StartAsync(CancellationToken.None);
-        try
+        async Task<SearchStopped> RunHostAsync()
         {
-            var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
-            _ = host.Services.GetRequiredService<ActorSystem>().WhenTerminated.ContinueWith(
-                _ => stopped.TrySetResult(new SearchStopped(settings.Id, SearchStatus.Failed.Word(), "the actor system stopped before the search did")), TaskScheduler.Default);
-            var pauseRequested = 0;
-            void RequestPause(string reason)
+            var runClock = clock;
+            var stopped = new TaskCompletionSource<SearchStopped>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var options = new SearchHostOptions(database, backends, m =>
             {
-                if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
+                switch (m)
                 {
-                    clock.Hold();
-                    controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
+                    case SearchProgress p:
+                        last = p;
+                        onProgress?.Invoke(p);
+                        break;
+                    case FirstDispatch:
+                        firstDispatch ??= wall.Elapsed;
+                        break;
+                    case FinalTrainingProgress f:
+                        onFinalProgress?.Invoke(f);
+                        break;
+                    case SearchStopped s:
+                        stopped.TrySetResult(s);
+                        break;
                 }
-            }
-            using var registration = pauseToken.Register(() => RequestPause("interrupted (Ctrl-C / SIGTERM)"));
-            using var poll = new CancellationTokenSource();
-            var poller = Task.Run(async () =>
-            {
-                using var timer = new PeriodicTimer(PauseFilePollInterval);
-                while (await timer.WaitForNextTickAsync(poll.Token).ConfigureAwait(false))
-                {
-                    if (File.Exists(pauseFile))
-                    {
-                        RequestPause("pause requested by 'mnasnet pause'");
-                        File.Delete(pauseFile);
-                    }
-                }
-            }, CancellationToken.None);
-            var result = await stopped.Task;
-            await poll.CancelAsync();
+            }, serializeMessages, WarmStart: warmStart, Clock: runClock, Final: final, VirtualOrigin: origin);
+
+            var host = new HostBuilder()
+                .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
+                .Build();
+            await host.StartAsync(CancellationToken.None);
             try
             {
-                await poller;
+                var controller = await host.Services.GetRequiredService<ActorRegistry>().GetAsync<SearchControllerKey>(CancellationToken.None);
+                _ = host.Services.GetRequiredService<ActorSystem>().WhenTerminated.ContinueWith(
+                    _ => stopped.TrySetResult(new SearchStopped(settings.Id, SearchStatus.Failed.Word(), "the actor system stopped before the search did")), TaskScheduler.Default);
+                var pauseRequested = 0;
+                void RequestPause(string reason)
+                {
+                    if (Interlocked.Exchange(ref pauseRequested, 1) == 0)
+                    {
+                        runClock.Hold();
+                        controller.Tell(new PauseSearch(reason, settings.Workers.PauseGraceSeconds));
+                    }
+                }
+                using var registration = pauseToken.Register(() => RequestPause("interrupted (Ctrl-C / SIGTERM)"));
+                using var poll = new CancellationTokenSource();
+                var poller = Task.Run(async () =>
+                {
+                    using var timer = new PeriodicTimer(PauseFilePollInterval);
+                    while (await timer.WaitForNextTickAsync(poll.Token).ConfigureAwait(false))
+                    {
+                        if (File.Exists(pauseFile))
+                        {
+                            RequestPause("pause requested by 'mnasnet pause'");
+                            File.Delete(pauseFile);
+                        }
+                    }
+                }, CancellationToken.None);
+                var result = await stopped.Task;
+                await poll.CancelAsync();
+                try
+                {
+                    await poller;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                return result;
             }
-            catch (OperationCanceledException)
+            finally
             {
+                await host.StopAsync(CancellationToken.None);
+                host.Dispose();
             }
-            return new SearchOutcome(result.SearchId, result.Status, result.Reason, last, firstDispatch, wall.Elapsed, clock.IsVirtual ? clock.Now - virtualStart : null);
-        }
-        finally
-        {
-            await host.StopAsync(CancellationToken.None);
-            host.Dispose();
         }
     }
+
+    /// <summary>The cluster search host's back-off: 0.5 s, doubling, at most 15 s; counted from 1 since the last progress.</summary>
+    public static TimeSpan RestartBackoff(int restart) => TimeSpan.FromSeconds(Math.Min(15, Math.Pow(2, restart - 1) * 0.5));
 
     private static string SafeName(string id) => new(id.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-').ToArray());
 

@@ -134,6 +134,11 @@ public sealed record SimulationSettings
     public double InfrastructureFaultRate { get; init; }
     /// <summary>… on this many of its first attempts: fewer than workers.maxAttempts are retried away, more fail the trial as infrastructure.</summary>
     public int InfrastructureFaultAttempts { get; init; } = 1;
+    /// <summary>
+    /// Windows of virtual time in which every journal write fails, as <c>START+SECONDS</c> pairs in virtual seconds
+    /// after the search started, e.g. "36000+600,90000+1800"; the controller stops and is restarted with back-off.
+    /// </summary>
+    public string JournalOutages { get; init; } = "";
 }
 
 /// <summary>

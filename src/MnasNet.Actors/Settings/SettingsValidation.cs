@@ -114,6 +114,8 @@ public static partial class SettingsValidation
         Require(sim.FailureRate >= 0 && sim.FailureRate < 1, $"simulation.failureRate must be in [0, 1), got {sim.FailureRate}");
         Require(sim.InfrastructureFaultRate >= 0 && sim.InfrastructureFaultRate < 1, $"simulation.infrastructureFaultRate must be in [0, 1), got {sim.InfrastructureFaultRate}");
         Require(sim.InfrastructureFaultAttempts >= 1, $"simulation.infrastructureFaultAttempts must be at least 1, got {sim.InfrastructureFaultAttempts}");
+        Require(Timing.JournalOutage.Parse(sim.JournalOutages).Count == 0 || (s.Simulated && sim.Clock == SimulationClock.Virtual),
+            "simulation.journalOutages are windows of virtual time: they need mode 'simulated' on the virtual clock (simulation.clock = virtual)");
         var cost = sim.Cost;
         Require(!cost.Enabled || s.Simulated, "simulation.cost.enabled is true but mode is 'real'; the cost model only applies to mode 'simulated'");
         Require(cost.ImagesPerEpoch >= 1, $"simulation.cost.imagesPerEpoch must be at least 1, got {cost.ImagesPerEpoch}");

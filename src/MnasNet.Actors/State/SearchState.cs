@@ -78,14 +78,15 @@ public sealed record TrialState(
 
     public IEnumerable<MeasureState> Measures => Enumerable.Range(0, Targets).Select(MeasureOf);
 
-    public WorkStatus StatusOf(WorkKind kind, int target = 0) => kind == WorkKind.Train ? Train : MeasureOf(target).Status;
+    public WorkStatus StatusOf(WorkKind kind, int target = 0) => kind == WorkKind.Train ? Train : target == 0 ? Measure : MeasureOf(target).Status;
 
     public int AttemptsOf(WorkKind kind, int target = 0) => kind == WorkKind.Train ? TrainAttempts : MeasureOf(target).Attempts;
 
-    public bool IsFailed => Train == WorkStatus.Failed || Measures.Any(m => m.Status == WorkStatus.Failed);
+    // The dispatcher asks these for every trial of the batch per idle worker: no enumerators for the first target.
+    public bool IsFailed => Train == WorkStatus.Failed || Measure == WorkStatus.Failed || (OtherMeasures?.Any(m => m.Status == WorkStatus.Failed) ?? false);
 
     /// <summary>Every result is in (training and each target's latency), or one failed (a failed trial needs no more work).</summary>
-    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && Measures.All(m => m.Status == WorkStatus.Done));
+    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && Measure == WorkStatus.Done && (OtherMeasures?.All(m => m.Status == WorkStatus.Done) ?? true));
 
     public bool NeedsWork(WorkKind kind, int target = 0) => !IsFailed && StatusOf(kind, target) == WorkStatus.Pending;
 

@@ -1,6 +1,7 @@
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Protocol;
 using MnasNet.Actors.Settings;
+using MnasNet.SearchSpace;
 
 namespace MnasNet.Actors.Timing;
 
@@ -10,6 +11,13 @@ namespace MnasNet.Actors.Timing;
 /// spread the noise), measurement seconds less the runs' own time (measureSetupSeconds), and the gap from a batch's
 /// last result to the next batch's first dispatch (updateSeconds); with the worker counts the journal shows.
 /// </summary>
+/// <remarks>
+/// MACs are the cost model's own: each trial's architecture at 224×224 and full width (what simulated training is
+/// charged for), not the record's MACs, which for a real search are those of the proxy it trained (its width and
+/// resolution, ~100× fewer). When training time does not grow with the MACs (slope ≤ 0: per-op overheads dominate,
+/// or the load on the machine), MACs cost nothing (trainerMacsPerSecond = double.MaxValue) and the overhead is the
+/// mean duration.
+/// </remarks>
 public sealed record CostFit(
     CostModelSettings Cost,
     long ImagesPerEpoch,
@@ -29,9 +37,16 @@ public sealed record CostFit(
         {
             throw new SettingsException("the journal has no trained trial with a duration and MACs: nothing to calibrate from");
         }
-        var x = trained.Select(t => (double)t.Record.Macs * images * t.Record.Epochs).ToArray();
+        var tokens = entries.Select(e => e.Event).OfType<BatchSampled>().SelectMany(b => b.Trials).GroupBy(t => t.TrialId).ToDictionary(g => g.Key, g => g.Last().Tokens);
+        var space = MnasNetSearchSpace.Default;
+        var x = trained.Select(t => (double)(tokens.TryGetValue(t.TrialId, out var tk) ? CostModel.Compute(space.Decode(tk), NetworkOptions.ImageNet).Macs : t.Record.Macs)
+            * images * t.Record.Epochs).ToArray();
         var y = trained.Select(t => t.Record.Seconds).ToArray();
         var (slope, intercept, r2) = Line(x, y);
+        if (slope <= 0)
+        {
+            (slope, intercept, r2) = (0, y.Average(), 0);
+        }
         var predicted = x.Select(v => (slope * v) + intercept).ToArray();
         var relative = y.Select((v, i) => predicted[i] > 0 ? (v - predicted[i]) / predicted[i] : 0).ToArray();
         var noise = Math.Sqrt(relative.Select(r => r * r).Average());

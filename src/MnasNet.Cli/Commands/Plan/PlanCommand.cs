@@ -128,9 +128,16 @@ public sealed class PlanCommand : SearchCliCommand
         var scratch = Path.Combine(Path.GetTempPath(), $"mnasnet-calibrate-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(scratch);
         PlanRow predicted;
+        PlanRow? noiseFree = null;
         try
         {
             predicted = await PlanRun.RunAsync(fit.Predicting(definition with { Id = id }, new NodeOptions(), longest), fit.Trainers, fit.Devices, scratch);
+            // One run draws one set of noisy durations; without the noise the prediction shows what is systematic.
+            if (fit.Cost.Noise > 0)
+            {
+                var without = Directory.CreateDirectory(Path.Combine(scratch, "no-noise")).FullName;
+                noiseFree = await PlanRun.RunAsync((fit with { Cost = fit.Cost with { Noise = 0 } }).Predicting(definition with { Id = id }, new NodeOptions(), longest), fit.Trainers, fit.Devices, without);
+            }
         }
         finally
         {
@@ -138,8 +145,8 @@ public sealed class PlanCommand : SearchCliCommand
             Directory.Delete(scratch, recursive: true);
         }
         var calibration = new Calibration(id, actual.Clock, fit.Cost, fit.TrainSamples, fit.MeasureSamples, fit.UpdateSamples, fit.TrainR2, fit.Trainers, fit.Devices,
-            actual.ElapsedSeconds, predicted.MakespanSeconds,
-            actual.ElapsedSeconds is { } a && a > 0 ? (predicted.MakespanSeconds - a) / a : null);
+            actual.ElapsedSeconds, predicted.MakespanSeconds, Relative(predicted.MakespanSeconds), noiseFree?.MakespanSeconds, noiseFree is null ? null : Relative(noiseFree.MakespanSeconds));
+        double? Relative(double seconds) => actual.ElapsedSeconds is { } a && a > 0 ? (seconds - a) / a : null;
         if (json)
         {
             await output.WriteLineAsync(JsonSerializer.Serialize(calibration, PlanRow.Json));
@@ -148,8 +155,8 @@ public sealed class PlanCommand : SearchCliCommand
         var c = CultureInfo.InvariantCulture;
         var cost = fit.Cost;
         await output.WriteLineAsync(string.Create(c, $"search {id} ({actual.Clock} clock): {fit.TrainSamples} trainings (R² {fit.TrainR2:F3}), {fit.MeasureSamples} measurements, {fit.UpdateSamples} updates, {fit.Trainers} trainers, {fit.Devices} devices"));
-        await output.WriteLineAsync(string.Create(c, $"  simulation.cost: trainerMacsPerSecond {cost.TrainerMacsPerSecond:G4} (imagesPerEpoch {cost.ImagesPerEpoch}), trialOverheadSeconds {cost.TrialOverheadSeconds:F2}, measureSetupSeconds {cost.MeasureSetupSeconds:F2}, updateSeconds {cost.UpdateSeconds:F2}, noise {cost.Noise:F3}"));
-        await output.WriteLineAsync(string.Create(c, $"  makespan: journaled {(actual.ElapsedSeconds is { } e ? PlanRow.Duration(e) : "-")}, predicted {PlanRow.Duration(predicted.MakespanSeconds)}{(calibration.Error is { } err ? $" ({err:+0.0%;-0.0%})" : "")}"));
+        await output.WriteLineAsync(string.Create(c, $"  simulation.cost: trainerMacsPerSecond {(cost.TrainerMacsPerSecond == double.MaxValue ? "unbounded (training time does not grow with MACs here)" : cost.TrainerMacsPerSecond.ToString("G4", c))} (imagesPerEpoch {cost.ImagesPerEpoch}), trialOverheadSeconds {cost.TrialOverheadSeconds:F2}, measureSetupSeconds {cost.MeasureSetupSeconds:F2}, updateSeconds {cost.UpdateSeconds:F2}, noise {cost.Noise:F3}"));
+        await output.WriteLineAsync(string.Create(c, $"  makespan: journaled {(actual.ElapsedSeconds is { } e ? PlanRow.Duration(e) : "-")}, predicted {PlanRow.Duration(predicted.MakespanSeconds)}{(calibration.Error is { } err ? $" ({err:+0.0%;-0.0%})" : "")}{(noiseFree is null ? "" : $", without the noise {PlanRow.Duration(noiseFree.MakespanSeconds)}{(calibration.NoiseFreeError is { } nerr ? $" ({nerr:+0.0%;-0.0%})" : "")}")}"));
         return ExitCodes.Success;
     }
 
@@ -178,10 +185,14 @@ public sealed class PlanCommand : SearchCliCommand
     }
 }
 
-/// <summary>A cost model fitted to a search's journal and how well it predicts that search's makespan (<see cref="Error"/>: relative).</summary>
+/// <summary>
+/// A cost model fitted to a search's journal and how well it predicts that search's makespan (<see cref="Error"/>: relative); the
+/// noise-free figures are the same prediction with every duration on the fitted line, no noise (set when the fit has noise).
+/// </summary>
 public sealed record Calibration(
     string SearchId, string Clock, CostModelSettings Cost, int TrainSamples, int MeasureSamples, int UpdateSamples, double TrainR2,
-    int Trainers, int Devices, double? ActualMakespanSeconds, double PredictedMakespanSeconds, double? Error);
+    int Trainers, int Devices, double? ActualMakespanSeconds, double PredictedMakespanSeconds, double? Error,
+    double? NoiseFreeMakespanSeconds = null, double? NoiseFreeError = null);
 
 /// <summary>One row of a plan: one virtual search with this many trainers and devices.</summary>
 public sealed record PlanRow(
