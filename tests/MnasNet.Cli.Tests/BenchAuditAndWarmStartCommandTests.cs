@@ -14,7 +14,8 @@ public sealed class BenchAuditAndWarmStartCommandTests
         Assert.True(r.ExitCode == ExitCodes.Success, r.Output + r.Error);
         Assert.Matches(@"read: \d+ events, [\d.]+ s wall, [\d.]+ s CPU", r.Output);
         Assert.Contains("rewards only: VERIFIED, 48 rewards", r.Output, StringComparison.Ordinal);
-        Assert.Contains("--verify: VERIFIED, 3/3 batches, 3/3 updates", r.Output, StringComparison.Ordinal);
+        Assert.Contains("--verify in one pass: VERIFIED, 3/3 batches, 3/3 updates", r.Output, StringComparison.Ordinal);
+        Assert.Matches(@"--verify, \d+ stretch(es)? at once on \d+ cores: VERIFIED, 3/3 batches, 3/3 updates", r.Output);
         // A second run audits the search already there instead of building another.
         var again = await InProcessCli.RunAsync("bench", "audit", "--trials", "48", "--batch-size", "16", "--strategy", "ppo-tabular", "--dir", dir.Path);
         Assert.Equal(ExitCodes.Success, again.ExitCode);

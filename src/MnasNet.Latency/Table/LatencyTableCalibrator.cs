@@ -6,7 +6,7 @@ namespace MnasNet.Latency.Table;
 public static class LatencyTableCalibrator
 {
     /// <summary>Ridge weight of <see cref="RelativeLeastSquares.Fit"/>: small enough to follow 20+ networks, large enough to hold a collinear fit.</summary>
-    public const double DefaultRidge = 0.001;
+    public const double DefaultRidge = 0.01;
 
     /// <summary>
     /// Measures <paramref name="samples"/> seeded architectures on the reference, fits a <see cref="TableCorrection"/>

@@ -87,7 +87,7 @@ public sealed class BenchAuditCommand : SearchCliCommand
             await output.WriteLineAsync($"--verify in one pass: {(onePass.Verified ? "VERIFIED" : "NOT VERIFIED")}, {onePass.Totals.BatchesSampleVerified}/{onePass.Totals.Batches} batches, {onePass.Totals.UpdatesVerified}/{onePass.Totals.Updates} updates, {Since(t)}");
             t = Now();
             var full = Auditor.Audit(read, new AuditOptions());
-            await output.WriteLineAsync($"--verify ({full.LearningStretches} stretches at once on {Environment.ProcessorCount} cores): {(full.Verified ? "VERIFIED" : "NOT VERIFIED")}, " +
+            await output.WriteLineAsync($"--verify, {full.LearningStretches} stretch{(full.LearningStretches == 1 ? "" : "es")} at once on {Environment.ProcessorCount} cores: {(full.Verified ? "VERIFIED" : "NOT VERIFIED")}, " +
                 $"{full.Totals.BatchesSampleVerified}/{full.Totals.Batches} batches, {full.Totals.UpdatesVerified}/{full.Totals.Updates} updates, {Since(t)}");
             return full.Verified && onePass.Verified ? ExitCodes.Success : ExitCodes.VerificationFailed;
         }
