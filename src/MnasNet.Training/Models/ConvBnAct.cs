@@ -1,3 +1,4 @@
+using MnasNet.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,8 +30,25 @@ public sealed class ConvBnAct : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var y = bn.call(conv.call(input));
+        var y = BatchNorm(bn, conv.call(input), training);
         return (Activation ? nn.functional.relu(y) : y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// What <see cref="BatchNorm2d"/>'s forward computes (torch's: momentum null is the cumulative average over the
+    /// batches tracked), without its <c>num_batches_tracked.add_(1)</c>, whose implicitly converted Scalars the
+    /// collector can free mid-call (see <see cref="KeptScalars"/>).
+    /// </summary>
+    public static Tensor BatchNorm(BatchNorm2d bn, Tensor input, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(bn);
+        var factor = bn.momentum ?? 0.0;
+        if (training && bn.num_batches_tracked is { } tracked)
+        {
+            tracked.add_(KeptScalars.One, KeptScalars.One);
+            factor = bn.momentum ?? 1.0 / tracked.item<long>();
+        }
+        return nn.functional.batch_norm(input, bn.running_mean, bn.running_var, bn.weight, bn.bias, training, factor, bn.eps);
     }
 }
 
