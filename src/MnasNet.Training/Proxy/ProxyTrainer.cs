@@ -163,6 +163,7 @@ public static class ProxyTrainer
             using var generator = new Generator(SeededRandom.Derive(options.Seed, "weights") >> 1);
             using var model = MnasNetModel.Build(architecture, _network, generator);
             _parameters = model.ParameterCount();
+            model.ChannelsLast = options.ChannelsLast;
             PrepareForShortTraining(model, generator);
             using var optimizer = CreateOptimizer(model);
             var parameters = model.parameters().ToArray();
@@ -195,7 +196,7 @@ public static class ProxyTrainer
                         BetweenBatches();
                         lr = LearningRates.At(options, step, stepsPerEpoch, totalSteps);
                         using var scope = NewDisposeScope();
-                        var x = tensor(batch.Images, batch.Shape);
+                        var x = Input(batch);
                         var y = tensor(batch.Labels);
                         optimizer.ZeroGrad();
                         var logits = model.call(x);
@@ -341,7 +342,7 @@ public static class ProxyTrainer
                 {
                     BetweenBatches();
                     using var scope = NewDisposeScope();
-                    model.call(tensor(batch.Images, batch.Shape));
+                    model.call(Input(batch));
                 }
             }
             foreach (var bn in norms)
@@ -372,12 +373,14 @@ public static class ProxyTrainer
                 BetweenBatches();
                 using var scope = NewDisposeScope();
                 var y = tensor(batch.Labels);
-                var logits = model.call(tensor(batch.Images, batch.Shape));
+                var logits = model.call(Input(batch));
                 lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits.argmax(1).eq(y).sum().item<long>();
             }
             return (lossSum / validation.Count, (double)correct / validation.Count);
         }
+
+        private static Tensor Input(HostBatch batch) => tensor(batch.Images, batch.Shape);
 
         private BatchLoader Loader(IImageSource images, IEnumerable<BatchPlan> plans, Augmentation augmentation) =>
             new(images, plans, augmentation, options.PrefetchBatches, options.DecodeThreads, cancellation);
