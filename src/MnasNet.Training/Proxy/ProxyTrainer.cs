@@ -196,7 +196,7 @@ public static class ProxyTrainer
                         BetweenBatches();
                         lr = LearningRates.At(options, step, stepsPerEpoch, totalSteps);
                         using var scope = NewDisposeScope();
-                        var x = Input(batch);
+                        var x = tensor(batch.Images, batch.Shape);
                         var y = tensor(batch.Labels);
                         optimizer.ZeroGrad();
                         var logits = model.call(x);
@@ -342,7 +342,7 @@ public static class ProxyTrainer
                 {
                     BetweenBatches();
                     using var scope = NewDisposeScope();
-                    model.call(Input(batch));
+                    model.call(tensor(batch.Images, batch.Shape));
                 }
             }
             foreach (var bn in norms)
@@ -373,14 +373,12 @@ public static class ProxyTrainer
                 BetweenBatches();
                 using var scope = NewDisposeScope();
                 var y = tensor(batch.Labels);
-                var logits = model.call(Input(batch));
+                var logits = model.call(tensor(batch.Images, batch.Shape));
                 lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
                 correct += logits.argmax(1).eq(y).sum().item<long>();
             }
             return (lossSum / validation.Count, (double)correct / validation.Count);
         }
-
-        private static Tensor Input(HostBatch batch) => tensor(batch.Images, batch.Shape);
 
         private BatchLoader Loader(IImageSource images, IEnumerable<BatchPlan> plans, Augmentation augmentation) =>
             new(images, plans, augmentation, options.PrefetchBatches, options.DecodeThreads, cancellation);
