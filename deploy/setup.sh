@@ -2,12 +2,17 @@
 # Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
 #   deploy/setup.sh           runtime needs (the default dataset, the plots' font), then a Release build
 #   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl, chromium)
+#   deploy/setup.sh --bench   also PyTorch for `mnasnet bench train --compare` (a benchmark-only dependency)
 # Both install the TensorFlow Lite 2.9 C library (tflite backend) into .native/tflite/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_tests=0
-[[ "${1:-}" == "--tests" ]] && want_tests=1
+want_bench=0
+for arg in "$@"; do
+  [[ "$arg" == "--tests" ]] && want_tests=1
+  [[ "$arg" == "--bench" ]] && want_bench=1
+done
 
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
@@ -26,6 +31,12 @@ if (( want_tests )); then
   command -v adb >/dev/null || packages+=(adb)
   command -v openssl >/dev/null || packages+=(openssl)
   [[ -x /usr/bin/chromium ]] || packages+=(chromium)   # renders report.html headless in a test
+fi
+
+if (( want_bench )); then
+  # Debian's PyTorch 1.13 for /usr/bin/python3, the reference of `mnasnet bench train --compare`.
+  dpkg -s python3-torch >/dev/null 2>&1 || packages+=(python3-torch)
+  dpkg -s python3-torchvision >/dev/null 2>&1 || packages+=(python3-torchvision)
 fi
 
 if (( ${#packages[@]} )); then

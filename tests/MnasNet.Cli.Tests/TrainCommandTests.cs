@@ -174,4 +174,34 @@ public sealed class TrainCommandTests
         Assert.Equal(ExitCodes.InvalidInput, text.ExitCode);
         Assert.Contains("--images must be at least two batches", text.Error);
     }
+
+    [Fact]
+    public async Task Bench_train_compare_without_pytorch_says_how_to_install_it_before_training()
+    {
+        var r = await InProcessCli.RunAsync("bench", "train", "--compare", "--python", "/nonexistent/python3", "--width", "0.25", "--resolution", "16", "--batch", "16", "--images", "64", "--threads", "1");
+        Assert.Equal(ExitCodes.NotFound, r.ExitCode);
+        Assert.Contains("deploy/setup.sh --bench", r.Error);
+        Assert.DoesNotContain("round 1", r.Output);
+    }
+
+    // PyTorch is a benchmark-only dependency (deploy/setup.sh --bench), so this runs where it is installed.
+    [Fact]
+    public async Task Bench_train_compare_trains_the_same_network_in_pytorch_and_prints_the_ratio()
+    {
+        var python = MnasNet.Bench.PyTorchReference.DefaultPython;
+        var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(python, ["-c", "import torch"]) { RedirectStandardError = true });
+        probe!.WaitForExit();
+        Assert.SkipUnless(probe.ExitCode == 0, $"PyTorch is not installed for {python} (deploy/setup.sh --bench)");
+
+        var r = await InProcessCli.RunAsync("bench", "train", "--compare", "--width", "0.25", "--resolution", "16", "--batch", "16", "--images", "64", "--threads", "1", "--json");
+        Assert.True(r.ExitCode == ExitCodes.Success, r.Error);
+        using var doc = JsonDocument.Parse(r.Output);
+        var root = doc.RootElement;
+        // The command refuses a PyTorch network whose parameter count differs from ours.
+        Assert.True(root.GetProperty("parameters").GetInt64() > 1000);
+        var ours = Assert.Single(root.GetProperty("oursImagesPerSecond").EnumerateArray()).GetDouble();
+        var theirs = Assert.Single(root.GetProperty("pytorchImagesPerSecond").EnumerateArray()).GetDouble();
+        Assert.True(ours > 0 && theirs > 0);
+        Assert.Equal(ours / theirs, root.GetProperty("medianRatio").GetDouble(), 9);
+    }
 }

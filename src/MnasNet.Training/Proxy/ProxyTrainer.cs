@@ -163,6 +163,7 @@ public static class ProxyTrainer
             using var generator = new Generator(SeededRandom.Derive(options.Seed, "weights") >> 1);
             using var model = MnasNetModel.Build(architecture, _network, generator);
             _parameters = model.ParameterCount();
+            model.ChannelsLast = options.ChannelsLast;
             PrepareForShortTraining(model, generator);
             using var optimizer = CreateOptimizer(model);
             var parameters = model.parameters().ToArray();
@@ -173,7 +174,7 @@ public static class ProxyTrainer
             if (checkpoints?.ResumeFrom is { } resume)
             {
                 model.load(resume.Path);
-                optimizer.load_state_dict(resume.OptimizerPath);
+                optimizer.Load(resume.OptimizerPath);
                 using var state = tensor(File.ReadAllBytes(resume.RandomStatePath));
                 generator.set_state(state);
                 first = resume.Epoch + 1;
@@ -194,14 +195,10 @@ public static class ProxyTrainer
                     {
                         BetweenBatches();
                         lr = LearningRates.At(options, step, stepsPerEpoch, totalSteps);
-                        foreach (var group in optimizer.ParamGroups)
-                        {
-                            group.LearningRate = lr;
-                        }
                         using var scope = NewDisposeScope();
                         var x = tensor(batch.Images, batch.Shape);
                         var y = tensor(batch.Labels);
-                        optimizer.zero_grad();
+                        optimizer.ZeroGrad();
                         var logits = model.call(x);
                         var loss = nn.functional.cross_entropy(logits, y, label_smoothing: options.LabelSmoothing);
                         var value = loss.item<float>();
@@ -216,7 +213,7 @@ public static class ProxyTrainer
                         {
                             nn.utils.clip_grad_norm_(parameters, clip);
                         }
-                        optimizer.step();
+                        optimizer.Step(lr);
                         correct += logits.argmax(1).eq(y).sum().item<long>();
                         lossSum += value * (double)batch.Count;
                         seen += batch.Count;
@@ -268,7 +265,7 @@ public static class ProxyTrainer
 
         // Kept: the checkpoints from the newest journaled epoch on (a crash may come before a newer one is journaled)
         // and the best journaled one; older ones this run wrote or was handed (resume point, best so far) are deleted.
-        private void SaveCheckpoint(CheckpointPlan plan, MnasNetModel model, OptimizerHelper optimizer, Generator generator, EpochMetrics metrics)
+        private void SaveCheckpoint(CheckpointPlan plan, MnasNetModel model, TrainingOptimizer optimizer, Generator generator, EpochMetrics metrics)
         {
             if (_kept.Count == 0)
             {
@@ -277,7 +274,7 @@ public static class ProxyTrainer
             System.IO.Directory.CreateDirectory(plan.Directory);
             var path = plan.PathOf(metrics.Epoch);
             model.save(path);
-            optimizer.save_state_dict(EpochCheckpoint.OptimizerPathOf(path));
+            optimizer.Save(EpochCheckpoint.OptimizerPathOf(path));
             using (var state = generator.get_state())
             {
                 File.WriteAllBytes(EpochCheckpoint.RandomStatePathOf(path), state.data<byte>().ToArray());
@@ -383,24 +380,10 @@ public static class ProxyTrainer
             new(images, plans, augmentation, options.PrefetchBatches, options.DecodeThreads, cancellation);
 
         // Weight decay on convolution and classifier weights only, as is usual for BatchNorm networks.
-        private OptimizerHelper CreateOptimizer(MnasNetModel model)
-        {
-            var decay = model.parameters().Where(p => p.dim() > 1).ToArray();
-            var noDecay = model.parameters().Where(p => p.dim() <= 1).ToArray();
-            return options.Optimizer switch
-            {
-                OptimizerKind.Sgd => optim.SGD(
-                    [
-                        new SGD.ParamGroup(decay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = options.WeightDecay }),
-                        new SGD.ParamGroup(noDecay, new SGD.Options { LearningRate = options.LearningRate, momentum = options.Momentum, nesterov = options.Nesterov && options.Momentum > 0, weight_decay = 0 }),
-                    ], options.LearningRate, options.Momentum, nesterov: options.Nesterov && options.Momentum > 0),
-                _ => optim.RMSProp(
-                    [
-                        new RMSProp.ParamGroup(decay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = options.WeightDecay }),
-                        new RMSProp.ParamGroup(noDecay, new RMSProp.Options { LearningRate = options.LearningRate, alpha = options.RmsDecay, eps = options.RmsEpsilon, momentum = options.Momentum, weight_decay = 0 }),
-                    ], options.LearningRate, options.RmsDecay, options.RmsEpsilon, momentum: options.Momentum),
-            };
-        }
+        private TrainingOptimizer CreateOptimizer(MnasNetModel model) => TrainingOptimizer.Create(
+            OptimizerSettings.From(options),
+            model.parameters().Where(p => p.dim() > 1).ToArray(),
+            model.parameters().Where(p => p.dim() <= 1).ToArray());
 
         private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 

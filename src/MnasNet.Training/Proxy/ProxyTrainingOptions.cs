@@ -118,6 +118,13 @@ public sealed record ProxyTrainingOptions
     /// <summary>Background threads that decode, resize and augment batches (does not change the batches).</summary>
     public int DecodeThreads { get; init; } = 2;
 
+    /// <summary>
+    /// Feed the network channels-last (NHWC-strided) batches: libtorch's oneDNN convolutions then keep every
+    /// activation channels-last instead of reordering to and from NCHW around each call (see README, "Speed").
+    /// Part of the determinism: the two layouts give different last bits.
+    /// </summary>
+    public bool ChannelsLast { get; init; } = true;
+
     /// <summary>Where the trained weights are saved (TorchSharp module.save); null: not saved.</summary>
     public string? WeightsPath { get; init; }
 
