@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what MnasNet.Actors needs on Debian 12 and builds it. Idempotent: installs only what is missing.
 #   deploy/setup.sh           runtime needs (the default dataset, the plots' font), then a Release build
-#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl, chromium)
+#   deploy/setup.sh --tests   also what the test suite needs (ONNX checker, PostgreSQL server, adb, openssl, chromium,
+#                             and PyTorch: a test runs `bench train --compare`)
 #   deploy/setup.sh --bench   also PyTorch for `mnasnet bench train --compare` (a benchmark-only dependency)
 # Both install the TensorFlow Lite 2.9 C library (tflite backend) into .native/tflite/ (git-ignored).
 set -euo pipefail
@@ -33,10 +34,12 @@ if (( want_tests )); then
   [[ -x /usr/bin/chromium ]] || packages+=(chromium)   # renders report.html headless in a test
 fi
 
-if (( want_bench )); then
+if (( want_bench || want_tests )); then
   # Debian's PyTorch 1.13 for /usr/bin/python3, the reference of `mnasnet bench train --compare`.
   dpkg -s python3-torch >/dev/null 2>&1 || packages+=(python3-torch)
-  dpkg -s python3-torchvision >/dev/null 2>&1 || packages+=(python3-torchvision)
+  if (( want_bench )); then
+    dpkg -s python3-torchvision >/dev/null 2>&1 || packages+=(python3-torchvision)
+  fi
 fi
 
 if (( ${#packages[@]} )); then
