@@ -91,11 +91,12 @@ public sealed class LatencyTableTests : IDisposable
         Assert.False(plain.Corrected);
         Assert.True(plain.MapePercent > 10, $"uncorrected MAPE {plain.MapePercent:F1}%");
 
-        var (corrected, fitted) = await LatencyTableCalibrator.CalibrateAsync(table, networkDevice, 30, fitSeed, new MeasurementProtocol(0, 1), cancellationToken: ct);
+        // Noise-free measurements: a light ridge lets the fit reach the linear law (the default is for noisy hosts).
+        var (corrected, fitted) = await LatencyTableCalibrator.CalibrateAsync(table, networkDevice, 30, fitSeed, new MeasurementProtocol(0, 1), ridge: 1e-5, cancellationToken: ct);
         Assert.Equal(30, fitted.Count);
         var c = corrected.Correction!;
         Assert.True(c.TableMapePercent > 10, $"per-layer sum MAPE on the fitted networks {c.TableMapePercent:F1}%");
-        Assert.True(c.FitMapePercent < 2, $"fit MAPE {c.FitMapePercent:F2}%");
+        Assert.True(c.FitMapePercent < 0.5, $"fit MAPE {c.FitMapePercent:F2}%");
         var path = Path.Combine(_dir.FullName, "corrected.json");
         corrected.Save(path);
         var loaded = LatencyTable.Load(path);
@@ -104,14 +105,14 @@ public sealed class LatencyTableTests : IDisposable
         var heldOut = await LatencyTableEvaluator.EvaluateAsync(loaded, networkDevice, 20, heldOutSeed, new MeasurementProtocol(0, 1), cancellationToken: ct);
         Assert.True(heldOut.Corrected);
         Assert.Equal(20, heldOut.HeldOut);
-        Assert.True(heldOut.MapePercent < 2 && heldOut.MapePercent < plain.MapePercent / 5, $"held-out MAPE {heldOut.MapePercent:F2}% (uncorrected {plain.MapePercent:F1}%)");
+        Assert.True(heldOut.MapePercent < 0.5, $"held-out MAPE {heldOut.MapePercent:F2}% (uncorrected {plain.MapePercent:F1}%)");
         Assert.True(heldOut.KendallTau > 0.95, $"held-out tau {heldOut.KendallTau:F3}");
         Assert.Equal(plain.MapePercent, heldOut.TableSumMapePercent, 9);
         foreach (var arch in Samples(3, heldOutSeed))
         {
             var p = loaded.Predict(arch, Small);
             Assert.Equal(table.Predict(arch, Small).TotalMs, p.TableSumMs, 12);
-            Assert.Equal(networkDevice.ExpectedMs(arch, Small), p.TotalMs, networkDevice.ExpectedMs(arch, Small) * 0.03);
+            Assert.Equal(networkDevice.ExpectedMs(arch, Small), p.TotalMs, networkDevice.ExpectedMs(arch, Small) * 0.01);
         }
 
         await using var asBackend = new TableBackend(loaded, "corrected.json");
