@@ -291,16 +291,21 @@ public static class LearningAudit
     private static List<Chunk> Chunks(List<(long Seq, ISearchEvent Event)> steps, byte[]? initial, int parts)
     {
         var updates = steps.Count(s => s.Event is PolicyUpdated);
-        if (parts < 2 || updates < 2 * parts)
+        if (parts < 2 || updates < 2 * parts || steps.Any(s => s.Event is PolicyUpdated { Policy: null }))
         {
             return [];
         }
+        bool Boundary(int i) => steps[i].Event is PolicyUpdated && i + 1 < steps.Count && steps[i + 1].Event is BatchSampled;
+        // A keyframe decodes on its own: with enough of them the stretches start there and the chain is decoded only
+        // once, by the stretches themselves; otherwise the chain is decoded here up to each start.
+        var keyframesOnly = Enumerable.Range(0, steps.Count).Count(i => Boundary(i) && ((PolicyUpdated)steps[i].Event).Policy!.Base is null) >= parts;
         var perPart = (updates + parts - 1) / parts;
         var chunks = new List<Chunk>();
         var current = new List<(long Seq, ISearchEvent Event)>();
         (byte[]? State, int? Threads, ComputePlatform? Writer) from = (initial, null, null);
         var state = initial;
         var seen = 0;
+        var nextStart = perPart;
         for (var i = 0; i < steps.Count; i++)
         {
             current.Add(steps[i]);
@@ -308,24 +313,30 @@ public static class LearningAudit
             {
                 continue;
             }
-            if (p.Policy is not { } journaled)
-            {
-                return [];
-            }
+            var journaled = p.Policy!;
+            seen++;
+            var start = seen >= nextStart && Boundary(i) && (!keyframesOnly || journaled.Base is null);
             try
             {
-                state = journaled.Decode(state);
+                if (!keyframesOnly)
+                {
+                    state = journaled.Decode(state);
+                }
+                else if (start)
+                {
+                    state = journaled.Decode(null);
+                }
             }
             catch (InvalidDataException)
             {
                 return [];
             }
-            seen++;
-            if (seen % perPart == 0 && i + 1 < steps.Count && steps[i + 1].Event is BatchSampled)
+            if (start)
             {
                 chunks.Add(new Chunk(current, from.State, from.Threads, from.Writer));
                 current = [];
                 from = (state, journaled.Platform.Threads, journaled.Platform);
+                nextStart = seen + perPart;
             }
         }
         chunks.Add(new Chunk(current, from.State, from.Threads, from.Writer));
