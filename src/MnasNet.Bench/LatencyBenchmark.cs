@@ -22,7 +22,8 @@ public sealed record LatencyBenchmarkSettings(
     ulong Seed = 1,
     string? TableOut = null,
     int TableCalibrationSamples = 40,
-    LatencyEstimator TableEstimator = LatencyEstimator.Median)
+    LatencyEstimator TableEstimator = LatencyEstimator.Median,
+    int TableRounds = 3)
 {
     /// <summary>The calibration's architectures are drawn with another seed than the evaluation's, so they are held out.</summary>
     public ulong CalibrationSeed => Seed + 1_000_003;
@@ -108,7 +109,7 @@ public static class LatencyBenchmark
         {
             progress?.Report($"table: calibrating on {settings.TableCalibrationSamples} random architectures (seed {settings.CalibrationSeed})");
             (table, _) = await LatencyTableCalibrator.CalibrateAsync(table, device, settings.TableCalibrationSamples, settings.CalibrationSeed, networkProtocol,
-                cancellationToken: cancellationToken).ConfigureAwait(false);
+                cancellationToken: cancellationToken, rounds: settings.TableRounds).ConfigureAwait(false);
         }
         var calibrateSeconds = calibrate.Elapsed.TotalSeconds;
         if (settings.TableOut is { } path)
@@ -118,7 +119,7 @@ public static class LatencyBenchmark
         }
         var evaluate = Stopwatch.StartNew();
         var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, settings.TableSamples, settings.Seed, networkProtocol,
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+            cancellationToken: cancellationToken, rounds: settings.TableRounds).ConfigureAwait(false);
         progress?.Report($"table: MAPE {evaluation.MapePercent:F1}%, Kendall tau {evaluation.KendallTau:F3} on {evaluation.HeldOut} held-out random architectures " +
             $"(per-layer sum alone: MAPE {evaluation.TableSumMapePercent:F1}%, tau {evaluation.TableSumKendallTau:F3})");
         return new TableBenchmark(options.Resolution, table.Entries.Count, buildSeconds, calibrateSeconds, evaluate.Elapsed.TotalSeconds, table.Correction, evaluation);

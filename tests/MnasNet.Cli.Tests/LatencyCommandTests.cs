@@ -194,8 +194,10 @@ public sealed class LatencyCommandTests : IDisposable
         Assert.Equal(ExitCodes.Success, calibrate.ExitCode);
         Assert.Contains("on the 12 fitted networks", calibrate.Output);
         Assert.Contains("another --seed than 21", calibrate.Output);
+        Assert.Contains("3 interleaved rounds", calibrate.Output);
         var table = LatencyTable.Load(corrected);
         Assert.Equal(12, table.Correction!.Architectures.Count);
+        Assert.Equal(3, table.Correction.Rounds);
         Assert.Null(LatencyTable.Load(path).Correction);
 
         var eval = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--samples", "10", "--seed", "22",
@@ -205,6 +207,7 @@ public sealed class LatencyCommandTests : IDisposable
         Assert.True(doc.RootElement.GetProperty("corrected").GetBoolean());
         Assert.Equal(10, doc.RootElement.GetProperty("heldOut").GetInt32());
         Assert.True(doc.RootElement.GetProperty("mapePercent").GetDouble() < 10);
+        Assert.Equal(3, doc.RootElement.GetProperty("rounds").GetInt32());
 
         var onFitted = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--samples", "4", "--seed", "21", "--backend", "simulated:noise=0");
         Assert.Equal(ExitCodes.InvalidInput, onFitted.ExitCode);
@@ -216,6 +219,9 @@ public sealed class LatencyCommandTests : IDisposable
         var badRidge = await InProcessCli.RunAsync("latency-table", "calibrate", "--table", path, "--ridge", "-1");
         Assert.Equal(ExitCodes.InvalidInput, badRidge.ExitCode);
         Assert.Contains("--ridge must be a positive number, got -1", badRidge.Error);
+        var noRounds = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--rounds", "0");
+        Assert.Equal(ExitCodes.InvalidInput, noRounds.ExitCode);
+        Assert.Contains("--rounds must be between 1 and 100, got 0", noRounds.Error);
     }
 
     [Fact]

@@ -121,6 +121,61 @@ public sealed class LatencyTableTests : IDisposable
         Assert.Contains("another --seed", onFitted.Message);
     }
 
+    [Theory]
+    [InlineData(LatencyEstimator.Min)]
+    [InlineData(LatencyEstimator.Median)]
+    public async Task Rounds_measure_every_network_once_per_round_in_turn_and_take_the_estimator_over_the_rounds(LatencyEstimator estimator)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var layerDevice = new SimulatedBackend(new SimulatedSettings(NoiseCv: 0));
+        // A simulated device repeats its samples for the same inputs: each round of a network is timed by another seed.
+        await using var noisy = new RecordingBackend([.. Enumerable.Range(0, 3).Select(s => new SimulatedBackend(new SimulatedSettings(NoiseCv: 0.2, Seed: (ulong)s)))]);
+        var table = await LatencyTableBuilder.BuildAsync(layerDevice, LatencyTableBuilder.DistinctLayers(Samples(4, 21).Concat(Samples(8, 22)), Small), Small,
+            new MeasurementProtocol(0, 1), cancellationToken: ct, estimator: estimator);
+
+        var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, noisy, 4, 21, new MeasurementProtocol(0, 3), cancellationToken: ct, rounds: 3);
+
+        Assert.Equal(3, evaluation.Rounds);
+        var order = Samples(4, 21).Select(a => a.Id).ToArray();
+        Assert.Equal([.. order, .. order, .. order], noisy.Measured.Select(m => m.ArchitectureId));
+        for (var i = 0; i < order.Length; i++)
+        {
+            var rounds = noisy.Measured.Where(m => m.ArchitectureId == order[i]).Select(m => table.EstimateOf(m.Statistics)).ToArray();
+            Assert.Equal(3, rounds.Distinct().Count());
+            var expected = estimator == LatencyEstimator.Min ? rounds.Min() : rounds.Order().ElementAt(1);
+            Assert.Equal(expected, evaluation.Points[i].MeasuredMs);
+        }
+        var (corrected, _) = await LatencyTableCalibrator.CalibrateAsync(table, noisy, 8, 22, new MeasurementProtocol(0, 3), cancellationToken: ct, rounds: 2);
+        Assert.Equal(2, corrected.Correction!.Rounds);
+        Assert.Throws<ArgumentException>(() => LatencyTableEvaluator.EvaluateAsync(table, noisy, 4, 21, new MeasurementProtocol(0, 3), cancellationToken: ct, rounds: 0).GetAwaiter().GetResult());
+    }
+
+    /// <summary>A device that keeps every measurement it gave, in order; the k-th measurement of a network is taken by <c>devices[k % n]</c>.</summary>
+    private sealed class RecordingBackend(IReadOnlyList<SimulatedBackend> devices) : ILatencyBackend
+    {
+        public List<LatencyMeasurement> Measured { get; } = [];
+
+        public string DeviceId => devices[0].DeviceId;
+
+        public PlatformDescription Platform => devices[0].Platform;
+
+        public async Task<LatencyMeasurement> MeasureAsync(Architecture architecture, NetworkOptions options, MeasurementProtocol protocol, CancellationToken cancellationToken = default)
+        {
+            var device = devices[Measured.Count(m => m.ArchitectureId == architecture.Id) % devices.Count];
+            var m = await device.MeasureAsync(architecture, options, protocol, cancellationToken);
+            Measured.Add(m);
+            return m;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var device in devices)
+            {
+                await device.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public void Relative_least_squares_recovers_a_linear_law_and_holds_an_absent_feature_at_its_prior()
     {

@@ -27,6 +27,7 @@ public sealed class BenchLatencyCommand : CliCommand
     private readonly Option<int> _tableRuns = new("--table-runs") { Description = "Timed runs per table layer.", DefaultValueFactory = _ => 10 };
     private readonly Option<int> _tableCalibrate = new("--table-calibrate") { Description = "Random architectures (another seed than the evaluation's) to fit the table's network-level correction on; 0: no correction.", DefaultValueFactory = _ => 40 };
     private readonly Option<LatencyEstimator> _tableEstimator = new("--table-estimator") { Description = "Statistic the table predicts: median or min (steady on a shared host).", DefaultValueFactory = _ => LatencyEstimator.Median };
+    private readonly Option<int> _tableRounds = new("--table-rounds") { Description = "Interleaved rounds in which each network of the calibration and the evaluation is measured (its figure: the estimator over its rounds).", DefaultValueFactory = _ => 3 };
     private readonly Option<string?> _tableOut = new("--table-out") { Description = "Also save the lookup table to this file." };
     private readonly Option<ulong> _seed = LatencyOptions.Seed();
     private readonly Option<bool> _json = LatencyOptions.Json();
@@ -36,7 +37,7 @@ public sealed class BenchLatencyCommand : CliCommand
 
     public BenchLatencyCommand() : base("latency", "Reference latencies, their repeatability, and the lookup table's MAPE and Kendall tau.")
     {
-        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableCalibrate, _tableEstimator, _tableOut, _seed, _json, _busyTrainer, _trainerCores, _deviceCores })
+        foreach (var option in new Option[] { _archs, _backends, _resolution, _threads, _repeats, _runs, _warmup, _noReference, _noTable, _tableResolution, _tableSamples, _tableRuns, _tableCalibrate, _tableEstimator, _tableRounds, _tableOut, _seed, _json, _busyTrainer, _trainerCores, _deviceCores })
         {
             Options.Add(option);
         }
@@ -55,7 +56,8 @@ public sealed class BenchLatencyCommand : CliCommand
             parseResult.GetValue(_noReference) ? [] : parseResult.GetValue(_archs)!, parseResult.GetValue(_backends)!, parseResult.GetValue(_resolution), parseResult.GetValue(_threads), repeats,
             LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs)),
             !parseResult.GetValue(_noTable), parseResult.GetValue(_tableResolution), parseResult.GetValue(_tableSamples),
-            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut), parseResult.GetValue(_tableCalibrate), parseResult.GetValue(_tableEstimator));
+            LatencyOptions.Protocol(3, parseResult.GetValue(_tableRuns)), parseResult.GetValue(_seed), parseResult.GetValue(_tableOut), parseResult.GetValue(_tableCalibrate), parseResult.GetValue(_tableEstimator),
+            LatencyOptions.RoundsOf(parseResult, _tableRounds));
         if (settings.TableCalibrationSamples < 0)
         {
             throw new CliInputException($"--table-calibrate must be 0 or more, got {settings.TableCalibrationSamples}");

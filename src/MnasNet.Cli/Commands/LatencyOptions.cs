@@ -2,6 +2,8 @@ using System.CommandLine;
 using MnasNet.Latency;
 using MnasNet.Latency.Measurement;
 
+using MnasNet.Latency.Table;
+
 namespace MnasNet.Cli.Commands;
 
 /// <summary>Options shared by the latency commands, and the exit codes of the latency errors.</summary>
@@ -22,6 +24,20 @@ internal static class LatencyOptions
     public static Option<int?> Threads() => new("--threads") { Description = "Intra-op threads (default 1, the paper's single core)." };
 
     public static Option<int> Runs(int fallback) => new("--runs") { Description = "Timed runs.", DefaultValueFactory = _ => fallback };
+
+    public static Option<int> Rounds() => new("--rounds")
+    {
+        Description = "Interleaved rounds: every architecture is measured once per round, and its figure is the table's estimator over its rounds (steadier on a shared host).",
+        DefaultValueFactory = _ => 3,
+    };
+
+    public static int RoundsOf(ParseResult parseResult, Option<int> option)
+    {
+        var rounds = parseResult.GetValue(option);
+        return rounds is >= 1 and <= LatencyTableEvaluator.MaxRounds
+            ? rounds
+            : throw new CliInputException($"{option.Name} must be between 1 and {LatencyTableEvaluator.MaxRounds}, got {rounds}");
+    }
 
     public static Option<int> Warmup(int fallback) => new("--warmup") { Description = "Untimed warm-up runs.", DefaultValueFactory = _ => fallback };
 

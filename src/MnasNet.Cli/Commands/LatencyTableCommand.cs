@@ -18,6 +18,8 @@ public sealed class LatencyTableCommand : Command
         Subcommands.Add(new LatencyTableEvaluateCommand());
     }
 
+    internal static string Rounds(int rounds) => rounds == 1 ? "1 round" : $"{rounds} interleaved rounds";
+
     /// <summary>The table's own backend and threads, or the simulated device for a simulated table.</summary>
     internal static string ReferenceSpec(LatencyTable table, string? backend) =>
         backend ?? (table.Platform.IsSimulated ? SimulatedBackend.Name : $"{table.Platform.Backend}:threads={table.Platform.Threads}");
@@ -33,6 +35,7 @@ public sealed class LatencyTableCalibrateCommand : CliCommand
     private readonly Option<int> _warmup = LatencyOptions.Warmup(5);
     private readonly Option<ulong> _seed = new("--seed") { Description = "Seed of the fitted architectures; evaluate with another one.", DefaultValueFactory = _ => 1_000_004 };
     private readonly Option<double> _ridge = new("--ridge") { Description = "Weight pulling the fit toward the plain per-layer sum.", DefaultValueFactory = _ => LatencyTableCalibrator.DefaultRidge };
+    private readonly Option<int> _rounds = LatencyOptions.Rounds();
 
     public LatencyTableCalibrateCommand() : base("calibrate", "Measure random whole networks and fit a network-level correction of the table's per-layer sum.")
     {
@@ -44,6 +47,7 @@ public sealed class LatencyTableCalibrateCommand : CliCommand
         Options.Add(_warmup);
         Options.Add(_seed);
         Options.Add(_ridge);
+        Options.Add(_rounds);
     }
 
     protected override int? ExitCodeFor(Exception e) => LatencyOptions.ExitCodeFor(e) ?? base.ExitCodeFor(e);
@@ -60,14 +64,15 @@ public sealed class LatencyTableCalibrateCommand : CliCommand
         {
             throw new CliInputException($"--ridge must be a positive number, got {ridge.ToString(CultureInfo.InvariantCulture)}");
         }
+        var rounds = LatencyOptions.RoundsOf(parseResult, _rounds);
         var protocol = LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs));
         var tablePath = parseResult.GetValue(_table)!;
         var table = LatencyTable.Load(tablePath);
         var seed = parseResult.GetValue(_seed);
         await using var device = LatencyBackends.Create(LatencyTableCommand.ReferenceSpec(table, parseResult.GetValue(_backend)), seed: (long)seed);
-        await output.WriteLineAsync($"measuring {samples} random architectures at {table.Options.Resolution}x{table.Options.Resolution} on {device.DeviceId} ({protocol.Warmup} warm-up, {protocol.Runs} runs each)");
+        await output.WriteLineAsync($"measuring {samples} random architectures at {table.Options.Resolution}x{table.Options.Resolution} on {device.DeviceId} ({protocol.Warmup} warm-up, {protocol.Runs} runs each, {LatencyTableCommand.Rounds(rounds)})");
         var clock = Stopwatch.StartNew();
-        var (corrected, _) = await LatencyTableCalibrator.CalibrateAsync(table, device, samples, seed, protocol, ridge: ridge, cancellationToken: cancellationToken);
+        var (corrected, _) = await LatencyTableCalibrator.CalibrateAsync(table, device, samples, seed, protocol, ridge: ridge, cancellationToken: cancellationToken, rounds: rounds);
         var path = parseResult.GetValue(_out) ?? tablePath;
         corrected.Save(path);
         var c = corrected.Correction!;
@@ -167,6 +172,7 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
     private readonly Option<int> _warmup = LatencyOptions.Warmup(5);
     private readonly Option<ulong> _seed = LatencyOptions.Seed();
     private readonly Option<bool> _json = LatencyOptions.Json();
+    private readonly Option<int> _rounds = LatencyOptions.Rounds();
 
     public LatencyTableEvaluateCommand() : base("evaluate", "Predict random architectures from the table and measure them: MAPE and Kendall's tau.")
     {
@@ -177,6 +183,7 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
         Options.Add(_warmup);
         Options.Add(_seed);
         Options.Add(_json);
+        Options.Add(_rounds);
     }
 
     protected override int? ExitCodeFor(Exception e) => LatencyOptions.ExitCodeFor(e) ?? base.ExitCodeFor(e);
@@ -188,11 +195,12 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
         {
             throw new CliInputException($"--samples must be at least 2 (Kendall's tau compares pairs), got {samples}");
         }
+        var rounds = LatencyOptions.RoundsOf(parseResult, _rounds);
         var protocol = LatencyOptions.Protocol(parseResult.GetValue(_warmup), parseResult.GetValue(_runs));
         var table = LatencyTable.Load(parseResult.GetValue(_table)!);
         await using var device = LatencyBackends.Create(LatencyTableCommand.ReferenceSpec(table, parseResult.GetValue(_backend)), seed: (long)parseResult.GetValue(_seed));
         var clock = Stopwatch.StartNew();
-        var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, samples, parseResult.GetValue(_seed), protocol, cancellationToken: cancellationToken);
+        var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, samples, parseResult.GetValue(_seed), protocol, cancellationToken: cancellationToken, rounds: rounds);
         if (parseResult.GetValue(_json))
         {
             await WriteJsonAsync(output, new
@@ -206,6 +214,7 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
                 tableSumKendallTau = evaluation.TableSumKendallTau,
                 resolution = table.Options.Resolution,
                 device = evaluation.ReferenceDevice,
+                rounds = evaluation.Rounds,
                 tablePlatform = table.Platform,
                 seconds = clock.Elapsed.TotalSeconds,
                 points = evaluation.Points,
@@ -219,7 +228,7 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
         }
         var scope = evaluation.Corrected ? $"{evaluation.HeldOut} held-out" : $"{evaluation.Samples}";
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"MAPE {evaluation.MapePercent:F2}%, Kendall tau {evaluation.KendallTau:F3} on {scope} random architectures at {table.Options.Resolution}x{table.Options.Resolution}, measured on {evaluation.ReferenceDevice} ({clock.Elapsed.TotalSeconds:F1} s)"));
+            $"MAPE {evaluation.MapePercent:F2}%, Kendall tau {evaluation.KendallTau:F3} on {scope} random architectures at {table.Options.Resolution}x{table.Options.Resolution}, measured on {evaluation.ReferenceDevice} in {LatencyTableCommand.Rounds(evaluation.Rounds)} ({clock.Elapsed.TotalSeconds:F1} s)"));
         if (evaluation.Corrected)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

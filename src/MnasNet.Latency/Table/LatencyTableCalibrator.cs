@@ -10,7 +10,8 @@ public static class LatencyTableCalibrator
 
     /// <summary>
     /// Measures <paramref name="samples"/> seeded architectures on the reference, fits a <see cref="TableCorrection"/>
-    /// of the table's per-layer sum on them (relative least squares, <see cref="NetworkFeatures"/>) and returns the
+    /// of the table's per-layer sum on them (each measured in <paramref name="rounds"/> interleaved rounds, as
+    /// <see cref="LatencyTableEvaluator.EvaluateAsync"/> does) (relative least squares, <see cref="NetworkFeatures"/>) and returns the
     /// table with that correction (any earlier correction replaced) and the fitted points.
     /// </summary>
     public static async Task<(LatencyTable Table, IReadOnlyList<TableEvaluationSample> Points)> CalibrateAsync(
@@ -22,11 +23,12 @@ public static class LatencyTableCalibrator
         MnasNetSearchSpace? space = null,
         double ridge = DefaultRidge,
         IProgress<TableEvaluationSample>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        int rounds = 1)
     {
         ArgumentNullException.ThrowIfNull(table);
         var uncorrected = table with { Correction = null };
-        var points = await LatencyTableEvaluator.MeasureSamplesAsync(uncorrected, reference, samples, seed, protocol, space, new HashSet<string>(), progress, cancellationToken).ConfigureAwait(false);
+        var points = await LatencyTableEvaluator.MeasureSamplesAsync(uncorrected, reference, samples, seed, protocol, space, new HashSet<string>(), progress, rounds, cancellationToken).ConfigureAwait(false);
         space ??= MnasNetSearchSpace.Default;
         var features = points.Select(p => FeaturesOf(uncorrected, space.Decode(space.ParseTokens(p.Tokens)))).ToArray();
         var measured = points.Select(p => p.MeasuredMs).ToArray();
@@ -36,7 +38,8 @@ public static class LatencyTableCalibrator
             FitMapePercent: Statistics.MeanAbsolutePercentageError(fit, measured),
             TableMapePercent: Statistics.MeanAbsolutePercentageError(points.Select(p => p.TableSumMs).ToArray(), measured),
             points.Select(p => p.ArchitectureId).Distinct(StringComparer.Ordinal).ToArray(),
-            reference.Platform.IsSimulated ? DateTimeOffset.UnixEpoch : DateTimeOffset.UtcNow);
+            reference.Platform.IsSimulated ? DateTimeOffset.UnixEpoch : DateTimeOffset.UtcNow,
+            rounds);
         var corrected = table with { Correction = correction };
         return (corrected.Validate(), points);
     }

@@ -12,6 +12,7 @@ public sealed record TableEvaluationSample(string ArchitectureId, string Tokens,
 /// How well a table predicts real measurements: MAPE (percent) and Kendall's τ-b of the rankings, over the held-out
 /// architectures (all of them for a table without correction), and the same for the uncorrected per-layer sum.
 /// </summary>
+/// <param name="Rounds">Measurements of each architecture, taken in interleaved rounds (see <see cref="LatencyTableEvaluator.EvaluateAsync"/>).</param>
 public sealed record TableEvaluation(
     int Samples,
     int HeldOut,
@@ -21,13 +22,18 @@ public sealed record TableEvaluation(
     double TableSumKendallTau,
     bool Corrected,
     string ReferenceDevice,
-    IReadOnlyList<TableEvaluationSample> Points);
+    IReadOnlyList<TableEvaluationSample> Points,
+    int Rounds = 1);
 
 public static class LatencyTableEvaluator
 {
     /// <summary>
     /// Samples <paramref name="samples"/> architectures uniformly from the space (seeded), predicts each from the
     /// table and measures each on <paramref name="reference"/> (the table's estimator of its runs), at the table's network options.
+    /// With <paramref name="rounds"/> &gt; 1 every architecture is measured once per round, all of them in each round
+    /// before the next, and its figure is the table's estimator over its rounds (the fastest round's minimum, or the
+    /// median of the rounds' medians): on a shared host the noise drifts over seconds, so measurements of one network
+    /// spread over the whole evaluation disagree far less between two evaluations than back-to-back ones.
     /// </summary>
     public static async Task<TableEvaluation> EvaluateAsync(
         LatencyTable table,
@@ -37,11 +43,12 @@ public static class LatencyTableEvaluator
         MeasurementProtocol protocol,
         MnasNetSearchSpace? space = null,
         IProgress<TableEvaluationSample>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        int rounds = 1)
     {
         ArgumentNullException.ThrowIfNull(table);
         var fitted = table.Correction?.Architectures.ToHashSet(StringComparer.Ordinal) ?? [];
-        var points = await MeasureSamplesAsync(table, reference, samples, seed, protocol, space, fitted, progress, cancellationToken).ConfigureAwait(false);
+        var points = await MeasureSamplesAsync(table, reference, samples, seed, protocol, space, fitted, progress, rounds, cancellationToken).ConfigureAwait(false);
         var scored = points.Where(p => p.HeldOut).ToArray();
         if (scored.Length < 2)
         {
@@ -53,10 +60,13 @@ public static class LatencyTableEvaluator
         return new TableEvaluation(samples, scored.Length,
             Statistics.MeanAbsolutePercentageError(p, m), Statistics.KendallTau(p, m),
             Statistics.MeanAbsolutePercentageError(sum, m), Statistics.KendallTau(sum, m),
-            table.Correction is not null, reference.DeviceId, points);
+            table.Correction is not null, reference.DeviceId, points, rounds);
     }
 
-    /// <summary>Seeded uniform architectures of the space, each predicted from the table and measured on the reference.</summary>
+    /// <summary>
+    /// Seeded uniform architectures of the space, each predicted from the table and measured on the reference in
+    /// <paramref name="rounds"/> interleaved rounds; progress is reported as each architecture's last round ends.
+    /// </summary>
     internal static async Task<IReadOnlyList<TableEvaluationSample>> MeasureSamplesAsync(
         LatencyTable table,
         ILatencyBackend reference,
@@ -66,6 +76,7 @@ public static class LatencyTableEvaluator
         MnasNetSearchSpace? space,
         IReadOnlySet<string> fitted,
         IProgress<TableEvaluationSample>? progress,
+        int rounds,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reference);
@@ -73,19 +84,38 @@ public static class LatencyTableEvaluator
         {
             throw new ArgumentException($"an evaluation needs at least 2 architectures (for Kendall's tau), got {samples}");
         }
+        if (rounds is < 1 or > MaxRounds)
+        {
+            throw new ArgumentException($"rounds must be between 1 and {MaxRounds}, got {rounds}");
+        }
         space ??= MnasNetSearchSpace.Default;
         var random = new SeededRandom(seed);
-        var points = new List<TableEvaluationSample>();
-        for (var i = 0; i < samples; i++)
+        var sampled = Enumerable.Range(0, samples).Select(_ => space.Sample(random)).Select(t => (Tokens: t, Architecture: space.Decode(t))).ToArray();
+        var estimates = sampled.Select(_ => new List<double>(rounds)).ToArray();
+        var points = new List<TableEvaluationSample>(samples);
+        for (var round = 0; round < rounds; round++)
         {
-            var tokens = space.Sample(random);
-            var arch = space.Decode(tokens);
-            var predicted = table.Predict(arch, table.Options);
-            var measured = await reference.MeasureAsync(arch, table.Options, protocol, cancellationToken).ConfigureAwait(false);
-            var point = new TableEvaluationSample(arch.Id, space.FormatTokens(tokens), predicted.TotalMs, table.EstimateOf(measured.Statistics), predicted.TableSumMs, !fitted.Contains(arch.Id));
-            points.Add(point);
-            progress?.Report(point);
+            for (var i = 0; i < samples; i++)
+            {
+                var measured = await reference.MeasureAsync(sampled[i].Architecture, table.Options, protocol, cancellationToken).ConfigureAwait(false);
+                estimates[i].Add(table.EstimateOf(measured.Statistics));
+                if (round == rounds - 1)
+                {
+                    var (tokens, arch) = sampled[i];
+                    var predicted = table.Predict(arch, table.Options);
+                    var point = new TableEvaluationSample(arch.Id, space.FormatTokens(tokens), predicted.TotalMs, OverRounds(table.Estimator, estimates[i]), predicted.TableSumMs, !fitted.Contains(arch.Id));
+                    points.Add(point);
+                    progress?.Report(point);
+                }
+            }
         }
         return points;
     }
+
+    public const int MaxRounds = 100;
+
+    /// <summary>The table's estimator over an architecture's rounds: the fastest of the fastest runs, or the median of the medians.</summary>
+    internal static double OverRounds(LatencyEstimator estimator, IReadOnlyList<double> rounds) => estimator == LatencyEstimator.Min
+        ? rounds.Min()
+        : Statistics.Median(rounds);
 }

@@ -59,7 +59,8 @@ public static class NetworkFeatures
 /// <summary>
 /// A network-level correction of a table's predictions, fitted on networks measured on the reference device:
 /// latency = Σ coefficient × feature (<see cref="NetworkFeatures"/>). <see cref="Architectures"/> are the networks the
-/// fit saw, so an evaluation can tell held-out architectures from fitted ones.
+/// fit saw, so an evaluation can tell held-out architectures from fitted ones; <see cref="Rounds"/>: interleaved
+/// measurements of each of them (absent in tables fitted before rounds existed: 1).
 /// </summary>
 public sealed record TableCorrection(
     string Model,
@@ -72,7 +73,8 @@ public sealed record TableCorrection(
     double FitMapePercent,
     double TableMapePercent,
     IReadOnlyList<string> Architectures,
-    DateTimeOffset FittedAt)
+    DateTimeOffset FittedAt,
+    int Rounds = 1)
 {
     public const string LinearModel = "linear/v1";
 
