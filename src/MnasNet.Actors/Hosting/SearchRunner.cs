@@ -68,7 +68,9 @@ public static class SearchRunner
         JournalFiles.EnsureWritableDirectory(directory);
         var database = JournalFiles.Database(directory, settings.Id);
         var postgres = settings.Journal.Provider == "postgresql";
-        if (final is null && LatencyPredictor.For(settings) is { } predictor && resume && !postgres && File.Exists(database))
+        // A missing, unreadable or unfitting table stops the run before anything is journaled.
+        var predictor = final is null ? LatencyPredictor.For(settings) : null;
+        if (predictor is not null && resume && !postgres && File.Exists(database))
         {
             CheckPredictor(predictor, JournalReader.ReadFirstEvent(directory, settings.Id)?.Event as SearchStarted, settings.Id);
         }
