@@ -39,6 +39,27 @@ public sealed class PredictorSearchTests
     private static void AssertClose(double expected, double actual) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-12 * Math.Abs(expected), $"expected {expected:R}, got {actual:R}");
 
+    [Theory]
+    [InlineData(0.25, 8, 2)]
+    [InlineData(0.25, 7, 2)]
+    [InlineData(0.3, 10, 3)]
+    [InlineData(0.1, 10, 1)]
+    [InlineData(1, 5, 5)]
+    [InlineData(0.01, 3, 1)]
+    [InlineData(0.5, 0, 0)]
+    public void The_selection_measures_the_ceiling_of_F_times_n(double fraction, int trained, int measured) =>
+        Assert.Equal(measured, Decisions.MeasurementSelection.Count(fraction, trained));
+
+    [Fact]
+    public void The_selection_ranks_by_predicted_reward_with_ties_to_the_lower_trial_id()
+    {
+        // Trials 5 and 2 tie (same accuracy and prediction); 9 is best, 7 worst.
+        var (ranked, chosen) = Decisions.MeasurementSelection.Select([(5, 0.7, 60.0), (9, 0.8, 60.0), (2, 0.7, 60.0), (7, 0.6, 90.0)], 0.75, TargetMs, -0.07, -0.07);
+        Assert.Equal([9L, 2, 5, 7], ranked.Select(r => r.TrialId));
+        Assert.Equal([2L, 5, 9], chosen);
+        Assert.Equal(Reward(0.6, 90), ranked[^1].PredictedReward, 12);
+    }
+
     [Fact]
     public async Task With_a_quarter_measured_two_trials_of_each_batch_of_8_go_to_the_device_the_top_two_by_predicted_reward()
     {
