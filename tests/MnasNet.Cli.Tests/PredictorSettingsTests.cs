@@ -124,5 +124,19 @@ public sealed class PredictorSettingsTests : IDisposable
         Assert.Equal(2, predictor.GetProperty("predicted").GetInt32());
         Assert.Equal(2, predictor.GetProperty("pairs").GetInt32());
         Assert.True(predictor.GetProperty("mapePercent").GetDouble() > 0);
+
+        var outDir = _dir.File("report");
+        var report = await InProcessCli.RunAsync("report", "bad", "--journal-dir", _dir.File("searches"), "--out", outDir, "--json", "--html", "--top", "4");
+        Assert.True(report.ExitCode == ExitCodes.Success, report.Error);
+        using var reportJson = System.Text.Json.JsonDocument.Parse(report.Output);
+        Assert.Equal(2, reportJson.RootElement.GetProperty("predictor").GetProperty("pairs").GetInt32());
+        var sources = reportJson.RootElement.GetProperty("top").EnumerateArray().Select(t => t.GetProperty("latencySource").GetString()).ToList();
+        Assert.Equal(4, sources.Count);
+        Assert.Equal(2, sources.Count(x => x == "predicted"));
+        Assert.Equal(2, sources.Count(x => x == "measured"));
+        var html = await File.ReadAllTextAsync(Path.Combine(outDir, "report.html"), TestContext.Current.CancellationToken);
+        Assert.Contains("latency predictor", html, StringComparison.Ordinal);
+        Assert.Contains("(predicted)", html, StringComparison.Ordinal);
+        Assert.Contains("(measured)", html, StringComparison.Ordinal);
     }
 }
