@@ -39,6 +39,19 @@ public sealed class PredictorSearchTests
     private static void AssertClose(double expected, double actual) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-12 * Math.Abs(expected), $"expected {expected:R}, got {actual:R}");
 
+    [Fact]
+    public void A_search_without_a_predictor_journals_the_definition_it_journaled_before_predictors_existed()
+    {
+        var settings = Simulated.Settings("searches");
+        var all = System.Text.Json.JsonSerializer.Serialize(settings.Definition, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase, WriteIndented = true });
+        var before = all.Replace("\"target\": \"\",\n    \"predictor\": \"\",\n    \"measureTop\": 1\n", "\"target\": \"\"\n", StringComparison.Ordinal);
+        Assert.NotEqual(all, before);
+        Assert.Equal(before, SettingsLoader.DefinitionJson(settings));
+        var predicting = settings with { Latency = settings.Latency with { Predictor = "table:t.json", MeasureTop = 0.5 } };
+        Assert.Contains("\"predictor\": \"table:t.json\"", SettingsLoader.DefinitionJson(predicting), StringComparison.Ordinal);
+        Assert.Equal(predicting.Latency, SettingsLoader.DefinitionFromJson(SettingsLoader.DefinitionJson(predicting)).Latency);
+    }
+
     [Theory]
     [InlineData(0.25, 8, 2)]
     [InlineData(0.25, 7, 2)]
