@@ -17,7 +17,9 @@ namespace MnasNet.Audit;
 /// parameter and log-probability differences accepted when the auditing platform is not the one that wrote an update.
 /// </summary>
 /// <param name="Parallelism">Stretches of the journal re-run at once (null: as many as the cores allow at the search's thread count).</param>
-public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false, byte[]? ChainKey = null, double Tolerance = LearningAudit.DefaultTolerance, int? Parallelism = null);
+/// <param name="TablePath">A search with a predictor: the lookup table to recompute its predictions from (null: the file the journal names).</param>
+public sealed record AuditOptions(bool Learning = true, bool FromSnapshot = false, byte[]? ChainKey = null, double Tolerance = LearningAudit.DefaultTolerance, int? Parallelism = null,
+    string? TablePath = null);
 
 /// <summary>A place where the journal disagrees with what its own inputs imply.</summary>
 public sealed record Divergence(long SequenceNr, string Kind, long? TrialId, int? Batch, string Expected, string Found)
@@ -75,7 +77,8 @@ public sealed record AuditReport(
     IReadOnlyList<SequenceGap> Gaps,
     PlatformComparison? Platform = null,
     ChainAudit? Chain = null,
-    int LearningStretches = 1)
+    int LearningStretches = 1,
+    PredictorAuditResult? Predictor = null)
 {
     public bool Verified => Divergences.Count == 0 && Chain?.Intact != false;
 
@@ -121,10 +124,16 @@ public sealed record JournalFacts(
             throw new AuditInputException($"search '{read.SearchId}': the settings journaled in search-started cannot be read: {e.Message}", e);
         }
         var history = SearchHistory.From(read.SearchId, read.Records);
-        return new JournalFacts(read.SearchId, first.SequenceNr, started, settings, history.Trials, history.Batches, history.Updates, history.Status.Word(), read.Records.Count);
+        return new JournalFacts(read.SearchId, first.SequenceNr, started, settings, history.Trials, history.Batches, history.Updates, history.Status.Word(), read.Records.Count)
+        {
+            Selections = history.Selections,
+        };
     }
 
     public (double Alpha, double Beta) Exponents => SettingsValidation.Exponents(Settings.Reward);
+
+    /// <summary>Each batch's measurement selection (a search with a predictor).</summary>
+    public IReadOnlyList<(long Seq, MeasurementSelected Selection)> Selections { get; init; } = [];
 }
 
 /// <summary>
@@ -143,6 +152,7 @@ public static class Auditor
             $"{g.Missing} event(s) missing: the journal goes from {g.From - 1} to {g.To + 1}")));
 
         var rewardOk = VerifyRewards(facts, divergences);
+        var predictor = PredictorAudit.Verify(facts, options.TablePath, divergences);
         var learning = options.Learning ? LearningAudit.Verify(facts, read.Snapshot, options.FromSnapshot, options.Tolerance, divergences, options.Parallelism) : null;
         var chain = options.Learning ? ChainAudit.Verify(read, facts, options.ChainKey) : null;
 
@@ -162,7 +172,7 @@ public static class Auditor
             learning is null ? facts.Updates.Count : facts.Updates.Count - learning.UpdatesChecked,
             read.Gaps.Count);
         return new AuditReport(facts.SearchId, facts.Started.Strategy, facts.Status, learning is not null, learning?.Start ?? "not checked (rewards only)",
-            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps, learning?.Platform, chain, learning?.Stretches ?? 1);
+            rows, totals, divergences.OrderBy(d => d.SequenceNr).ToList(), read.Gaps, learning?.Platform, chain, learning?.Stretches ?? 1, predictor);
     }
 
     // ------------------------------------------------------------------ rewards
@@ -180,7 +190,7 @@ public static class Auditor
                 continue;
             }
             var (seq, inputs) = t.Rewards[0];
-            var problem = RewardProblem(t, seq, inputs, targets[0].TargetMs, alpha, beta, targets);
+            var problem = RewardProblem(t, seq, inputs, targets[0].TargetMs, alpha, beta, targets, PredictorAudit.ExpectedLatency(facts, t, seq));
             if (t.Rewards.Count > 1)
             {
                 problem ??= ($"one reward-computed event for trial {t.Sampled.TrialId}", $"{t.Rewards.Count} (sequence {string.Join(", ", t.Rewards.Select(r => r.Seq))})");
@@ -199,8 +209,9 @@ public static class Auditor
     /// rest of the journal gives: accuracy from trial-trained, latency from latency-measured, failure from
     /// trial-failed, T, α and β from the settings in search-started.
     /// </summary>
+    /// <param name="predicted">A search with a predictor: the latency the reward had to use (measured or predicted), its event and what that is.</param>
     internal static (string Expected, string Found)? RewardProblem(TrialHistory t, long seq, RewardInputs inputs, double targetMs, double alpha, double beta,
-        IReadOnlyList<MeasureTarget>? targets = null)
+        IReadOnlyList<MeasureTarget>? targets = null, (double LatencyMs, string Source, long Seq, string What)? predicted = null)
     {
         if (inputs.FormulaId != RewardFormula.Id)
         {
@@ -220,7 +231,18 @@ public static class Auditor
         var trained = t.Trained is { } tr && tr.Seq < seq ? tr : ((long, TrainingRecord)?)null;
         var latency = t.Latencies.LastOrDefault(l => l.Seq < seq && l.Target == 0);
         var failed = failure.Event is not null;
-        var expected = MnasNetReward.Compute(trained?.Item2.Accuracy ?? 0, latency.Record?.MedianMs ?? 0, targetMs, alpha, beta, failed);
+        var expected = MnasNetReward.Compute(trained?.Item2.Accuracy ?? 0, predicted?.LatencyMs ?? latency.Record?.MedianMs ?? 0, targetMs, alpha, beta, failed);
+        if (predicted is { } p && !failed)
+        {
+            if (inputs.LatencySource != p.Source)
+            {
+                return ($"the {p.Source} latency {F(p.LatencyMs)} ms ({p.What} at sequence {p.Seq})", $"the {inputs.LatencySource ?? "unlabelled"} latency {F(inputs.LatencyMs)} ms in the reward inputs");
+            }
+            if (!SameBits(p.LatencyMs, inputs.LatencyMs))
+            {
+                return ($"LAT {F(p.LatencyMs)} ms ({p.What} at sequence {p.Seq})", $"LAT {F(inputs.LatencyMs)} ms in the reward inputs");
+            }
+        }
         if (targets is { Count: > 1 })
         {
             var devices = targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.Latencies.LastOrDefault(l => l.Seq < seq && l.Target == i).Record?.MedianMs ?? 0, x.TargetMs, 0)).ToList();

@@ -13,7 +13,7 @@ public sealed class RewardActor : ReceiveActor
         Receive<ComputeReward>(c =>
         {
             clock.Hold();
-            Sender.Tell(new RewardReply(c.TrialId, MnasNetReward.Compute(c.Accuracy, c.Devices, c.Alpha, c.Beta, c.Failed)));
+            Sender.Tell(new RewardReply(c.TrialId, MnasNetReward.Compute(c.Accuracy, c.Devices, c.Alpha, c.Beta, c.Failed) with { LatencySource = c.LatencySource }));
             clock.Release();
         });
     }

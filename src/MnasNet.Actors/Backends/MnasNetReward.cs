@@ -42,7 +42,8 @@ public static class MnasNetReward
     }
 
     /// <summary>The reward its own journaled inputs give (single- or multi-device).</summary>
-    public static RewardInputs Recompute(RewardInputs inputs) => inputs.Devices is { Count: > 1 } devices
+    public static RewardInputs Recompute(RewardInputs inputs) => (inputs.Devices is { Count: > 1 } devices
         ? Compute(inputs.Accuracy, devices, inputs.Alpha, inputs.Beta, inputs.Failed)
-        : Compute(inputs.Accuracy, inputs.LatencyMs, inputs.TargetMs, inputs.Alpha, inputs.Beta, inputs.Failed);
+        : Compute(inputs.Accuracy, inputs.LatencyMs, inputs.TargetMs, inputs.Alpha, inputs.Beta, inputs.Failed)) with
+    { LatencySource = inputs.LatencySource };
 }

@@ -22,9 +22,16 @@ namespace MnasNet.Actors.Decisions;
 /// <param name="platform">Where policy states are computed (journaled with each state); asked once, when first needed.</param>
 /// <param name="warmStart">A new search's warm start (<c>search --warm-start</c>): its starting policy and what it took.</param>
 /// <param name="virtualTime">The search runs on a virtual clock: its events carry the virtual time of their decision.</param>
-public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null, WarmStartPlan? warmStart = null, bool virtualTime = false)
+/// <param name="predictor">The latency predictor of <c>latency.predictor</c> (default: loaded from the file the settings name).</param>
+public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chainKey = null, Func<ComputePlatform>? platform = null, WarmStartPlan? warmStart = null, bool virtualTime = false,
+    LatencyPredictor? predictor = null)
     where TWorker : notnull
 {
+    // Loaded when a search run begins (not for train-final, which measures nothing).
+    private readonly Lazy<LatencyPredictor?> _latencyPredictor = new(() => predictor ?? LatencyPredictor.For(settings));
+
+    private LatencyPredictor? Predictor => _latencyPredictor.Value;
+
     private readonly Lazy<ComputePlatform> _platform = new(platform ?? (() => ComputePlatform.Current(settings.PolicyThreads)));
 
     private readonly IReadOnlyList<MeasureTarget> _targets = DevicePlatform.TargetsOf(settings);
@@ -199,6 +206,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             LatencyMeasured x => x with { At = at },
             TrialFailed x => x with { At = at },
             PolicyUpdated x => x with { At = at },
+            LatencyPredicted x => x with { At = at },
+            MeasurementSelected x => x with { At = at },
             _ => e,
         };
 
@@ -220,7 +229,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                     policy.LastJournaledState = Policy.SaveState();
                     Emit(new SearchStarted(_id, decider._settingsJson, _settings.Seed, _settings.Strategy, Policy.Version,
                         CodeVersion, MnasNetSearchSpace.Version, MnasNetReward.FormulaId, now,
-                        PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey), warm?.Record));
+                        PolicyCheckpoint.Of(policy.LastJournaledState, null, decider._platform.Value), JournalChain.Algorithm(decider._chainKey), warm?.Record,
+                        Predictor: decider.Predictor?.Identity));
                     Log(LogLevel.InfoLevel, "search {SearchId} started: {Trials} trials in batches of {BatchSize}, strategy {Strategy}, mode {Mode}",
                         _id, _settings.TrialBudget, _settings.BatchSize, _settings.Strategy, _settings.Mode.Word());
                     if (warm is not null)
@@ -238,6 +248,11 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                     Log(LogLevel.ErrorLevel, "search {SearchId}: its journal is chained under an HMAC key; set {Variable} or journal.keyFile to resume it", _id, JournalChain.KeyVariable);
                     Stop(SearchStatus.Failed, $"the journal is chained under an HMAC key: set {JournalChain.KeyVariable} or journal.keyFile to resume it");
                     return;
+                case var _ when State.Predictor is { } journaled && decider.Predictor?.Identity.Sha256 != journaled.Sha256:
+                    var found = decider.Predictor?.Identity.Sha256 ?? "none";
+                    Log(LogLevel.ErrorLevel, "search {SearchId}: latency table {File} changed since the search started (SHA-256 {Journaled}, now {Found})", _id, journaled.File, journaled.Sha256, found);
+                    Stop(SearchStatus.Failed, $"latency table '{journaled.File}' changed since the search started: journaled SHA-256 {journaled.Sha256}, the file now {found}");
+                    return;
                 default:
                     var inFlight = State.InFlight;
                     Emit(new SearchResumed(inFlight, now));
@@ -254,11 +269,22 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             {
                 return;
             }
+            if (decider.Predictor is { } predictor)
+            {
+                foreach (var t in State.AwaitingPrediction.ToList())
+                {
+                    Emit(new LatencyPredicted(t.TrialId, predictor.PredictMs(t.Tokens), predictor.Identity));
+                }
+                if (State.SelectionDue)
+                {
+                    SelectForMeasurement();
+                }
+            }
             foreach (var t in State.AwaitingReward.Where(t => !Session.RewardRequested.Contains(t.TrialId)))
             {
                 Session = Session with { RewardRequested = Session.RewardRequested.Add(t.TrialId) };
-                var devices = decider._targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.MeasureOf(i).LatencyMs ?? 0, x.TargetMs, 0)).ToList();
-                Steps.Add(new RequestReward(new ComputeReward(t.TrialId, t.Accuracy ?? 0, devices, t.IsFailed, decider._exponents.Alpha, decider._exponents.Beta)));
+                var devices = decider._targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.RewardLatency(i).LatencyMs ?? 0, x.TargetMs, 0)).ToList();
+                Steps.Add(new RequestReward(new ComputeReward(t.TrialId, t.Accuracy ?? 0, devices, t.IsFailed, decider._exponents.Alpha, decider._exponents.Beta, t.RewardLatency(0).Source)));
             }
             if (State.BatchComplete)
             {
@@ -283,6 +309,17 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             }
             Dispatch();
             MaybeFinishPause();
+        }
+
+        /// <summary>The batch barrier passed: the trials worth the device are chosen by their predicted rewards, once per batch.</summary>
+        private void SelectForMeasurement()
+        {
+            var trained = State.Trials.Values.Where(t => !t.IsFailed).Select(t => (t.TrialId, t.Accuracy ?? 0, t.PredictedMs!.Value));
+            var fraction = _settings.Latency.MeasureTop;
+            var (ranked, chosen) = MeasurementSelection.Select(trained, fraction, decider._targets[0].TargetMs, decider._exponents.Alpha, decider._exponents.Beta);
+            Emit(new MeasurementSelected(State.Batch, MeasurementSelection.Rule, fraction, ranked, chosen));
+            Log(LogLevel.InfoLevel, "search {SearchId}: batch {Batch}: measuring {Chosen} of {Trained} trained trials ({Trials}), the rest by predicted latency",
+                _id, State.Batch, chosen.Count, ranked.Count, string.Join(", ", chosen));
         }
 
         private void SampleBatch()

@@ -68,6 +68,12 @@ public static class SearchRunner
         JournalFiles.EnsureWritableDirectory(directory);
         var database = JournalFiles.Database(directory, settings.Id);
         var postgres = settings.Journal.Provider == "postgresql";
+        // A missing, unreadable or unfitting table stops the run before anything is journaled.
+        var predictor = final is null ? LatencyPredictor.For(settings) : null;
+        if (predictor is not null && resume && !postgres && File.Exists(database))
+        {
+            CheckPredictor(predictor, JournalReader.ReadFirstEvent(directory, settings.Id)?.Event as SearchStarted, settings.Id);
+        }
         if (postgres)
         {
             var existing = PostgresJournal.ReadEvents(PostgresJournal.ConnectionString(settings.Journal), settings.Id).Count > 0;
@@ -220,6 +226,16 @@ public static class SearchRunner
                 await host.StopAsync(CancellationToken.None);
                 host.Dispose();
             }
+        }
+    }
+
+    /// <summary>A search resumes only with the very table it started with (same bytes: same SHA-256).</summary>
+    public static void CheckPredictor(LatencyPredictor predictor, SearchStarted? started, string searchId)
+    {
+        if (started?.Predictor is { } journaled && journaled.Sha256 != predictor.Identity.Sha256)
+        {
+            throw new SettingsException($"latency.predictor: latency table '{LatencyPredictor.TablePath(journaled.Spec)}' changed since search '{searchId}' started: "
+                + $"journaled SHA-256 {journaled.Sha256}, the file now {predictor.Identity.Sha256}; put back the table the search started with");
         }
     }
 

@@ -87,7 +87,44 @@ public sealed record RewardInputs(
     double Exponent,
     bool Failed,
     double Reward,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<DeviceLatency>? Devices = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<DeviceLatency>? Devices = null)
+{
+    /// <summary>
+    /// Which latency the reward used in a search with a predictor: <see cref="LatencySources.Measured"/> (the device's)
+    /// or <see cref="LatencySources.Predicted"/> (the table's). Absent without a predictor, as in journals written before.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LatencySource { get; init; }
+}
+
+/// <summary>The words of <see cref="RewardInputs.LatencySource"/>.</summary>
+public static class LatencySources
+{
+    public const string Measured = "measured";
+    public const string Predicted = "predicted";
+}
+
+/// <summary>
+/// The lookup table a search predicts latencies with: the setting (<c>table:FILE</c>), the file's name and the
+/// SHA-256 of its bytes, the platform it was measured on, whether it carries a fitted correction, its resolution.
+/// </summary>
+public sealed record PredictorIdentity(string Spec, string File, string Sha256, string Platform, bool Corrected, int Resolution);
+
+/// <summary>A trained trial's latency as the search's lookup table predicts it (no device work).</summary>
+public sealed record LatencyPredicted(long TrialId, double PredictedMs, PredictorIdentity Table,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
+
+/// <summary>One trained trial in a batch's ranking: its accuracy, predicted latency and the reward they give.</summary>
+public sealed record RankedTrial(long TrialId, double Accuracy, double PredictedMs, double PredictedReward);
+
+/// <summary>
+/// Which trials of a batch are measured on the device, decided once every trial of it is trained (or failed):
+/// <paramref name="Ranked"/> holds every trained trial by predicted reward (highest first, ties: lower trial id),
+/// <paramref name="Chosen"/> the first ⌈F·n⌉ of them (<paramref name="Fraction"/> = F, n = the ranked count), in
+/// trial-id order. <paramref name="Rule"/> names the rule (<see cref="Decisions.MeasurementSelection.Rule"/>).
+/// </summary>
+public sealed record MeasurementSelected(int Batch, string Rule, double Fraction, IReadOnlyList<RankedTrial> Ranked, IReadOnlyList<long> Chosen,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At = null) : JournaledEvent;
 
 /// <summary>One target platform's part of a multi-device reward.</summary>
 public sealed record DeviceLatency(string Platform, double LatencyMs, double TargetMs, double Exponent);
@@ -105,7 +142,8 @@ public sealed record SearchStarted(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PolicyCheckpoint? Policy = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Chain = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] WarmStart? WarmStart = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clock = null) : JournaledEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clock = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PredictorIdentity? Predictor = null) : JournaledEvent;
 
 /// <summary>
 /// What a warm-started search took from an earlier one (<c>search --warm-start</c>), journaled in its search-started:

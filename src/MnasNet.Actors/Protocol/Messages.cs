@@ -69,7 +69,8 @@ public sealed record MeasurementDone(string SearchId, long TrialId, int Attempt,
 public sealed record WorkFailed(string SearchId, long TrialId, WorkKind Kind, int Attempt, string WorkerId, string Reason, int Target = 0, FailureCause Cause = FailureCause.Architecture) : ISearchCommand;
 
 /// <summary>Latencies and targets per target platform (one for a single-device search).</summary>
-public sealed record ComputeReward(long TrialId, double Accuracy, IReadOnlyList<DeviceLatency> Devices, bool Failed, double Alpha, double Beta) : ISearchCommand;
+/// <param name="LatencySource">With a predictor: whether the latency is the device's or the table's (see <see cref="RewardInputs.LatencySource"/>).</param>
+public sealed record ComputeReward(long TrialId, double Accuracy, IReadOnlyList<DeviceLatency> Devices, bool Failed, double Alpha, double Beta, string? LatencySource = null) : ISearchCommand;
 
 public sealed record RewardReply(long TrialId, RewardInputs Inputs) : ISearchCommand;
 

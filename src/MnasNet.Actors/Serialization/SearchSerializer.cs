@@ -45,6 +45,8 @@ public static class SearchJson
         [typeof(LatencyMeasured)] = "latency-measured.v1",
         [typeof(TrialFailed)] = "trial-failed.v1",
         [typeof(RewardComputed)] = "reward-computed.v1",
+        [typeof(LatencyPredicted)] = "latency-predicted.v1",
+        [typeof(MeasurementSelected)] = "measure-selected.v1",
         [typeof(PolicyUpdated)] = "policy-updated.v1",
         [typeof(SearchPaused)] = "search-paused.v1",
         [typeof(SearchResumed)] = "search-resumed.v1",

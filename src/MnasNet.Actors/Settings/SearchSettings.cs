@@ -110,6 +110,14 @@ public sealed record LatencySettings
     /// that satisfy it get this search's measurements. Empty → the backend and threads of these settings.
     /// </summary>
     public string Target { get; init; } = "";
+    /// <summary>
+    /// <c>table:FILE</c>: every trained trial gets a latency predicted by this lookup table (<c>mnasnet latency-table
+    /// build</c>, optionally calibrated), and only the <see cref="MeasureTop"/> fraction of each batch ranked best by
+    /// the predicted reward is measured on the target device. Empty: every trial is measured.
+    /// </summary>
+    public string Predictor { get; init; } = "";
+    /// <summary>With a predictor: the fraction F in (0, 1] of each batch's trained trials measured (the top ⌈F·n⌉).</summary>
+    public double MeasureTop { get; init; } = 1;
 }
 
 /// <summary>

@@ -99,7 +99,19 @@ public static class SettingsLoader
     }
 
     /// <summary>What is journaled and offered to workers: the search's definition, never this node's options.</summary>
-    public static string DefinitionJson(SearchSettings settings) => JsonSerializer.Serialize(settings.Definition, Json);
+    public static string DefinitionJson(SearchSettings settings)
+    {
+        if (settings.Latency.Predictor.Length > 0 || settings.Latency.MeasureTop != 1)
+        {
+            return JsonSerializer.Serialize(settings.Definition, Json);
+        }
+        // A search without a predictor journals the definition it did before predictors existed.
+        var definition = JsonSerializer.SerializeToNode(settings.Definition, Json)!.AsObject();
+        var latency = definition["latency"]!.AsObject();
+        latency.Remove("predictor");
+        latency.Remove("measureTop");
+        return definition.ToJsonString(Json);
+    }
 
     public static string NodeOptionsJson(NodeOptions node) => JsonSerializer.Serialize(node, Json);
 

@@ -107,6 +107,19 @@ public static partial class SettingsValidation
             Require(s.Simulated == (target.Backend == "simulated"),
                 $"latency.target '{s.Latency.Target}' names a {(target.Backend == "simulated" ? "simulated" : "real")} device ({target}) but mode is '{s.Mode.Word()}'");
         }
+        Require(s.Latency.MeasureTop > 0 && s.Latency.MeasureTop <= 1, $"latency.measureTop must be a fraction in (0, 1], got {s.Latency.MeasureTop}");
+        if (s.Latency.Predictor.Length > 0)
+        {
+            _ = Backends.LatencyPredictor.TablePath(s.Latency.Predictor);
+            Require(BackendName(s.Latency.Backend) != MnasNet.Latency.Backends.TableBackend.Prefix,
+                $"latency.predictor '{s.Latency.Predictor}' needs a device that measures: latency.backend '{s.Latency.Backend}' is itself a prediction");
+            Require(Backends.DevicePlatform.TargetsOf(s).Count == 1,
+                $"latency.predictor '{s.Latency.Predictor}' predicts for one target platform; latency.target '{s.Latency.Target}' names several");
+        }
+        else
+        {
+            Require(s.Latency.MeasureTop == 1, $"latency.measureTop = {s.Latency.MeasureTop} needs latency.predictor (table:FILE): without one every trial is measured");
+        }
 
         var sim = s.Simulation;
         Require(sim.TrainSeconds >= 0 && sim.MeasureSeconds >= 0, "simulation.trainSeconds and simulation.measureSeconds must be 0 or more");

@@ -18,6 +18,12 @@ public sealed record TrialHistory(SampledTrial Sampled, int Batch, long SampledA
 
     public int Dispatches { get; init; }
 
+    /// <summary>The latency the search's lookup table predicted (searches with a predictor).</summary>
+    public (long Seq, LatencyPredicted Event)? Predicted { get; init; }
+
+    /// <summary>Which latency the reward used: "measured" or "predicted" in a search with a predictor, else null.</summary>
+    public string? LatencySource => Reward?.LatencySource;
+
     public double? Advantage { get; init; }
 
     /// <summary>The reward the controller learned from (the first journaled; a second one is a divergence the auditor names).</summary>
@@ -55,6 +61,9 @@ public sealed record SearchHistory(
     int LeaseExpiries,
     DateTime? LastWrittenAt)
 {
+    /// <summary>Each batch's measurement selection (searches with a predictor), in journal order.</summary>
+    public ImmutableList<(long Seq, MeasurementSelected Selection)> Selections { get; init; } = [];
+
     public static SearchHistory Empty(string searchId) =>
         new(searchId, SearchState.Empty(searchId), null, 0, ImmutableSortedDictionary<long, TrialHistory>.Empty, [], [], null, 0, 0, 0, null);
 
@@ -103,6 +112,8 @@ public sealed record SearchHistory(
             LatencyMeasured m => next.Update(m.TrialId, h => h with { Latencies = h.Latencies.Add((seq, m.Record, m.Target)) }),
             TrialFailed f => next.Update(f.TrialId, h => h with { Failures = h.Failures.Add((seq, f)) }),
             RewardComputed r => next.Update(r.TrialId, h => h with { Rewards = h.Rewards.Add((seq, r.Inputs)) }),
+            LatencyPredicted p => next.Update(p.TrialId, h => h with { Predicted = h.Predicted ?? (seq, p) }),
+            MeasurementSelected m => next with { Selections = Selections.Add((seq, m)) },
             PolicyUpdated p => p.TrialIds.Select((id, i) => (id, i)).Where(x => x.i < p.Advantages.Count).Aggregate(
                 next with { Updates = Updates.Add((seq, p)), FinalPolicyHash = p.ParameterHash },
                 (h, x) => h.Update(x.id, t => t with { Advantage = p.Advantages[x.i] })),

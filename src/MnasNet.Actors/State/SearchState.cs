@@ -43,6 +43,18 @@ public enum WorkStatus
     Failed,
 }
 
+/// <summary>
+/// Whether a trial's latency is measured: always (a search without a predictor), or, with one, awaiting the batch's
+/// selection, then chosen for the device or skipped (its reward uses the predicted latency).
+/// </summary>
+public enum MeasureChoice
+{
+    Always,
+    Awaiting,
+    Chosen,
+    Skipped,
+}
+
 /// <summary>One target platform's measurement of a trial (targets after the first; the first is in TrialState itself).</summary>
 public sealed record MeasureState(WorkStatus Status = WorkStatus.Pending, int Attempts = 0, double? LatencyMs = null);
 
@@ -67,7 +79,9 @@ public sealed record TrialState(
     string? Failure = null,
     RewardInputs? Reward = null,
     ImmutableList<MeasureState>? OtherMeasures = null,
-    bool Excluded = false)
+    bool Excluded = false,
+    double? PredictedMs = null,
+    MeasureChoice Choice = MeasureChoice.Always)
 {
 
     public int Targets => 1 + (OtherMeasures?.Count ?? 0);
@@ -86,9 +100,20 @@ public sealed record TrialState(
     public bool IsFailed => Train == WorkStatus.Failed || Measure == WorkStatus.Failed || (OtherMeasures?.Any(m => m.Status == WorkStatus.Failed) ?? false);
 
     /// <summary>Every result is in (training and each target's latency), or one failed (a failed trial needs no more work).</summary>
-    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && Measure == WorkStatus.Done && (OtherMeasures?.All(m => m.Status == WorkStatus.Done) ?? true));
+    public bool ReadyForReward => IsFailed || (Train == WorkStatus.Done && (Choice == MeasureChoice.Skipped
+        || (Choice != MeasureChoice.Awaiting && Measure == WorkStatus.Done && (OtherMeasures?.All(m => m.Status == WorkStatus.Done) ?? true))));
 
-    public bool NeedsWork(WorkKind kind, int target = 0) => !IsFailed && StatusOf(kind, target) == WorkStatus.Pending;
+    /// <summary>Measurements wait for the batch's selection in a search with a predictor, and only the chosen are measured.</summary>
+    public bool NeedsWork(WorkKind kind, int target = 0) => !IsFailed && StatusOf(kind, target) == WorkStatus.Pending
+        && (kind != WorkKind.Measure || Choice is MeasureChoice.Always or MeasureChoice.Chosen);
+
+    /// <summary>The latency its reward uses (the predicted one for a skipped trial) and, with a predictor, which one that is.</summary>
+    public (double? LatencyMs, string? Source) RewardLatency(int target) => Choice switch
+    {
+        MeasureChoice.Skipped => (PredictedMs, LatencySources.Predicted),
+        MeasureChoice.Chosen => (MeasureOf(target).LatencyMs, LatencySources.Measured),
+        _ => (MeasureOf(target).LatencyMs, null),
+    };
 
     public TrialState With(WorkKind kind, WorkStatus status, int? attempts = null, int target = 0) => kind == WorkKind.Train
         ? this with { Train = status, TrainAttempts = attempts ?? TrainAttempts }
@@ -158,8 +183,12 @@ public sealed record SearchState(
     string? LastLink = null,
     ImmutableSortedDictionary<long, FinalState>? Finals = null,
     ImmutableSortedSet<long>? FinalRunTrials = null,
-    SearchStatus? FinalStatus = null)
+    SearchStatus? FinalStatus = null,
+    PredictorIdentity? Predictor = null)
 {
+    /// <summary>The search predicts every trained trial's latency and measures only the batch's chosen trials.</summary>
+    public bool Predicting => Predictor is not null;
+
     /// <summary>Every finalist ever chosen (none in a journal without final training).</summary>
     public ImmutableSortedDictionary<long, FinalState> Finalists => Finals ?? ImmutableSortedDictionary<long, FinalState>.Empty;
 
@@ -203,6 +232,19 @@ public sealed record SearchState(
         return null;
     }
 
+    /// <summary>Trained trials of a search with a predictor whose prediction is not journaled yet.</summary>
+    public IEnumerable<TrialState> AwaitingPrediction => Predicting
+        ? Trials.Values.Where(t => t.Train == WorkStatus.Done && t.PredictedMs is null && !t.IsFailed)
+        : [];
+
+    /// <summary>
+    /// The batch barrier of a search with a predictor: every trial is trained and predicted, or failed, and the
+    /// selection of the ones to measure is not made yet.
+    /// </summary>
+    public bool SelectionDue => Predicting
+        && Trials.Values.Any(t => t.Choice == MeasureChoice.Awaiting && !t.IsFailed)
+        && Trials.Values.All(t => t.IsFailed || (t.Train == WorkStatus.Done && t.PredictedMs is not null));
+
     public IEnumerable<TrialState> AwaitingReward => Trials.Values.Where(t => t.ReadyForReward && t.Reward is null && !t.Excluded);
 
     public SearchState Apply(ISearchEvent e)
@@ -215,6 +257,7 @@ public sealed record SearchState(
                 SettingsJson = s.SettingsJson,
                 PolicyVersion = s.PolicyVersion,
                 Chain = s.Chain,
+                Predictor = s.Predictor,
             },
             BatchSampled b => this with
             {
@@ -223,7 +266,8 @@ public sealed record SearchState(
                 BatchFirstTrialId = b.Trials.Count > 0 ? b.Trials[0].TrialId : NextTrialId,
                 NextTrialId = b.Trials.Count > 0 ? b.Trials[^1].TrialId + 1 : NextTrialId,
                 Trials = b.Trials.ToImmutableSortedDictionary(t => t.TrialId, t => new TrialState(t.TrialId, b.Batch, t.Tokens, t.LogProb, t.ArchitectureId, t.Seed,
-                    OtherMeasures: MeasureTargets > 1 ? [.. Enumerable.Repeat(new MeasureState(), MeasureTargets - 1)] : null)),
+                    OtherMeasures: MeasureTargets > 1 ? [.. Enumerable.Repeat(new MeasureState(), MeasureTargets - 1)] : null,
+                    Choice: Predicting ? MeasureChoice.Awaiting : MeasureChoice.Always)),
             },
             TrialDispatched { Kind: WorkKind.Final } d => UpdateFinal(d.TrialId, f => f with { Status = WorkStatus.InFlight, Attempts = d.Attempt }),
             TrialLeaseExpired { Kind: WorkKind.Final } x => UpdateFinal(x.TrialId, f => f.Status == WorkStatus.InFlight ? f with { Status = WorkStatus.Pending } : f),
@@ -232,6 +276,8 @@ public sealed record SearchState(
             TrialTrained t => Update(t.TrialId, s => s.With(WorkKind.Train, WorkStatus.Done) with { Accuracy = t.Record.Accuracy }),
             LatencyMeasured m => Update(m.TrialId, s => s.WithMeasure(m.Target, x => x with { Status = WorkStatus.Done, LatencyMs = m.Record.MedianMs })),
             TrialFailed f => Update(f.TrialId, s => s.With(f.Kind, WorkStatus.Failed, target: f.Target) with { Failure = f.Reason, Excluded = f.Cause == FailureCause.Infrastructure }),
+            LatencyPredicted p => Update(p.TrialId, s => s with { PredictedMs = p.PredictedMs }),
+            MeasurementSelected m => m.Ranked.Aggregate(this, (state, r) => state.Update(r.TrialId, t => t with { Choice = m.Chosen.Contains(r.TrialId) ? MeasureChoice.Chosen : MeasureChoice.Skipped })),
             RewardComputed r => Update(r.TrialId, s => s with { Reward = r.Inputs }) with
             {
                 TrialsRewarded = TrialsRewarded + 1,

@@ -22,7 +22,36 @@ public sealed record TrialSummary(
     int Dispatches,
     string? WeightsPath,
     IReadOnlyList<double?> LatenciesMs,
-    bool InfrastructureFailed = false);
+    bool InfrastructureFailed = false)
+{
+    /// <summary>The latency the search's lookup table predicted (searches with a predictor).</summary>
+    public double? PredictedMs { get; init; }
+
+    /// <summary>Which latency the reward used ("measured" or "predicted") in a search with a predictor; null without one.</summary>
+    public string? LatencySource { get; init; }
+
+    /// <summary>The latency the reward used: the predicted one for a trial the search did not measure.</summary>
+    public double? RewardLatencyMs => LatencySource == Protocol.LatencySources.Predicted ? PredictedMs : LatencyMs;
+}
+
+/// <summary>
+/// How far a search's predictor can be trusted: over the <paramref name="Pairs"/> trials both predicted and measured,
+/// the mean absolute percentage error of the prediction and Kendall's τ-b between predicted and measured latency.
+/// </summary>
+public sealed record PredictorError(int Pairs, double? MapePercent, double? KendallTau)
+{
+    public static PredictorError Of(IEnumerable<(double Predicted, double Measured)> pairs)
+    {
+        var list = pairs.ToList();
+        if (list.Count == 0)
+        {
+            return new PredictorError(0, null, null);
+        }
+        var mape = 100 * list.Average(p => Math.Abs(p.Predicted - p.Measured) / p.Measured);
+        var tau = list.Count >= 2 ? Latency.Measurement.Statistics.KendallTauB([.. list.Select(p => p.Predicted)], [.. list.Select(p => p.Measured)]) : double.NaN;
+        return new PredictorError(list.Count, mape, double.IsFinite(tau) ? tau : null);
+    }
+}
 
 /// <summary>
 /// A finalist as the journal tells it: what the proxy task said (accuracy, reward, latency per target), how its full
@@ -100,6 +129,13 @@ public sealed record SearchSummary(
 
     public int InfrastructureFailures => Trials.Count(t => t.InfrastructureFailed);
 
+    /// <summary>The lookup table of a search with a predictor (search-started), or null.</summary>
+    public Protocol.PredictorIdentity? Predictor { get; init; }
+
+    /// <summary>The predictor's error over the trials measured so far (searches with a predictor).</summary>
+    public PredictorError? PredictorError => Predictor is null ? null
+        : State.PredictorError.Of(Trials.Where(t => t.PredictedMs is not null && t.LatencyMs is not null).Select(t => (t.PredictedMs!.Value, t.LatencyMs!.Value)));
+
     public static SearchSummary From(string id, IReadOnlyList<JournalEntry> entries) => From(SearchHistory.From(id, entries));
 
     public static SearchSummary From(SearchHistory h)
@@ -108,7 +144,8 @@ public sealed record SearchSummary(
         var trials = h.Trials.Values.Select(t => new TrialSummary(t.Sampled.TrialId, t.Batch, t.Sampled.Tokens, t.Sampled.ArchitectureId, t.Sampled.LogProb,
             t.Trained?.Record.Accuracy, t.LatencyMs(0), t.Rewards.Count > 0 ? t.Rewards[^1].Inputs.Reward : null, t.Failed,
             t.Failures.Count > 0 ? t.Failures[^1].Event.Reason : null, t.Dispatches, t.Trained?.Record.WeightsPath, t.LatenciesMs(targets),
-            t.Failures.Any(f => f.Event.Cause == Protocol.FailureCause.Infrastructure))).ToList();
+            t.Failures.Any(f => f.Event.Cause == Protocol.FailureCause.Infrastructure))
+        { PredictedMs = t.Predicted?.Event.PredictedMs, LatencySource = t.LatencySource }).ToList();
         var batches = h.Updates.Select(u => new BatchSummary(u.Update.Batch, u.Update.Step, u.Update.ParameterHash, u.Update.Rewards.DefaultIfEmpty(0).Average(), u.Update.Rewards.DefaultIfEmpty(0).Max(),
             u.Update.Failed.Count(f => f))).ToList();
         var byId = trials.ToDictionary(t => t.TrialId);
@@ -129,7 +166,7 @@ public sealed record SearchSummary(
         }).ToList();
         return new SearchSummary(h.SearchId, h.Status.Word(), h.Started?.SettingsJson, h.Started?.Strategy, trials, batches, h.FinalPolicyHash, h.Events,
             h.Pauses, h.Resumes, h.LeaseExpiries, h.Started?.At, h.Targets())
-        { Finalists = finalists, FinalStatus = h.Current.FinalStatus };
+        { Finalists = finalists, FinalStatus = h.Current.FinalStatus, Predictor = h.Started?.Predictor };
     }
 
     /// <summary>Trials not dominated on accuracy and every target's latency (<see cref="State.ParetoFront"/>).</summary>

@@ -18,6 +18,9 @@ public sealed record ReportData(
     int RetriedTrials = 0,
     int InfrastructureFailures = 0)
 {
+    /// <summary>A search with a latency predictor: its table, the fraction measured and the predictor's error.</summary>
+    public PredictorView? Predictor { get; init; }
+
     public IEnumerable<TrialResult> Rewarded => Trials.Where(t => t.Reward is not null);
 
     /// <summary>Rewarded, not failed, with both accuracy and latency: the trials the scatter and the Pareto front use.</summary>
@@ -60,7 +63,11 @@ public sealed record TrialResult(
     double? LatencyMs,
     double? Reward,
     bool Failed,
-    IReadOnlyList<double?> TargetLatenciesMs);
+    IReadOnlyList<double?> TargetLatenciesMs)
+{
+    /// <summary>Which latency the reward used ("measured" or "predicted": then <see cref="LatencyMs"/> is the prediction); null without a predictor.</summary>
+    public string? LatencySource { get; init; }
+}
 
 /// <summary>One policy update; property names and order are those report.json has always had.</summary>
 public sealed record BatchResult(int Batch, long Step, string ParameterHash, double MeanReward, double MaxReward, int Failed);

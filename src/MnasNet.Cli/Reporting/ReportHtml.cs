@@ -68,6 +68,10 @@ public static class ReportHtml
         yield return ["batches", Id(data.Batches.Count)];
         yield return ["best reward", best is null ? "-" : $"{Format.Score(best.Reward)} (trial {Id(best.TrialId)})"];
         yield return ["latency targets", data.Targets.Count == 0 ? "-" : string.Join("; ", data.Targets.Select(t => $"{t.Platform} T = {Format.Ms(t.TargetMs)} ms"))];
+        if (data.Predictor is { } predictor)
+        {
+            yield return ["latency predictor", predictor.Describe()];
+        }
         yield return ["policy", data.FinalPolicyHash ?? "-"];
     }
 
@@ -80,7 +84,7 @@ public static class ReportHtml
 
     private static string[] TrialRow(ReportData data, TrialResult t) =>
         [Id(t.TrialId), Id(t.Batch), Format.Score(t.Reward), Format.Score(t.Accuracy),
-            .. data.MultiTarget ? t.TargetLatenciesMs.Select(Format.Ms) : [Format.Ms(t.LatencyMs)], t.ArchitectureId];
+            .. data.MultiTarget ? t.TargetLatenciesMs.Select(Format.Ms) : [Format.Ms(t.LatencyMs) + (t.LatencySource is { } source ? $" ({source})" : "")], t.ArchitectureId];
 
     private static IEnumerable<string[]> TargetRows(ReportData data)
     {

@@ -209,12 +209,14 @@ public sealed record PlanRow(
     string Bottleneck,
     int LeaseExpiries,
     double LostSeconds,
-    double WallSeconds)
+    double WallSeconds,
+    double DeviceBusySeconds = 0,
+    int Measurements = 0)
 {
     public static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
 
     public string Line() => string.Create(CultureInfo.InvariantCulture,
-        $"trainers {Trainers,4}  devices {Devices,4}  makespan {Duration(MakespanSeconds),12}  {TrialsPerHour,9:F1} trials/h  trainers {TrainerUtilisation,6:P1}  devices {DeviceUtilisation,6:P1}  queue {MeanQueueSeconds,9:F1} s  bottleneck {Bottleneck,-13}  lease expiries {LeaseExpiries} ({LostSeconds:F0} s lost)  wall {WallSeconds:F2} s");
+        $"trainers {Trainers,4}  devices {Devices,4}  makespan {Duration(MakespanSeconds),12}  {TrialsPerHour,9:F1} trials/h  trainers {TrainerUtilisation,6:P1}  devices {DeviceUtilisation,6:P1}  queue {MeanQueueSeconds,9:F1} s  bottleneck {Bottleneck,-13}  lease expiries {LeaseExpiries} ({LostSeconds:F0} s lost)  device time {Duration(DeviceBusySeconds)} ({Measurements} measurements)  wall {WallSeconds:F2} s");
 
     /// <summary>"4d 12:00:00" / "1:02:03".</summary>
     public static string Duration(double seconds)
@@ -242,9 +244,11 @@ public static class PlanRun
         {
             throw new CliInputException($"the planned search with {trainers} trainers and {devices} devices ended '{outcome.Status}': {outcome.Reason}", ExitCodes.Failure);
         }
-        var timeline = SearchTimeline.Of([.. JournalReader.ReadEvents(scratch, settings.Id).Select(e => e.Event)]);
+        var events = JournalReader.ReadEvents(scratch, settings.Id).Select(e => e.Event).ToList();
+        var timeline = SearchTimeline.Of(events);
         return new PlanRow(trainers, devices, timeline.Trials, timeline.MakespanSeconds, timeline.TrialsPerHour, timeline.TrainerUtilisation(trainers),
             timeline.DeviceUtilisation(devices), timeline.MeanQueueSeconds, timeline.MeanTrainQueueSeconds, timeline.MeanMeasureQueueSeconds,
-            timeline.Bottleneck(trainers, devices), timeline.LeaseExpiries, timeline.LostSeconds, outcome.Elapsed.TotalSeconds);
+            timeline.Bottleneck(trainers, devices), timeline.LeaseExpiries, timeline.LostSeconds, outcome.Elapsed.TotalSeconds,
+            timeline.DeviceBusySeconds, events.Count(e => e is Actors.Protocol.LatencyMeasured));
     }
 }

@@ -27,6 +27,7 @@ public sealed class ReplayCommand : SearchCliCommand
     private readonly Option<bool> _json = new("--json") { Description = "Print the whole report as JSON." };
     private readonly Option<string?> _report = new("--report") { Description = "Write the whole report (every decision row) as JSON to this file." };
     private readonly Option<string?> _keyFile = new("--key-file") { Description = $"With --verify: the key of an HMAC-chained journal (default: ${Actors.Journal.JournalChain.KeyVariable}). Never give the key itself on the command line." };
+    private readonly Option<string?> _table = new("--table") { Description = "A search with a latency predictor: the lookup table to recompute its predictions from (default: the file search-started names)." };
     private readonly Option<double> _tolerance = new("--tolerance") { Description = "With --verify: largest parameter / log-probability difference accepted for updates written on another platform.", DefaultValueFactory = _ => LearningAudit.DefaultTolerance };
 
     public ReplayCommand() : base("replay", "Audit a search from its journal: recompute every reward, re-run every policy update (--verify), what-if re-scoring.")
@@ -42,6 +43,7 @@ public sealed class ReplayCommand : SearchCliCommand
         Options.Add(_report);
         Options.Add(_keyFile);
         Options.Add(_tolerance);
+        Options.Add(_table);
     }
 
     public sealed record ReplayOutput(AuditReport Audit, WhatIfReport? WhatIf, ReplayTimings Timings)
@@ -90,7 +92,7 @@ public sealed class ReplayCommand : SearchCliCommand
         var read = await JournalQuery.ReadAsync(_journal.Resolve(parseResult).Source(id), id, withSnapshot: verify, cancellationToken);
         var readSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        var audit = Auditor.Audit(read, new AuditOptions(Learning: verify, FromSnapshot: parseResult.GetValue(_fromSnapshot), ChainKey: key, Tolerance: tolerance));
+        var audit = Auditor.Audit(read, new AuditOptions(Learning: verify, FromSnapshot: parseResult.GetValue(_fromSnapshot), ChainKey: key, Tolerance: tolerance, TablePath: parseResult.GetValue(_table)));
         var auditSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
         var whatIf = change is null ? null : MnasNet.Audit.WhatIf.Run(read, change, parseResult.GetValue(_top));
@@ -134,6 +136,10 @@ public sealed class ReplayCommand : SearchCliCommand
         if (a.Chain is { } chain)
         {
             await o.WriteLineAsync($"  chain     {chain.Describe()}");
+        }
+        if (a.Predictor is { } predictor)
+        {
+            await o.WriteLineAsync(string.Create(inv, $"  predictor selections {predictor.SelectionsVerified}/{predictor.Selections} re-derived (top {predictor.Fraction:G4} by predicted reward); {predictor.PredictionsRecomputed}/{predictor.Predictions} predictions recomputed; {predictor.Note}"));
         }
         await o.WriteLineAsync(string.Create(inv, $"  journal   {(t.Gaps == 0 ? "no gaps" : $"{t.Gaps} gap(s) in the sequence numbers")}"));
         await o.WriteLineAsync(string.Create(inv, $"  time      read {result.Timings.ReadSeconds:F2} s, audit {result.Timings.AuditSeconds:F2} s"));

@@ -60,11 +60,15 @@ public sealed class ReportCommand : SearchCliCommand
         }
         var c = CultureInfo.InvariantCulture;
         await output.WriteLineAsync($"search {id}: {report.Status}, {report.TrialsRewarded} trials rewarded, {report.TrialsFailed} failed, {report.RetriedTrials} retried, {report.InfrastructureFailures} failed by the infrastructure (not learned from), policy {report.FinalPolicyHash}");
+        if (report.Predictor is { } predictor)
+        {
+            await output.WriteLineAsync($"latency: {predictor.Describe()}");
+        }
         await output.WriteLineAsync($"\ntop {report.Top.Count} by reward:");
-        await output.WriteLineAsync("  trial  batch  reward    accuracy  latency(ms)  architecture");
+        await output.WriteLineAsync($"  trial  batch  reward    accuracy  latency(ms)  {(report.Predictor is null ? "" : "latency    ")}architecture");
         foreach (var t in report.Top)
         {
-            await output.WriteLineAsync(string.Create(c, $"  {t.TrialId,5}  {t.Batch,5}  {t.Reward,8:F5}  {t.Accuracy,8:F4}  {t.LatencyMs,11:F3}  {t.ArchitectureId}"));
+            await output.WriteLineAsync(string.Create(c, $"  {t.TrialId,5}  {t.Batch,5}  {t.Reward,8:F5}  {t.Accuracy,8:F4}  {t.LatencyMs,11:F3}  {(t.LatencySource is { } source ? $"{source,-9}  " : "")}{t.ArchitectureId}"));
         }
         await output.WriteLineAsync($"\nPareto front (accuracy vs latency), {report.Pareto.Count} trials:");
         foreach (var t in report.Pareto)
@@ -87,7 +91,12 @@ public sealed class ReportCommand : SearchCliCommand
 }
 
 /// <summary>A trial in the report: <see cref="LatencyMs"/> is the first target platform's, <see cref="LatenciesMs"/> every target's.</summary>
-public sealed record ReportTrial(long TrialId, int Batch, double Reward, double Accuracy, double LatencyMs, string ArchitectureId, IReadOnlyList<int> Tokens, IReadOnlyList<double> LatenciesMs);
+public sealed record ReportTrial(long TrialId, int Batch, double Reward, double Accuracy, double LatencyMs, string ArchitectureId, IReadOnlyList<int> Tokens, IReadOnlyList<double> LatenciesMs)
+{
+    /// <summary>Which latency the reward used ("measured" or "predicted") in a search with a predictor; absent without one.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? LatencySource { get; init; }
+}
 
 public sealed record SearchReport(
     string SearchId, string Status, int TrialsRewarded, int TrialsFailed, string? FinalPolicyHash,
@@ -102,15 +111,21 @@ public sealed record SearchReport(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public double? ProxyFidelityTau { get; init; }
 
+    /// <summary>A search with a latency predictor: its table, the fraction measured and the predictor's error (MAPE, Kendall τ).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public PredictorView? Predictor { get; init; }
+
     public static SearchReport From(ReportData data, int top)
     {
         static ReportTrial View(TrialResult t) => new(t.TrialId, t.Batch, t.Reward ?? 0, t.Accuracy ?? 0, t.LatencyMs ?? 0, t.ArchitectureId, t.Tokens,
-            [.. t.TargetLatenciesMs.Select(l => l ?? 0)]);
+            [.. t.TargetLatenciesMs.Select(l => l ?? 0)])
+        { LatencySource = t.LatencySource };
         return new SearchReport(data.SearchId, data.Status, data.Rewarded.Count(), data.Trials.Count(t => t.Failed), data.FinalPolicyHash,
             data.Top(top).Select(View).ToList(), data.ParetoFront().Select(View).ToList(), data.Batches, data.RetriedTrials, data.InfrastructureFailures)
         {
             Finalists = data.Finalists.Count > 0 ? data.Finalists : null,
             ProxyFidelityTau = ReportPlots.KendallTau(data.Finalists),
+            Predictor = data.Predictor,
         };
     }
 }

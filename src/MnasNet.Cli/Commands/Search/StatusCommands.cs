@@ -36,8 +36,12 @@ public sealed class StatusCommand : SearchCliCommand
         }
         await output.WriteLineAsync(string.Create(c, $"  trials      {status.TrialsDone}/{status.TrialBudget} done, {status.Failed} failed, batch {status.BatchesDone}/{status.Batches}"));
         await output.WriteLineAsync(status.BestReward is { } r
-            ? string.Create(c, $"  best        reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {SearchStatusView.Latencies(status.Targets, status.BestLatenciesMs)}")
+            ? string.Create(c, $"  best        reward {r:F4} trial {status.BestTrial} acc {status.BestAccuracy:F4} lat {SearchStatusView.Latencies(status.Targets, status.BestLatenciesMs)}{(status.BestLatencySource is { } source ? $" ({source})" : "")}")
             : "  best        -");
+        if (status.Predictor is { } predictor)
+        {
+            await output.WriteLineAsync($"  latency     {predictor.Describe()}");
+        }
         await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
         await output.WriteLineAsync(string.Create(c, $"  attempts    {status.RetriedTrials} trials retried, {status.InfrastructureFailures} failed by the infrastructure (no reward, not learned from)"));
@@ -74,6 +78,14 @@ public sealed record SearchStatusView(
 
     public double? ProxyFidelityTau { get; init; }
 
+    /// <summary>A search with a latency predictor: its table, the fraction measured and the predictor's error so far.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Reporting.PredictorView? Predictor { get; init; }
+
+    /// <summary>Which latency the best trial's reward used (searches with a predictor).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? BestLatencySource { get; init; }
+
     public const string NoLockNote = "a PostgreSQL journal has no process lock to probe: 'running' means no pause or completion is journaled yet (the search runs, or its processes died; see 'last event')";
 
     public static SearchStatusView Of(string dir, string id) => Of(new SqliteSearchJournals(dir), id);
@@ -87,14 +99,17 @@ public sealed record SearchStatusView(
         var best = summary.Rewarded.Where(t => !t.Failed).MaxBy(t => t.Reward);
         return new SearchStatusView(id, summary.Status, journals.IsRunning(id), summary.Rewarded.Count(), settings?.TrialBudget ?? 0,
             summary.Trials.Count(t => t.Failed), summary.Batches.Count, settings?.Batches ?? 0, best?.Reward, best?.TrialId, best?.Accuracy,
-            best?.LatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
+            best?.RewardLatencyMs, summary.Strategy, summary.FinalPolicyHash, summary.Events, summary.Pauses, summary.Resumes, summary.LeaseExpiries,
             journals.Find(id)?.LastEventAt, journals.Provider, journals.LocationOf(id),
-            settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())], best?.LatenciesMs ?? [],
+            settings is null ? [] : [.. Actors.Backends.DevicePlatform.TargetsOf(settings).Select(t => t.Platform.ToString())],
+            best?.LatencySource is not null ? [best.RewardLatencyMs] : best?.LatenciesMs ?? [],
             summary.RetriedTrials, summary.InfrastructureFailures, timing.Clock, timing.ElapsedSeconds, timing.WallSeconds)
         {
             FinalTraining = summary.FinalStatus?.Word(),
             Finalists = summary.Finalists,
             ProxyFidelityTau = summary.ProxyFidelityTau is { } tau && double.IsFinite(tau) ? tau : null,
+            Predictor = settings is null ? null : Reporting.PredictorView.Of(summary, settings.Latency.MeasureTop),
+            BestLatencySource = best?.LatencySource,
         };
     }
 
