@@ -8,7 +8,7 @@ namespace MnasNet.Latency;
 
 /// <summary>
 /// Creates backends from a spec string, as a CLI option or a device node's configuration:
-/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV]</c>, <c>table:FILE</c>,
+/// <c>onnxruntime[:threads=N]</c>, <c>tflite[:threads=N,xnnpack=on|off]</c>, <c>torchsharp[:threads=N]</c>, <c>simulated[:seed=S,noise=CV,model=device|surrogate]</c>, <c>table:FILE</c>,
 /// <c>adb[:serial=S,threads=1,cores=auto|MASK,binary=PATH,xnnpack=on|off,…]</c> (a phone; serials may contain colons).
 /// </summary>
 public static class LatencyBackends
@@ -37,10 +37,10 @@ public static class LatencyBackends
             case TorchSharpBackend.Name:
                 return new TorchSharpBackend(new TorchSharpSettings(threads ?? Int(settings, "threads", 1, spec), seed), isolation: isolation);
             case SimulatedBackend.Name:
-                return new SimulatedBackend(new SimulatedSettings(
-                    NoiseCv: Double(settings, "noise", 0.03, spec),
-                    Seed: (ulong)Int(settings, "seed", (int)seed, spec),
-                    Threads: threads ?? Int(settings, "threads", 1, spec)));
+                var (noise, simulatedSeed, simulatedThreads) = (Double(settings, "noise", 0.03, spec), (ulong)Int(settings, "seed", (int)seed, spec), threads ?? Int(settings, "threads", 1, spec));
+                return new SimulatedBackend(Model(settings, spec) == SimulatedModel.Surrogate
+                    ? SimulatedSettings.Surrogate(noise, simulatedSeed, simulatedThreads)
+                    : new SimulatedSettings(NoiseCv: noise, Seed: simulatedSeed, Threads: simulatedThreads));
             case AdbPhoneBackend.Name:
                 return CreatePhone(spec, settings, threads, seed);
             case TableBackend.Prefix:
@@ -147,7 +147,7 @@ public static class LatencyBackends
         {
             OnnxRuntimeBackend.Name or TorchSharpBackend.Name => new[] { "threads" },
             TfliteBackend.Name => ["threads", "xnnpack"],
-            SimulatedBackend.Name => ["seed", "noise", "threads"],
+            SimulatedBackend.Name => ["seed", "noise", "threads", "model"],
             AdbPhoneBackend.Name => AdbSettingKeys,
             _ => [],
         };
@@ -182,6 +182,14 @@ public static class LatencyBackends
             _ => throw new UnknownBackendException($"backend '{spec}': {key} must be on or off, got '{text}'"),
         };
     }
+
+    private static SimulatedModel Model(IReadOnlyDictionary<string, string> settings, string spec) =>
+        !settings.TryGetValue("model", out var text) ? SimulatedModel.Device : text.ToLowerInvariant() switch
+        {
+            "device" => SimulatedModel.Device,
+            "surrogate" => SimulatedModel.Surrogate,
+            _ => throw new UnknownBackendException($"backend '{spec}': model must be device or surrogate (the simulated searches' latency), got '{text}'"),
+        };
 
     private static double Double(IReadOnlyDictionary<string, string> settings, string key, double fallback, string spec)
     {

@@ -97,6 +97,13 @@ public sealed class PredictorSearchTests
             Assert.Equal(started.Predictor, p.Table);
             Assert.Equal(lookup.Predict(MnasNetSearchSpace.Default.Decode(sampled[id].Tokens), new NetworkOptions(Resolution: 224)).TotalMs, p.PredictedMs);
         }
+        // The surrogate-model table predicts the simulated device's noise-free latency; the device adds its noise (2 %).
+        foreach (var (id, ms) in measured)
+        {
+            var noiseFree = new Controller.SurrogateObjective().Evaluate(sampled[id].Tokens).LatencyMs;
+            Assert.Equal(noiseFree, predicted[id].PredictedMs, noiseFree * 1e-9);
+            Assert.InRange(ms / predicted[id].PredictedMs, 0.9, 1.1);
+        }
 
         var selections = events.OfType<MeasurementSelected>().ToList();
         Assert.Equal([0, 1, 2], selections.Select(s => s.Batch));

@@ -141,6 +141,7 @@ public sealed class BackendTests
     [InlineData("onnxruntime:cores=2")]
     [InlineData("onnxruntime:threads=two")]
     [InlineData("table:")]
+    [InlineData("simulated:model=phone")]
     public void Unknown_backends_and_settings_are_clear_errors(string spec)
     {
         var e = Assert.Throws<UnknownBackendException>(() => LatencyBackends.Create(spec));

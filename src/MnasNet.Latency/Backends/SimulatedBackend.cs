@@ -8,7 +8,10 @@ namespace MnasNet.Latency.Backends;
 /// <see cref="OverheadPerOpMs"/> per operator; a network adds <see cref="CallOverheadMs"/> once. Each sample is the
 /// model's time times log-normal noise of coefficient of variation ≈ <see cref="NoiseCv"/>, drawn from a generator
 /// seeded by (<see cref="Seed"/>, architecture id, resolution, run), so the same inputs give the same samples.
-/// Defaults are of the order of ONNX Runtime on one core of this kind of machine.
+/// Defaults are of the order of ONNX Runtime on one core of this kind of machine. With <see cref="Model"/> =
+/// <see cref="SimulatedModel.Surrogate"/> a layer costs instead what <see cref="AnalyticLatency.Default"/> says and a
+/// network nothing more: the latency the simulated device of a simulated search reports (at 224×224, its resolution),
+/// so a table built on it predicts a simulated search's device.
 /// </summary>
 public sealed record SimulatedSettings(
     double MacsPerMs = 20e6,
@@ -17,8 +20,13 @@ public sealed record SimulatedSettings(
     double CallOverheadMs = 0.01,
     double NoiseCv = 0.03,
     ulong Seed = 0,
-    int Threads = 1)
+    int Threads = 1,
+    SimulatedModel Model = SimulatedModel.Device)
 {
+    /// <summary>The settings of <see cref="SimulatedModel.Surrogate"/>: no call overhead.</summary>
+    public static SimulatedSettings Surrogate(double noiseCv, ulong seed, int threads = 1) =>
+        new(CallOverheadMs: 0, NoiseCv: noiseCv, Seed: seed, Threads: threads, Model: SimulatedModel.Surrogate);
+
     public SimulatedSettings Validate()
     {
         if (!(MacsPerMs > 0) || !(BytesPerMs > 0) || OverheadPerOpMs < 0 || CallOverheadMs < 0)
@@ -35,6 +43,16 @@ public sealed record SimulatedSettings(
         }
         return this;
     }
+}
+
+/// <summary>Which analytic model a <see cref="SimulatedBackend"/> times.</summary>
+public enum SimulatedModel
+{
+    /// <summary>MACs, bytes moved and operators against the device's throughputs (<see cref="SimulatedSettings"/>).</summary>
+    Device,
+
+    /// <summary>The simulated searches' latency: <see cref="AnalyticLatency.Default"/> per layer.</summary>
+    Surrogate,
 }
 
 /// <summary>Latency from <see cref="SimulatedSettings"/>'s analytic model; labelled simulated in its platform.</summary>
@@ -58,8 +76,10 @@ public sealed class SimulatedBackend : ILayerLatencyBackend
         var s = Settings;
         Platform = new PlatformDescription(Name, LatencySource.Simulated, s.Threads, "simulated CPU", s.Threads, "none", "analytic model",
             new Dictionary<string, string>(), Governor: null,
-            Details: FormattableString.Invariant(
-                $"SIMULATED: {s.MacsPerMs / 1e6:G4} GMAC/s, {s.BytesPerMs / 1e6:G4} GB/s, {s.OverheadPerOpMs * 1000:G4} µs/op, {s.CallOverheadMs * 1000:G4} µs/call, noise CV {s.NoiseCv:G3}, seed {s.Seed}"));
+            Details: s.Model == SimulatedModel.Surrogate
+                ? FormattableString.Invariant($"SIMULATED: the simulated searches' surrogate latency ({AnalyticLatency.Default.MacsPerMs / 1e6:G4} GMAC/s + per-layer overheads), noise CV {s.NoiseCv:G3}, seed {s.Seed}")
+                : FormattableString.Invariant(
+                    $"SIMULATED: {s.MacsPerMs / 1e6:G4} GMAC/s, {s.BytesPerMs / 1e6:G4} GB/s, {s.OverheadPerOpMs * 1000:G4} µs/op, {s.CallOverheadMs * 1000:G4} µs/call, noise CV {s.NoiseCv:G3}, seed {s.Seed}"));
     }
 
     /// <summary>The noise-free model of a network, in milliseconds.</summary>
@@ -70,6 +90,10 @@ public sealed class SimulatedBackend : ILayerLatencyBackend
     public double LayerMs(LayerCost layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
+        if (Settings.Model == SimulatedModel.Surrogate)
+        {
+            return AnalyticLatency.Default.Layer(layer);
+        }
         var traffic = CostModel.Traffic(layer);
         return layer.Macs / Settings.MacsPerMs + (traffic.ActivationElements + layer.Params) * sizeof(float) / Settings.BytesPerMs + traffic.Ops * Settings.OverheadPerOpMs;
     }
