@@ -4,9 +4,10 @@ using System.Runtime.Intrinsics;
 namespace MnasNet.Controller.Managed;
 
 /// <summary>
-/// exp, log, sigmoid and tanh from + − × ÷, floor and bit operations only, in double precision (about 1 ulp), so they
-/// give the same bits on every machine: the platform libm (glibc, Windows, macOS) does not. The vector forms do the
-/// same operations lane by lane as the scalar forms, so a lane equals the scalar result bit for bit.
+/// exp and log in double precision (about 1 ulp) and the float32 σ and tanh of the LSTM gates, from + − × ÷, fma-free
+/// products and bit operations only, so they give the same bits on every machine: the platform libm (glibc, Windows,
+/// macOS) does not. The vector forms do the same operations lane by lane as the scalar forms, so a lane equals the
+/// scalar result bit for bit.
 /// </summary>
 public static class ExactMath
 {
@@ -23,10 +24,6 @@ public static class ExactMath
     private const double C2 = 1.0 / 2, C3 = 1.0 / 6, C4 = 1.0 / 24, C5 = 1.0 / 120, C6 = 1.0 / 720, C7 = 1.0 / 5040,
         C8 = 1.0 / 40320, C9 = 1.0 / 362880, C10 = 1.0 / 3628800, C11 = 1.0 / 39916800, C12 = 1.0 / 479001600,
         C13 = 1.0 / 6227020800;
-
-    /// <summary>Arguments of <see cref="ExpClamped(double)"/> below this are raised to it: e^−700 ≈ 1e−304 already rounds
-    /// every float32 sigmoid and tanh to its limit, and the scaling stays in the normal range.</summary>
-    public const double ClampLow = -700.0;
 
     /// <summary>e^x over the whole double range (0 below −745.2, +∞ above 709.8).</summary>
     public static double Exp(double x)
@@ -56,41 +53,6 @@ public static class ExactMath
             return p * Pow2(ki + 1000) * Pow2(-1000);
         }
         return p * Pow2(ki);
-    }
-
-    /// <summary>e^max(x, <see cref="ClampLow"/>) for x ≤ 0; the twin of the vector form.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double ExpClamped(double x)
-    {
-        x = x < ClampLow ? ClampLow : x;
-        var t = x * Log2E + Shifter;
-        var k = t - Shifter;
-        var p = Polynomial(Reduce(x, k));
-        return p * BitConverter.Int64BitsToDouble((BitConverter.DoubleToInt64Bits(t) - ShifterBits + 1023) << 52);
-    }
-
-    public static Vector256<double> ExpClamped(Vector256<double> x)
-    {
-        x = Vector256.Max(x, Vector256.Create(ClampLow));
-        var t = x * Vector256.Create(Log2E) + Vector256.Create(Shifter);
-        var k = t - Vector256.Create(Shifter);
-        var r = (x - k * Vector256.Create(Ln2High)) - k * Vector256.Create(Ln2Low);
-        var p = Vector256.Create(C13);
-        p = p * r + Vector256.Create(C12);
-        p = p * r + Vector256.Create(C11);
-        p = p * r + Vector256.Create(C10);
-        p = p * r + Vector256.Create(C9);
-        p = p * r + Vector256.Create(C8);
-        p = p * r + Vector256.Create(C7);
-        p = p * r + Vector256.Create(C6);
-        p = p * r + Vector256.Create(C5);
-        p = p * r + Vector256.Create(C4);
-        p = p * r + Vector256.Create(C3);
-        p = p * r + Vector256.Create(C2);
-        p = p * r + Vector256<double>.One;
-        p = p * r + Vector256<double>.One;
-        var bits = (t.AsInt64() - Vector256.Create(ShifterBits) + Vector256.Create(1023L)) << 52;
-        return p * bits.AsDouble();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -163,34 +125,98 @@ public static class ExactMath
         return e * Ln2High + (e * Ln2Low + logM);
     }
 
-    /// <summary>1/(1 + e^−x) from e^−|x| (no overflow, no cancellation).</summary>
+    // The float32 gate functions: e^x by the same reduction in float (ln 2 split for float), the series to r^7
+    // (remainder below 6e−9, so about 1 ulp), arguments clamped at −87 so 2^k stays a normal float.
+    private const float ClampLowF = -87f;
+    private const float Log2EF = 1.44269504f;
+    private const float Ln2HighF = 0.693145751953125f;
+    private const float Ln2LowF = 1.42860677e-06f;
+    private const float ShifterF = 12582912f; // 1.5 · 2^23
+    private const int ShifterBitsF = 0x4B400000;
+    private const float F2 = 1f / 2, F3 = 1f / 6, F4 = 1f / 24, F5 = 1f / 120, F6 = 1f / 720, F7 = 1f / 5040;
+
+    /// <summary>e^max(x, −87) for x ≤ 0 in float32; the twin of the vector forms.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double Sigmoid(double x)
+    public static float ExpNegative(float x)
     {
-        var e = ExpClamped(-Math.Abs(x));
-        return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        x = x < ClampLowF ? ClampLowF : x;
+        var t = x * Log2EF + ShifterF;
+        var k = t - ShifterF;
+        var r = (x - k * Ln2HighF) - k * Ln2LowF;
+        var p = F7;
+        p = p * r + F6;
+        p = p * r + F5;
+        p = p * r + F4;
+        p = p * r + F3;
+        p = p * r + F2;
+        p = p * r + 1f;
+        p = p * r + 1f;
+        return p * BitConverter.Int32BitsToSingle((BitConverter.SingleToInt32Bits(t) - ShifterBitsF + 127) << 23);
     }
 
-    public static Vector256<double> Sigmoid(Vector256<double> x)
-    {
-        var e = ExpClamped(-Vector256.Abs(x));
-        var denominator = Vector256<double>.One + e;
-        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<double>.Zero), Vector256<double>.One / denominator, e / denominator);
-    }
-
-    /// <summary>(1 − e^−2|x|)/(1 + e^−2|x|) with the sign of x.</summary>
+    /// <summary>σ(x) = 1/(1 + e^−x) in float32, from e^−|x| (no overflow, no cancellation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double Tanh(double x)
+    public static float Sigmoid(float x)
     {
-        var e = ExpClamped(-2.0 * Math.Abs(x));
-        var magnitude = (1.0 - e) / (1.0 + e);
-        return x >= 0 ? magnitude : -magnitude;
+        var e = ExpNegative(-MathF.Abs(x));
+        return (x >= 0 ? 1f : e) / (1f + e);
     }
 
-    public static Vector256<double> Tanh(Vector256<double> x)
+    /// <summary>tanh(x) = 2σ(2x) − 1 in float32 (absolute error about 1e−7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Tanh(float x) => Sigmoid(2f * x) * 2f - 1f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ExpNegative(Vector256<float> x)
     {
-        var e = ExpClamped(Vector256.Create(-2.0) * Vector256.Abs(x));
-        var magnitude = (Vector256<double>.One - e) / (Vector256<double>.One + e);
-        return Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<double>.Zero), magnitude, -magnitude);
+        x = Vector256.Max(x, Vector256.Create(ClampLowF));
+        var t = x * Vector256.Create(Log2EF) + Vector256.Create(ShifterF);
+        var k = t - Vector256.Create(ShifterF);
+        var r = (x - k * Vector256.Create(Ln2HighF)) - k * Vector256.Create(Ln2LowF);
+        var p = Vector256.Create(F7);
+        p = p * r + Vector256.Create(F6);
+        p = p * r + Vector256.Create(F5);
+        p = p * r + Vector256.Create(F4);
+        p = p * r + Vector256.Create(F3);
+        p = p * r + Vector256.Create(F2);
+        p = p * r + Vector256<float>.One;
+        p = p * r + Vector256<float>.One;
+        var bits = (t.AsInt32() - Vector256.Create(ShifterBitsF) + Vector256.Create(127)) << 23;
+        return p * bits.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> x)
+    {
+        var e = ExpNegative(-Vector256.Abs(x));
+        var numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One, e);
+        return numerator / (Vector256<float>.One + e);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNegative(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(ClampLowF));
+        var t = x * Vector512.Create(Log2EF) + Vector512.Create(ShifterF);
+        var k = t - Vector512.Create(ShifterF);
+        var r = (x - k * Vector512.Create(Ln2HighF)) - k * Vector512.Create(Ln2LowF);
+        var p = Vector512.Create(F7);
+        p = p * r + Vector512.Create(F6);
+        p = p * r + Vector512.Create(F5);
+        p = p * r + Vector512.Create(F4);
+        p = p * r + Vector512.Create(F3);
+        p = p * r + Vector512.Create(F2);
+        p = p * r + Vector512<float>.One;
+        p = p * r + Vector512<float>.One;
+        var bits = (t.AsInt32() - Vector512.Create(ShifterBitsF) + Vector512.Create(127)) << 23;
+        return p * bits.AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sigmoid(Vector512<float> x)
+    {
+        var e = ExpNegative(-Vector512.Abs(x));
+        var numerator = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), Vector512<float>.One, e);
+        return numerator / (Vector512<float>.One + e);
     }
 }

@@ -54,7 +54,10 @@ internal sealed class ManagedLstmPolicy
     private float[] _cell = [];      // [T][B][H]
     private float[] _cellTanh = [];  // [T][B][H]
     private float[] _hiddenStates = []; // [T][B][Hp]
-    private float[] _logits = [];    // [B][Cmax]
+    private float[] _logits = [];    // [Cmax]: one sample's logits
+    private float[] _hiddenT = [];   // [H][Bp]: this step's h, transposed for the heads
+    private float[] _logitsT = [];   // [Cmax][Bp]
+    private int _batchPadded;
     private double[] _logProb = [];  // [T][B][Cmax]
     private double[] _prob = [];     // [T][B][Cmax]
     private double[] _stepEntropy = []; // [T][B]
@@ -81,8 +84,8 @@ internal sealed class ManagedLstmPolicy
         _hidden = hiddenSize;
         _embedding = embeddingSize;
         _gates = 4 * hiddenSize;
-        _hiddenPadded = (hiddenSize + 7) / 8 * 8;
-        _embeddingPadded = (embeddingSize + 7) / 8 * 8;
+        _hiddenPadded = Pad(hiddenSize);
+        _embeddingPadded = Pad(embeddingSize);
         var kinds = Enum.GetValues<DecisionKind>();
         _choices = kinds.Select(space.ChoiceCount).ToArray();
         _maxChoices = _choices.Max();
@@ -125,6 +128,8 @@ internal sealed class ManagedLstmPolicy
         _headWeightAt = kinds.Select((_, k) => offsets[6 + 2 * k]).ToArray();
         _headBiasAt = kinds.Select((_, k) => offsets[7 + 2 * k]).ToArray();
 
+        _gateScale = Enumerable.Range(0, _gates).Select(j => j / hiddenSize == 2 ? 2f : 1f).ToArray();
+        _gateShift = Enumerable.Range(0, _gates).Select(j => j / hiddenSize == 2 ? -1f : 0f).ToArray();
         _inputTable = new float[_inputs * _gates];
         _x = new float[_inputs * _embeddingPadded];
         _weightIhT = new float[_embedding * _gates];
@@ -141,6 +146,12 @@ internal sealed class ManagedLstmPolicy
     }
 
     public MnasNetSearchSpace Space { get; }
+
+    // Per gate column: σ(s·x)·s + shift, with s = 1, shift = 0 (σ) on i, f, o and s = 2, shift = −1 (tanh) on g.
+    private readonly float[] _gateScale;
+    private readonly float[] _gateShift;
+
+    private static int Pad(int n) => (n + ExactKernels.VectorWidth - 1) / ExactKernels.VectorWidth * ExactKernels.VectorWidth;
 
     /// <summary>Name, offset and length of every parameter in <see cref="Values"/>, in libtorch's registration order.</summary>
     public IReadOnlyList<ManagedParameter> Parameters { get; }
@@ -166,6 +177,8 @@ internal sealed class ManagedLstmPolicy
     /// <summary>Rebuilds the derived weights from <see cref="Values"/>.</summary>
     public void Refresh()
     {
+        _version++;
+        _forwardCount = 0;
         var e = _embedding;
         var h = _hidden;
         var g = _gates;
@@ -211,6 +224,19 @@ internal sealed class ManagedLstmPolicy
 
     public int StepCount => _steps;
 
+    private long _version;
+    private int _forwardCount;
+    private long _forwardVersion;
+    private double _forwardTemperature;
+
+    /// <summary>
+    /// Whether the caches already hold the forward pass of these tokens under the current parameters (a sampled batch
+    /// coming back for its update): scoring them again would compute the same bits.
+    /// </summary>
+    public bool Holds(ReadOnlySpan<int> tokens, int count, double temperature) =>
+        _forwardCount == count && _forwardVersion == _version && _forwardTemperature.Equals(temperature)
+        && tokens.SequenceEqual(_tokens.AsSpan(0, count * _steps));
+
     /// <summary>Tokens of the last forward pass, [count][42] flat.</summary>
     public ReadOnlySpan<int> Tokens(int count) => _tokens.AsSpan(0, count * _steps);
 
@@ -248,6 +274,7 @@ internal sealed class ManagedLstmPolicy
 
     private void Forward(int batch, double temperature, TokenSource source, SeededRandom? random)
     {
+        _forwardCount = 0;
         var g = _gates;
         var h = _hidden;
         var hp = _hiddenPadded;
@@ -270,40 +297,49 @@ internal sealed class ManagedLstmPolicy
             }
             var cellAt = t * batch * h;
             var hiddenAt = t * batch * hp;
+            ActivateGates(_act.AsSpan(actAt, batch * g));
             for (var b = 0; b < batch; b++)
             {
-                var row = actAt + b * g;
-                Activate(_act.AsSpan(row, h), tanh: false);
-                Activate(_act.AsSpan(row + h, h), tanh: false);
-                Activate(_act.AsSpan(row + 2 * h, h), tanh: true);
-                Activate(_act.AsSpan(row + 3 * h, h), tanh: false);
+                var gate = _act.AsSpan(actAt + b * g, g);
                 var cell = _cell.AsSpan(cellAt + b * h, h);
-                for (var j = 0; j < h; j++)
+                if (t == 0)
                 {
-                    var previous = t == 0 ? 0f : _cell[cellAt - batch * h + b * h + j];
-                    cell[j] = _act[row + h + j] * previous + _act[row + j] * _act[row + 2 * h + j];
+                    CellFirst(gate, h, cell);
                 }
-                var cellTanh = _cellTanh.AsSpan(cellAt + b * h, h);
-                cell.CopyTo(cellTanh);
-                Activate(cellTanh, tanh: true);
-                var hidden = _hiddenStates.AsSpan(hiddenAt + b * hp, h);
+                else
+                {
+                    Cell(gate, h, _cell.AsSpan(cellAt - batch * h + b * h, h), cell);
+                }
+            }
+            var cellTanh = _cellTanh.AsSpan(cellAt, batch * h);
+            _cell.AsSpan(cellAt, batch * h).CopyTo(cellTanh);
+            Tanh(cellTanh);
+            for (var b = 0; b < batch; b++)
+            {
+                Multiply(_act.AsSpan(actAt + b * g + 3 * h, h), cellTanh.Slice(b * h, h), _hiddenStates.AsSpan(hiddenAt + b * hp, h));
                 for (var j = 0; j < h; j++)
                 {
-                    hidden[j] = _act[row + 3 * h + j] * cellTanh[j];
+                    _hiddenT[j * _batchPadded + b] = _hiddenStates[hiddenAt + b * hp + j];
                 }
             }
 
+            // Heads: logits[c, b] = bias[c] + Σ_j W[c, j] h[b, j], vectorised across the batch.
             var kind = _kindOfStep[t];
             var choices = _choices[kind];
-            for (var b = 0; b < batch; b++)
+            var bp = _batchPadded;
+            for (var c = 0; c < choices; c++)
             {
-                Array.Copy(Values, _headBiasAt[kind], _logits, b * cmax, choices);
+                Array.Fill(_logitsT, Values[_headBiasAt[kind] + c], c * bp, bp);
             }
-            ExactKernels.MultiplyAdd(_hiddenStates, hiddenAt, hp, 1, _headWeightT[kind], 0, choices, _logits, 0, cmax, batch, h, choices);
+            ExactKernels.MultiplyAdd(_headWeight[kind], 0, hp, 1, _hiddenT, 0, bp, _logitsT, 0, bp, choices, h, bp);
             var allowed = _allowed[t];
             for (var b = 0; b < batch; b++)
             {
-                var logits = _logits.AsSpan(b * cmax, choices);
+                var logits = _logits.AsSpan(0, choices);
+                for (var c = 0; c < choices; c++)
+                {
+                    logits[c] = _logitsT[c * bp + b];
+                }
                 var at = (t * batch + b) * cmax;
                 var entropy = LogSoftmax(logits, allowed, scale, temperature != 1.0, _logProb.AsSpan(at, choices), _prob.AsSpan(at, choices));
                 _stepEntropy[t * batch + b] = entropy;
@@ -317,6 +353,48 @@ internal sealed class ManagedLstmPolicy
                 _sequenceLogProb[b] += _logProb[at + token];
                 _sequenceEntropy[b] += entropy;
             }
+        }
+        (_forwardCount, _forwardVersion, _forwardTemperature) = (batch, _version, temperature);
+    }
+
+    /// <summary>c = f·c_prev + i·g (gates i, f, g, o in PyTorch's order), element by element.</summary>
+    private static void Cell(ReadOnlySpan<float> gate, int h, ReadOnlySpan<float> previous, Span<float> cell)
+    {
+        var width = Vector256<float>.Count;
+        var j = 0;
+        for (; j + width <= h; j += width)
+        {
+            var i = Vector256.Create(gate[j..]);
+            var f = Vector256.Create(gate[(h + j)..]);
+            var gg = Vector256.Create(gate[(2 * h + j)..]);
+            (f * Vector256.Create(previous[j..]) + i * gg).CopyTo(cell[j..]);
+        }
+        for (; j < h; j++)
+        {
+            cell[j] = gate[h + j] * previous[j] + gate[j] * gate[2 * h + j];
+        }
+    }
+
+    /// <summary><see cref="Cell"/> with c_prev = 0: f·0 + i·g is i·g exactly.</summary>
+    private static void CellFirst(ReadOnlySpan<float> gate, int h, Span<float> cell)
+    {
+        for (var j = 0; j < h; j++)
+        {
+            cell[j] = gate[j] * gate[2 * h + j];
+        }
+    }
+
+    private static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> result)
+    {
+        var width = Vector256<float>.Count;
+        var j = 0;
+        for (; j + width <= x.Length; j += width)
+        {
+            (Vector256.Create(x[j..]) * Vector256.Create(y[j..])).CopyTo(result[j..]);
+        }
+        for (; j < x.Length; j++)
+        {
+            result[j] = x[j] * y[j];
         }
     }
 
@@ -392,21 +470,57 @@ internal sealed class ManagedLstmPolicy
         return best;
     }
 
-    /// <summary>σ or tanh in place, in double through <see cref="ExactMath"/>; vector lanes and the scalar tail agree bit for bit.</summary>
-    internal static void Activate(Span<float> values, bool tanh)
+    /// <summary>
+    /// The gate nonlinearities of a block of rows [i f g o] in place: σ on i, f, o and tanh(x) = 2σ(2x) − 1 on g, so
+    /// one vector pass with per-column factors covers the whole row; vector lanes and the scalar tail agree bit for bit.
+    /// </summary>
+    internal void ActivateGates(Span<float> rows)
+    {
+        var g = _gates;
+        for (var start = 0; start < rows.Length; start += g)
+        {
+            var row = rows.Slice(start, g);
+            var j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; j + Vector512<float>.Count <= g; j += Vector512<float>.Count)
+                {
+                    var scale = Vector512.Create<float>(_gateScale.AsSpan(j));
+                    (ExactMath.Sigmoid(Vector512.Create<float>(row[j..]) * scale) * scale + Vector512.Create<float>(_gateShift.AsSpan(j))).CopyTo(row[j..]);
+                }
+            }
+            for (; j + Vector256<float>.Count <= g; j += Vector256<float>.Count)
+            {
+                var scale = Vector256.Create<float>(_gateScale.AsSpan(j));
+                (ExactMath.Sigmoid(Vector256.Create<float>(row[j..]) * scale) * scale + Vector256.Create<float>(_gateShift.AsSpan(j))).CopyTo(row[j..]);
+            }
+            for (; j < g; j++)
+            {
+                row[j] = ExactMath.Sigmoid(row[j] * _gateScale[j]) * _gateScale[j] + _gateShift[j];
+            }
+        }
+    }
+
+    /// <summary>tanh(x) = 2σ(2x) − 1 in place (as <see cref="ExactMath.Tanh(float)"/>); vector lanes and the scalar tail agree bit for bit.</summary>
+    internal static void Tanh(Span<float> values)
     {
         var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var two = Vector512.Create(2f);
+            for (; i + Vector512<float>.Count <= values.Length; i += Vector512<float>.Count)
+            {
+                (ExactMath.Sigmoid(two * Vector512.Create<float>(values[i..])) * two - Vector512<float>.One).CopyTo(values[i..]);
+            }
+        }
+        var two256 = Vector256.Create(2f);
         for (; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
         {
-            var (low, high) = Vector256.Widen(Vector256.Create<float>(values[i..]));
-            var result = tanh
-                ? Vector256.Narrow(ExactMath.Tanh(low), ExactMath.Tanh(high))
-                : Vector256.Narrow(ExactMath.Sigmoid(low), ExactMath.Sigmoid(high));
-            result.CopyTo(values[i..]);
+            (ExactMath.Sigmoid(two256 * Vector256.Create<float>(values[i..])) * two256 - Vector256<float>.One).CopyTo(values[i..]);
         }
         for (; i < values.Length; i++)
         {
-            values[i] = (float)(tanh ? ExactMath.Tanh(values[i]) : ExactMath.Sigmoid(values[i]));
+            values[i] = ExactMath.Tanh(values[i]);
         }
     }
 
@@ -483,23 +597,8 @@ internal sealed class ManagedLstmPolicy
             for (var b = 0; b < batch; b++)
             {
                 var row = actAt + b * g;
-                for (var j = 0; j < h; j++)
-                {
-                    var i = _act[row + j];
-                    var f = _act[row + h + j];
-                    var gg = _act[row + 2 * h + j];
-                    var o = _act[row + 3 * h + j];
-                    var tc = _cellTanh[cellAt + b * h + j];
-                    var previous = t == 0 ? 0f : _cell[cellAt - batch * h + b * h + j];
-                    var dh = _dHidden[b * hp + j];
-                    var dOut = dh * tc;
-                    var dc = dh * o * (1f - tc * tc) + _dCellNext[b * h + j];
-                    _dGates[row + j] = dc * gg * i * (1f - i);
-                    _dGates[row + h + j] = dc * previous * f * (1f - f);
-                    _dGates[row + 2 * h + j] = dc * i * (1f - gg * gg);
-                    _dGates[row + 3 * h + j] = dOut * o * (1f - o);
-                    _dCellNext[b * h + j] = dc * f;
-                }
+                var previous = t == 0 ? default : _cell.AsSpan(cellAt - batch * h + b * h, h);
+                CellBackward(_act.AsSpan(row, g), _cellTanh.AsSpan(cellAt + b * h, h), previous, _dHidden.AsSpan(b * hp, h), _dCellNext.AsSpan(b * h, h), _dGates.AsSpan(row, g), h);
             }
         }
 
@@ -565,6 +664,53 @@ internal sealed class ManagedLstmPolicy
         }
     }
 
+    /// <summary>
+    /// One step of backpropagation through the cell, element by element (vector lanes do the scalar operations in
+    /// the same order): from dh and the next step's dc to the four gate gradients and this step's dc (in place).
+    /// An empty <paramref name="previous"/> is the zero state of step 0.
+    /// </summary>
+    private static void CellBackward(ReadOnlySpan<float> act, ReadOnlySpan<float> cellTanh, ReadOnlySpan<float> previous,
+        ReadOnlySpan<float> dHidden, Span<float> dCell, Span<float> dGates, int h)
+    {
+        var width = Vector256<float>.Count;
+        var one = Vector256<float>.One;
+        var j = 0;
+        for (; j + width <= h; j += width)
+        {
+            var i = Vector256.Create(act[j..]);
+            var f = Vector256.Create(act[(h + j)..]);
+            var gg = Vector256.Create(act[(2 * h + j)..]);
+            var o = Vector256.Create(act[(3 * h + j)..]);
+            var tc = Vector256.Create(cellTanh[j..]);
+            var p = previous.IsEmpty ? Vector256<float>.Zero : Vector256.Create(previous[j..]);
+            var dh = Vector256.Create(dHidden[j..]);
+            var dOut = dh * tc;
+            var dc = dh * o * (one - tc * tc) + Vector256.Create(dCell[j..]);
+            (dc * gg * i * (one - i)).CopyTo(dGates[j..]);
+            (dc * p * f * (one - f)).CopyTo(dGates[(h + j)..]);
+            (dc * i * (one - gg * gg)).CopyTo(dGates[(2 * h + j)..]);
+            (dOut * o * (one - o)).CopyTo(dGates[(3 * h + j)..]);
+            (dc * f).CopyTo(dCell[j..]);
+        }
+        for (; j < h; j++)
+        {
+            var i = act[j];
+            var f = act[h + j];
+            var gg = act[2 * h + j];
+            var o = act[3 * h + j];
+            var tc = cellTanh[j];
+            var p = previous.IsEmpty ? 0f : previous[j];
+            var dh = dHidden[j];
+            var dOut = dh * tc;
+            var dc = dh * o * (1f - tc * tc) + dCell[j];
+            dGates[j] = dc * gg * i * (1f - i);
+            dGates[h + j] = dc * p * f * (1f - f);
+            dGates[2 * h + j] = dc * i * (1f - gg * gg);
+            dGates[3 * h + j] = dOut * o * (1f - o);
+            dCell[j] = dc * f;
+        }
+    }
+
     private void EnsureCapacity(int batch)
     {
         if (batch <= _capacity)
@@ -577,7 +723,10 @@ internal sealed class ManagedLstmPolicy
         _cell = new float[t * batch * _hidden];
         _cellTanh = new float[t * batch * _hidden];
         _hiddenStates = new float[t * batch * _hiddenPadded];
-        _logits = new float[batch * _maxChoices];
+        _batchPadded = Pad(batch);
+        _hiddenT = new float[_hidden * _batchPadded];
+        _logitsT = new float[_maxChoices * _batchPadded];
+        _logits = new float[_maxChoices];
         _logProb = new double[t * batch * _maxChoices];
         _prob = new double[t * batch * _maxChoices];
         _stepEntropy = new double[t * batch];

@@ -171,7 +171,10 @@ public sealed class ManagedPpoController : IArchitectureSampler
         double policyLoss = 0, entropyLoss = 0, totalLoss = 0, meanEntropy = 0, approxKl = 0, clipFraction = 0, gradNorm = 0;
         for (var epoch = 0; epoch < Options.Epochs; epoch++)
         {
-            _policy.Score(tokens, n, Options.Temperature);
+            if (epoch > 0 || !_policy.Holds(tokens, n, Options.Temperature))
+            {
+                _policy.Score(tokens, n, Options.Temperature);
+            }
             var logProb = _policy.SequenceLogProb(n);
             var entropy = _policy.SequenceEntropy(n);
             double surrogateSum = 0, entropySum = 0, klSum = 0;
