@@ -30,7 +30,11 @@ namespace MnasNet.Controller;
 /// <param name="EntropyDecayUpdates">0: constant entropy weight; n &gt; 0: the weight falls linearly from
 /// EntropyCoefficient at update 0 to 0 at update n and stays 0.</param>
 /// <param name="Threads">libtorch intra-op threads set when the controller is created or restored; part of
-/// determinism (another count may change the last bits). Null leaves the process setting alone.</param>
+/// determinism (another count may change the last bits). Null leaves the process setting alone. The managed engine
+/// splits its work over this many threads with the same bits for any count.</param>
+/// <param name="Engine">Which implementation of strategy "ppo" runs: <see cref="ControllerEngines.Libtorch"/> (the
+/// TorchSharp LSTM; the default, so a saved state or journal written before this option means it) or
+/// <see cref="ControllerEngines.Managed"/> (plain C#, exact arithmetic, faster).</param>
 public sealed record ControllerOptions(
     ulong Seed = 0,
     int LstmLayers = 1,
@@ -50,7 +54,8 @@ public sealed record ControllerOptions(
     bool NormalizeAdvantages = true,
     int? Threads = 1,
     string Advantage = AdvantageModes.Baseline,
-    int EntropyDecayUpdates = 0)
+    int EntropyDecayUpdates = 0,
+    string Engine = ControllerEngines.Libtorch)
 {
     public static ControllerOptions Default { get; } = new();
 
@@ -74,6 +79,7 @@ public sealed record ControllerOptions(
         Check(AdvantageModes.All.Contains(Advantage), nameof(Advantage), Advantage, $"must be one of {string.Join(", ", AdvantageModes.All)}");
         Check(EntropyDecayUpdates is >= 0 and <= 10_000_000, nameof(EntropyDecayUpdates), EntropyDecayUpdates, "must be between 0 and 10000000");
         Check(Threads is null or (>= 1 and <= 1024), nameof(Threads), Threads, "must be between 1 and 1024 (or null)");
+        Check(ControllerEngines.All.Contains(Engine), nameof(Engine), Engine, $"must be one of {string.Join(", ", ControllerEngines.All)}");
         return this;
     }
 
@@ -95,6 +101,15 @@ public static class AdvantageModes
     public const string Rank = "rank";
 
     public static IReadOnlyList<string> All { get; } = [Baseline, Batch, Rank];
+}
+
+/// <summary>Values of <see cref="ControllerOptions.Engine"/>.</summary>
+public static class ControllerEngines
+{
+    public const string Managed = "managed";
+    public const string Libtorch = "libtorch";
+
+    public static IReadOnlyList<string> All { get; } = [Managed, Libtorch];
 }
 
 /// <summary>Bad controller input: invalid options, invalid samples, a corrupt or foreign state blob.</summary>

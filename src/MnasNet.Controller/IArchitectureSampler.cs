@@ -89,13 +89,21 @@ public static class ArchitectureSamplers
     public static IArchitectureSampler Create(string strategy, ulong seed, ControllerOptions? ppo = null, EvolutionOptions? evolution = null, TpeOptions? tpe = null) =>
         strategy switch
         {
-            SearchStrategies.Ppo => new PpoController((ppo ?? ControllerOptions.Default) with { Seed = seed }),
+            SearchStrategies.Ppo => CreatePpo((ppo ?? ControllerOptions.Default) with { Seed = seed }),
             SearchStrategies.Random => new RandomSearchSampler(seed),
             SearchStrategies.Evolution => new EvolutionSampler((evolution ?? EvolutionOptions.Default) with { Seed = seed }),
             SearchStrategies.Tpe => new TpeSampler((tpe ?? TpeOptions.Default) with { Seed = seed }),
             SearchStrategies.PpoTabular => new TabularPpoPolicy(MnasNet.SearchSpace.MnasNetSearchSpace.Default, (ppo ?? ControllerOptions.Default) with { Seed = seed }),
             _ => throw new ControllerException($"unknown strategy '{strategy}' (expected {string.Join(", ", SearchStrategies.All)})"),
         };
+
+    /// <summary>Strategy "ppo" on the engine <see cref="ControllerOptions.Engine"/> names.</summary>
+    public static IArchitectureSampler CreatePpo(ControllerOptions options) => options.Engine switch
+    {
+        ControllerEngines.Managed => new Managed.ManagedPpoController(options),
+        ControllerEngines.Libtorch => new PpoController(options),
+        _ => throw new ControllerException($"controller option Engine must be one of {string.Join(", ", ControllerEngines.All)}, got {options.Engine}"),
+    };
 
     /// <param name="ppo">The options a tabular PPO policy was created with (its saved state holds no hyper-parameters).</param>
     public static IArchitectureSampler Restore(byte[] state, ControllerOptions? ppo = null)
@@ -109,6 +117,7 @@ public static class ArchitectureSamplers
         return magic switch
         {
             PpoController.Magic => PpoController.Restore(state),
+            Managed.ManagedPpoController.Magic => Managed.ManagedPpoController.Restore(state),
             RandomSearchSampler.Magic => RandomSearchSampler.Restore(state),
             EvolutionSampler.Magic => EvolutionSampler.Restore(state),
             TpeSampler.Magic => TpeSampler.Restore(state),

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text.Json;
 using MnasNet.SearchSpace;
 using MnasNet.Torch;
 using TorchSharp;
@@ -34,6 +33,10 @@ public sealed class PpoController : IArchitectureSampler
     public PpoController(ControllerOptions options, MnasNetSearchSpace? space = null)
     {
         Options = (options ?? throw new ArgumentNullException(nameof(options))).Validate();
+        if (Options.Engine != ControllerEngines.Libtorch)
+        {
+            throw new ControllerException($"controller option Engine: PpoController is the libtorch engine, got '{Options.Engine}' (ArchitectureSamplers.Create picks the engine)");
+        }
         Space = space ?? MnasNetSearchSpace.Default;
         TorchRuntime.EnsureLoaded(Options.Threads);
         _policy = new ControllerPolicy(Space, Options.LstmLayers, Options.HiddenSize, Options.EmbeddingSize);
@@ -303,7 +306,7 @@ public sealed class PpoController : IArchitectureSampler
     /// <summary>The whole state as bytes (see the class remarks); framed and checksummed.</summary>
     public byte[] SaveState() => StateCodec.Write(Magic, FormatVersion, w =>
     {
-        w.Write(JsonSerializer.Serialize(Options));
+        w.Write(PpoStates.OptionsJson(Options));
         w.Write(UpdateCount);
         w.Write(Baseline.HasValue);
         w.Write(Baseline ?? 0.0);
@@ -320,53 +323,13 @@ public sealed class PpoController : IArchitectureSampler
         }
     }, capacity: (int)Math.Min(int.MaxValue, 3 * sizeof(float) * ParameterCount + 4096));
 
-    /// <summary>
-    /// A warm start's state: the saved controller's parameters, Adam moments and update count under
-    /// <paramref name="options"/> (this search's hyper-parameters, seed and threads), with this search's sampling stream
-    /// and no baseline (the first batch on the new objective sets it). The network's sizes must be the same.
-    /// </summary>
-    public static byte[] WarmStartState(byte[] source, ControllerOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        var (updates, learned) = StateCodec.Read(source, Magic, FormatVersion, "PPO controller", r =>
-        {
-            var saved = JsonSerializer.Deserialize<ControllerOptions>(r.ReadString()) ?? throw new ControllerException("PPO controller state: missing options");
-            if ((saved.LstmLayers, saved.HiddenSize, saved.EmbeddingSize) != (options.LstmLayers, options.HiddenSize, options.EmbeddingSize))
-            {
-                throw new ControllerException($"PPO controller state: its network ({saved.LstmLayers} LSTM layers, {saved.HiddenSize} hidden, {saved.EmbeddingSize} embedding) is not this search's ({options.LstmLayers}, {options.HiddenSize}, {options.EmbeddingSize})");
-            }
-            var count = r.ReadInt64();
-            r.ReadBoolean();
-            r.ReadDouble();
-            StateCodec.ReadRandom(r);
-            return (count, r.ReadBytes((int)(r.BaseStream.Length - r.BaseStream.Position)));
-        });
-        return StateCodec.Write(Magic, FormatVersion, w =>
-        {
-            w.Write(JsonSerializer.Serialize(options));
-            w.Write(updates);
-            w.Write(false);
-            w.Write(0.0);
-            StateCodec.WriteRandom(w, new SeededRandom(SeededRandom.Derive(options.Seed, "controller-sample")));
-            w.Write(learned);
-        }, capacity: learned.Length + 4096);
-    }
+    /// <summary>A warm start's state from a saved state of either engine (see <see cref="PpoStates.WarmStart"/>).</summary>
+    public static byte[] WarmStartState(byte[] source, ControllerOptions options) => PpoStates.WarmStart(source, options);
 
     /// <summary>A controller that continues exactly where the saved one was.</summary>
     public static PpoController Restore(byte[] state) => StateCodec.Read(state, Magic, FormatVersion, "PPO controller", r =>
     {
-        ControllerOptions options;
-        try
-        {
-            options = JsonSerializer.Deserialize<ControllerOptions>(r.ReadString())
-                ?? throw new ControllerException("PPO controller state: missing options");
-        }
-        catch (JsonException e)
-        {
-            throw new ControllerException($"PPO controller state: unreadable options ({e.Message})", e);
-        }
-        var controller = new PpoController(options);
+        var controller = new PpoController(PpoStates.ReadOptions(r));
         try
         {
             controller.UpdateCount = r.ReadInt64();

@@ -80,7 +80,7 @@ public sealed class ProcessTests
     public async Task A_search_killed_under_one_kernel_set_and_thread_count_resumes_under_others_and_audits_as_a_different_platform()
     {
         using var dir = new TempDir();
-        var events = await KillAndResumeAsync(dir, "kernels", new() { ["ATEN_CPU_CAPABILITY"] = "avx2" }, new() { ["ATEN_CPU_CAPABILITY"] = "default" }, "--set", "controller.threads=2");
+        var events = await KillAndResumeAsync(dir, "kernels", new() { ["ATEN_CPU_CAPABILITY"] = "avx2" }, new() { ["ATEN_CPU_CAPABILITY"] = "default" }, MnasNet.Controller.ControllerEngines.Libtorch, "--set", "controller.threads=2");
         var platforms = events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform).ToList();
         Assert.Contains(platforms, p => p is { Kernels: "avx2", Threads: 1 });
         Assert.Contains(platforms, p => p is { Kernels: "default", Threads: 2 });
@@ -93,10 +93,26 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task A_managed_search_killed_with_512_bit_vectors_resumes_with_256_bit_vectors_and_two_threads_and_audits_bit_for_bit()
+    {
+        using var dir = new TempDir();
+        // No AVX-512 in the second process: the managed engine's kernels run on 256-bit vectors there.
+        var events = await KillAndResumeAsync(dir, "vectors", [], new() { ["DOTNET_EnableAVX512F"] = "0" }, MnasNet.Controller.ControllerEngines.Managed, "--set", "controller.threads=2");
+        Assert.Equal([1, 2], events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform.Threads).Distinct().Order());
+
+        var replay = await InProcessCli.RunAsync("replay", "vectors", "--journal-dir", dir.Path, "--verify", "--rows", "0");
+        Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
+        Assert.Contains("6/6 updates reproduced", replay.Output, StringComparison.Ordinal);
+        Assert.Contains("bit for bit", replay.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("max |Δθ|", replay.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Updates_run_with_another_thread_count_after_a_resume_are_audited_bit_for_bit_with_that_count()
     {
         using var dir = new TempDir();
-        var events = await KillAndResumeAsync(dir, "threads", [], [], "--set", "controller.threads=2");
+        // libtorch: its bits depend on the thread count (the managed engine's do not).
+        var events = await KillAndResumeAsync(dir, "threads", [], [], MnasNet.Controller.ControllerEngines.Libtorch, "--set", "controller.threads=2");
         Assert.Equal([1, 2], events.OfType<PolicyUpdated>().Select(p => p.Policy!.Platform.Threads).Distinct().Order());
 
         // Same CPU and kernels as both writers: each update re-run with the count that wrote it gives the same bits.
@@ -108,9 +124,9 @@ public sealed class ProcessTests
     }
 
     /// <summary>A 36-trial LSTM PPO search killed after its second policy update, resumed in a second process.</summary>
-    private static async Task<List<ISearchEvent>> KillAndResumeAsync(TempDir dir, string id, Dictionary<string, string> first, Dictionary<string, string> second, params string[] resumeArgs)
+    private static async Task<List<ISearchEvent>> KillAndResumeAsync(TempDir dir, string id, Dictionary<string, string> first, Dictionary<string, string> second, string engine, params string[] resumeArgs)
     {
-        var settings = Simulated.Settings(dir.Path, id, batchSize: 6, batches: 6, trainSeconds: 0.01, clock: SimulationClock.Real) with { Strategy = "ppo" };
+        var settings = Simulated.Settings(dir.Path, id, batchSize: 6, batches: 6, trainSeconds: 0.01, clock: SimulationClock.Real) with { Strategy = "ppo", Policy = new PolicySettings { Engine = engine } };
         var config = Simulated.WriteConfig(dir, settings);
         var database = JournalFiles.Database(dir.Path, id);
         using (var killed = MnasNetProcess.Start(dir.Path, first, "search", "--config", config, "--plain"))

@@ -20,7 +20,11 @@ public sealed class FixtureTests : IDisposable
 
     /// <summary>The settings the fixture is generated with: small (&lt; 200 KB, no snapshot), with failed trials.</summary>
     internal static Actors.Settings.SearchSettings Settings(string dir) =>
-        Searches.Settings(dir, FixtureId, strategy: "ppo", batchSize: 4, batches: 3, snapshotEvery: 1000, failureRate: 0.25);
+        Searches.Settings(dir, FixtureId, strategy: "ppo", batchSize: 4, batches: 3, snapshotEvery: 1000, failureRate: 0.25) with
+        {
+            // The fixture predates policy.engine: its journal has none, which means libtorch.
+            Policy = new Actors.Settings.PolicySettings { Engine = Controller.ControllerEngines.Libtorch },
+        };
 
     [Fact]
     public async Task The_committed_fixture_replays_with_everything_verified()
@@ -48,6 +52,8 @@ public sealed class FixtureTests : IDisposable
         Assert.Contains("\"workers\"", started.SettingsJson, StringComparison.Ordinal);
         Assert.Equal(Actors.Settings.SettingsLoader.DefinitionFromJson(started.SettingsJson), settings.Definition);
         Assert.Equal((Settings(_dir.Path).Seed, "ppo", 4, 3), (settings.Seed, settings.Strategy, settings.BatchSize, settings.Batches));
+        Assert.DoesNotContain("\"engine\"", started.SettingsJson, StringComparison.Ordinal);
+        Assert.Equal(Controller.ControllerEngines.Libtorch, settings.Policy.Engine);
         Assert.Equal((3, _dir.Path), (settings.Workers.Trainers, settings.Journal.Directory));
         Assert.True(resumed.ExitCode == ExitCodes.Success, resumed.Output + resumed.Error);
         Assert.Contains("completed", resumed.Output, StringComparison.Ordinal);

@@ -57,6 +57,12 @@ public sealed class ControllerCommandTests
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Contains("architectures/s", r.Output);
         Assert.Contains("updates/s", r.Output);
+        Assert.Contains("controller [managed]", r.Output);
+        Assert.Contains("controller [libtorch]", r.Output);
+        Assert.Contains("managed / libtorch speed-up", r.Output);
+        var one = await InProcessCli.RunAsync("bench", "controller", "--throughput", "--engine", "managed", "--batch", "4", "--sample-batches", "1", "--updates", "1");
+        Assert.Equal(ExitCodes.Success, one.ExitCode);
+        Assert.DoesNotContain("libtorch", one.Output);
         var bad = await InProcessCli.RunAsync("bench", "controller", "--throughput", "--batch", "0");
         Assert.Equal(ExitCodes.InvalidInput, bad.ExitCode);
     }
@@ -104,6 +110,8 @@ public sealed class ControllerCommandTests
     [InlineData(ExitCodes.InvalidInput, "families", "--quick", "--families", "flat")]
     [InlineData(ExitCodes.InvalidInput, "batch", "--quick", "--batch", "500")]
     [InlineData(ExitCodes.UsageError, "medium", "--quick", "--rewards", "medium")]
+    [InlineData(ExitCodes.InvalidInput, "--engine must be one of managed, libtorch, got 'gpu'", "--quick", "--engine", "gpu")]
+    [InlineData(ExitCodes.InvalidInput, "Engine must be one of managed, libtorch", "--quick", "--ppo", "Engine=gpu")]
     public async Task Bench_controller_rejects_bad_input_naming_it(int expected, string named, params string[] args)
     {
         var r = await InProcessCli.RunAsync(["bench", "controller", .. args]);

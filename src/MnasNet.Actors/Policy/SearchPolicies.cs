@@ -60,5 +60,6 @@ public static class SearchPolicies
         Epochs: s.Policy.Epochs,
         EntropyCoefficient: s.Policy.EntropyWeight,
         BaselineDecay: s.Policy.BaselineDecay,
-        Threads: s.PolicyThreads);
+        Threads: s.PolicyThreads,
+        Engine: s.Policy.Engine);
 }

@@ -63,6 +63,12 @@ public sealed record PolicySettings
     public int Epochs { get; init; } = 4;
     public double EntropyWeight { get; init; } = 0.005;
     public double BaselineDecay { get; init; } = 0.25;
+    /// <summary>
+    /// The implementation of strategy ppo: "managed" (plain C#, exact arithmetic: the same bits on every machine and
+    /// thread count; what a new search gets) or "libtorch". A journal written before this key existed has none and
+    /// means libtorch (<see cref="SettingsLoader.DefinitionFromJson"/>).
+    /// </summary>
+    public string Engine { get; init; } = MnasNet.Controller.ControllerEngines.Managed;
 }
 
 public sealed record DatasetSettings

@@ -85,6 +85,7 @@ public static class SettingsLoader
     public static SearchSettings FromJson(string json, NodeOptions? node = null) =>
         SettingsValidation.Validate(SearchSettings.Of(DefinitionFromJson(json), node ?? new NodeOptions()));
 
+    /// <summary>A journaled search definition; one without <c>policy.engine</c> (written before it existed) means libtorch.</summary>
     public static SearchDefinition DefinitionFromJson(string json)
     {
         if (JsonNode.Parse(json) is not JsonObject root)
@@ -94,6 +95,15 @@ public static class SettingsLoader
         foreach (var section in NodeOptions.Sections)
         {
             root.Remove(section);
+        }
+        // Searches journaled before policy.engine existed ran the libtorch controller; new configs default to managed.
+        if (root["policy"] is not JsonObject policy)
+        {
+            root["policy"] = policy = new JsonObject();
+        }
+        if (!policy.ContainsKey("engine"))
+        {
+            policy["engine"] = MnasNet.Controller.ControllerEngines.Libtorch;
         }
         return root.Deserialize<SearchDefinition>(Json)!;
     }

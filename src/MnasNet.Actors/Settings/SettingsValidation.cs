@@ -51,6 +51,7 @@ public static partial class SettingsValidation
         Require(p.Epochs is >= 1 and <= 100, $"policy.epochs must be between 1 and 100, got {p.Epochs}");
         Require(p.EntropyWeight >= 0, $"policy.entropyWeight must be 0 or more, got {p.EntropyWeight}");
         Require(p.BaselineDecay >= 0 && p.BaselineDecay < 1, $"policy.baselineDecay must be in [0, 1), got {p.BaselineDecay}");
+        Require(Controller.ControllerEngines.All.Contains(p.Engine), $"policy.engine must be one of {string.Join(", ", Controller.ControllerEngines.All)}, got '{p.Engine}'");
 
         Require(s.Dataset.TrainSize is null or >= 10, $"dataset.trainSize must be at least 10, got {s.Dataset.TrainSize}");
         Require(s.Dataset.ValidationSize is null or >= 10, $"dataset.validationSize must be at least 10, got {s.Dataset.ValidationSize}");

@@ -41,7 +41,8 @@ public sealed class BenchControllerCommand : CliCommand
     private readonly Option<string?> _out = new("--out") { Description = "Directory for controller-bench.json and controller-bench.png (default: ./controller-bench)." };
     private readonly Option<int> _sampleBatches = new("--sample-batches") { Description = "Throughput: timed sampling calls.", DefaultValueFactory = _ => 20 };
     private readonly Option<int> _updates = new("--updates") { Description = "Throughput: timed PPO updates.", DefaultValueFactory = _ => 10 };
-    private readonly Option<int> _threads = new("--threads") { Description = "Throughput: libtorch intra-op threads.", DefaultValueFactory = _ => 1 };
+    private readonly Option<int> _threads = new("--threads") { Description = "Throughput: the controller's threads (libtorch intra-op threads, or the managed engine's).", DefaultValueFactory = _ => 1 };
+    private readonly Option<string?> _engine = new("--engine") { Description = $"Engine of strategy ppo: {string.Join(" or ", ControllerEngines.All)} (suite default: managed; throughput default: both)." };
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
     private readonly Option<double?> _warmStartFrom = new("--warm-start-from-ms") { Description = "Warm-start mode: each strategy first searches at this target (ms), then at --target-ms cold and warm-started from that run (as search --warm-start); prints the best reward of both and the budget the warm run needs to reach the cold run's best." };
     private readonly Option<int?> _sourceBudget = new("--source-budget") { Description = "Warm-start mode: architectures of the source run (default: the largest budget)." };
@@ -49,7 +50,7 @@ public sealed class BenchControllerCommand : CliCommand
     public BenchControllerCommand() : base("controller", "Compare search strategies on a suite of objectives with known optima (best reward and regret per budget, best-so-far curves); --throughput for samples/s and PPO updates/s.")
     {
         _rewards.AcceptOnlyFromAmong("soft", "hard");
-        foreach (var option in new Option[] { _throughput, _quick, _strategies, _families, _rewards, _budgets, _seeds, _batch, _targetMs, _parallel, _ppo, _evolution, _tpe, _out, _sampleBatches, _updates, _threads, _json, _warmStartFrom, _sourceBudget })
+        foreach (var option in new Option[] { _throughput, _quick, _strategies, _families, _rewards, _budgets, _seeds, _batch, _targetMs, _parallel, _ppo, _evolution, _tpe, _out, _sampleBatches, _updates, _threads, _engine, _json, _warmStartFrom, _sourceBudget })
         {
             Options.Add(option);
         }
@@ -93,7 +94,7 @@ public sealed class BenchControllerCommand : CliCommand
             Batch = parseResult.GetValue(_batch),
             TargetMs = parseResult.GetValue(_targetMs),
             Parallelism = parseResult.GetValue(_parallel),
-            Ppo = OptionOverrides.Apply(ControllerOptions.Default, parseResult.GetValue(_ppo), "--ppo"),
+            Ppo = OptionOverrides.Apply(ControllerOptions.Default with { Engine = Engine(parseResult) ?? ControllerEngines.Managed }, parseResult.GetValue(_ppo), "--ppo"),
             Evolution = OptionOverrides.Apply(EvolutionOptions.Default, parseResult.GetValue(_evolution), "--evolution"),
             Tpe = OptionOverrides.Apply(TpeOptions.Default, parseResult.GetValue(_tpe), "--tpe"),
         };
@@ -142,6 +143,13 @@ public sealed class BenchControllerCommand : CliCommand
         return ExitCodes.Success;
     }
 
+    private string? Engine(ParseResult parseResult) => parseResult.GetValue(_engine) switch
+    {
+        null => null,
+        var e when ControllerEngines.All.Contains(e) => e,
+        var e => throw new CliInputException($"--engine must be one of {string.Join(", ", ControllerEngines.All)}, got '{e}'"),
+    };
+
     private async Task<int> ThroughputAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var batch = parseResult.GetValue(_batch);
@@ -149,18 +157,31 @@ public sealed class BenchControllerCommand : CliCommand
         {
             throw new CliInputException($"--batch must be between 1 and 100000, got {batch}");
         }
-        var options = (ControllerOptions.Default with { Threads = parseResult.GetValue(_threads) }).Validate();
-        var r = await Task.Run(() => ControllerBenchmark.Run(options, batch, parseResult.GetValue(_sampleBatches), parseResult.GetValue(_updates)), cancellationToken);
+        var engines = Engine(parseResult) is { } engine ? [engine] : ControllerEngines.All;
+        var results = new List<ControllerBenchmarkResult>();
+        foreach (var name in engines)
+        {
+            var options = (ControllerOptions.Default with { Threads = parseResult.GetValue(_threads), Engine = name }).Validate();
+            results.Add(await Task.Run(() => ControllerBenchmark.Run(options, batch, parseResult.GetValue(_sampleBatches), parseResult.GetValue(_updates)), cancellationToken));
+        }
         if (parseResult.GetValue(_json))
         {
-            await WriteJsonAsync(output, r);
+            await WriteJsonAsync(output, results);
             return ExitCodes.Success;
         }
-        var o = r.Options;
         var inv = CultureInfo.InvariantCulture;
-        await output.WriteLineAsync(string.Create(inv, $"controller: {o.LstmLayers}-layer LSTM, {o.HiddenSize} hidden, {o.EmbeddingSize} embedding, {r.ParameterCount:N0} parameters, {o.Threads} thread(s), libtorch {TorchRuntime.LibTorchVersion}"));
-        await output.WriteLineAsync(string.Create(inv, $"sampling: {r.SamplesPerSecond:F0} architectures/s (batches of {r.Batch}, {r.SampleBatches} timed calls)"));
-        await output.WriteLineAsync(string.Create(inv, $"ppo update: {r.UpdatesPerSecond:F2} updates/s, {r.MillisecondsPerUpdate:F1} ms each (batch {r.Batch}, {o.Epochs} epochs, {r.Updates} timed)"));
+        foreach (var r in results)
+        {
+            var o = r.Options;
+            var runtime = o.Engine == ControllerEngines.Libtorch ? $"libtorch {TorchRuntime.LibTorchVersion}" : "managed (exact arithmetic)";
+            await output.WriteLineAsync(string.Create(inv, $"controller [{o.Engine}]: {o.LstmLayers}-layer LSTM, {o.HiddenSize} hidden, {o.EmbeddingSize} embedding, {r.ParameterCount:N0} parameters, {o.Threads} thread(s), {runtime}"));
+            await output.WriteLineAsync(string.Create(inv, $"  sampling: {r.SamplesPerSecond:F0} architectures/s (batches of {r.Batch}, {r.SampleBatches} timed calls; {r.CpuMillisecondsPerSampleBatch:F1} ms CPU per call)"));
+            await output.WriteLineAsync(string.Create(inv, $"  ppo update: {r.UpdatesPerSecond:F2} updates/s, {r.MillisecondsPerUpdate:F1} ms each, {r.CpuMillisecondsPerUpdate:F1} ms CPU (batch {r.Batch}, {o.Epochs} epochs, {r.Updates} timed)"));
+        }
+        if (results.Count == 2)
+        {
+            await output.WriteLineAsync(string.Create(inv, $"managed / libtorch speed-up, wall (CPU): sampling {results[0].SamplesPerSecond / results[1].SamplesPerSecond:F1}x ({results[1].CpuMillisecondsPerSampleBatch / results[0].CpuMillisecondsPerSampleBatch:F1}x), update {results[1].MillisecondsPerUpdate / results[0].MillisecondsPerUpdate:F1}x ({results[1].CpuMillisecondsPerUpdate / results[0].CpuMillisecondsPerUpdate:F1}x)"));
+        }
         return ExitCodes.Success;
     }
 }

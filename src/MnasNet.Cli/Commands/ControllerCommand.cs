@@ -30,12 +30,14 @@ public sealed class ControllerSimulateCommand : CliCommand
     private readonly Option<string> _family = new("--family") { Description = $"Objective family: {string.Join(", ", ObjectiveFamilies.All)}.", DefaultValueFactory = _ => ObjectiveFamilies.Surrogate };
     private readonly Option<bool> _optimum = new("--optimum") { Description = "Also compute the surrogate's exact optimum for comparison." };
     private readonly Option<bool> _json = new("--json") { Description = "Print JSON." };
+    private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (exact arithmetic) or libtorch.", DefaultValueFactory = _ => ControllerEngines.Managed };
 
     public ControllerSimulateCommand() : base("simulate", "Search the surrogate objective (deterministic accuracy, analytic latency) and print the best reward, architecture and learning curve.")
     {
         _strategy.AcceptOnlyFromAmong([.. SearchStrategies.All]);
         _reward.AcceptOnlyFromAmong("soft", "hard");
         _family.AcceptOnlyFromAmong([.. ObjectiveFamilies.All]);
+        _engine.AcceptOnlyFromAmong([.. ControllerEngines.All]);
         Options.Add(_strategy);
         Options.Add(_budget);
         Options.Add(_batch);
@@ -46,6 +48,7 @@ public sealed class ControllerSimulateCommand : CliCommand
         Options.Add(_family);
         Options.Add(_optimum);
         Options.Add(_json);
+        Options.Add(_engine);
     }
 
     protected override int? ExitCodeFor(Exception e) => e switch
@@ -65,6 +68,7 @@ public sealed class ControllerSimulateCommand : CliCommand
             LatencyTarget.ParsePreset(parseResult.GetValue(_reward)!),
             parseResult.GetValue(_targetMs),
             parseResult.GetValue(_objectiveSeed),
+            Ppo: ControllerOptions.Default with { Engine = parseResult.GetValue(_engine)! },
             ComputeOptimum: parseResult.GetValue(_optimum)).Validate();
         var family = parseResult.GetValue(_family)!;
         var result = await Task.Run(() => ControllerSimulation.Run(settings, ObjectiveFamilies.Create(family, settings.ObjectiveSeed)), cancellationToken);

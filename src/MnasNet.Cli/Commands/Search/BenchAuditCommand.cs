@@ -18,6 +18,7 @@ public sealed class BenchAuditCommand : SearchCliCommand
     private readonly Option<int> _trials = new("--trials") { Description = "Trials of the audited search.", DefaultValueFactory = _ => 10_000 };
     private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 16 };
     private readonly Option<string> _strategy = new("--strategy") { Description = "Search strategy of the audited search (ppo: the LSTM controller, whose updates the audit re-runs).", DefaultValueFactory = _ => "ppo" };
+    private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (default, exact arithmetic) or libtorch.", DefaultValueFactory = _ => MnasNet.Controller.ControllerEngines.Managed };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after); a search 'audited' already there is reused." };
 
     public BenchAuditCommand() : base("audit", "Time of replay --verify (read, rewards, learning, chain) on a simulated search of N trials.")
@@ -26,11 +27,17 @@ public sealed class BenchAuditCommand : SearchCliCommand
         Options.Add(_batch);
         Options.Add(_strategy);
         Options.Add(_dir);
+        Options.Add(_engine);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var (trials, batch, strategy) = (parseResult.GetValue(_trials), parseResult.GetValue(_batch), parseResult.GetValue(_strategy)!);
+        var engine = parseResult.GetValue(_engine)!;
+        if (!MnasNet.Controller.ControllerEngines.All.Contains(engine))
+        {
+            throw new CliInputException($"--engine must be one of {string.Join(", ", MnasNet.Controller.ControllerEngines.All)}, got '{engine}'");
+        }
         if (batch < 1 || trials < batch)
         {
             throw new CliInputException("need --trials ≥ --batch-size ≥ 1");
@@ -46,6 +53,7 @@ public sealed class BenchAuditCommand : SearchCliCommand
                 Seed = 7,
                 Mode = SearchMode.Simulated,
                 Strategy = strategy,
+                Policy = new PolicySettings { Engine = engine },
                 BatchSize = batch,
                 Batches = trials / batch,
                 Reward = new RewardSettings { Preset = RewardExponents.Soft, TargetMs = 80 },

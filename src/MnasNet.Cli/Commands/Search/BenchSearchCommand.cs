@@ -22,6 +22,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
     private readonly Option<int> _workers = new("--workers") { Description = "Trainer and device workers (each); zero-duration work, so more workers put more events in each journal write.", DefaultValueFactory = _ => 32 };
     private readonly Option<int> _resumeTrials = new("--resume-trials") { Description = "Trials done before the resume measurement (0: skip).", DefaultValueFactory = _ => 10_000 };
     private readonly Option<string> _strategy = new("--strategy") { Description = "Search strategy (ppo-tabular: the controller costs ~nothing, so the figure is the pipeline's; ppo: the LSTM controller).", DefaultValueFactory = _ => "ppo-tabular" };
+    private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (default, exact arithmetic) or libtorch.", DefaultValueFactory = _ => MnasNet.Controller.ControllerEngines.Managed };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
     public BenchSearchCommand() : base("search", "Trials/s through the actor pipeline with a durable SQLite journal, and resume time of a 10,000-trial search.")
@@ -32,6 +33,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
         Options.Add(_resumeTrials);
         Options.Add(_strategy);
         Options.Add(_dir);
+        Options.Add(_engine);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -41,6 +43,11 @@ public sealed class BenchSearchCommand : SearchCliCommand
         var workers = parseResult.GetValue(_workers);
         var resumeTrials = parseResult.GetValue(_resumeTrials);
         var strategy = parseResult.GetValue(_strategy)!;
+        var engine = parseResult.GetValue(_engine)!;
+        if (!MnasNet.Controller.ControllerEngines.All.Contains(engine))
+        {
+            throw new CliInputException($"--engine must be one of {string.Join(", ", MnasNet.Controller.ControllerEngines.All)}, got '{engine}'");
+        }
         if (trials < batch || batch < 1 || workers < 1 || resumeTrials < 0)
         {
             throw new CliInputException("need --trials ≥ --batch-size ≥ 1, --workers ≥ 1 and --resume-trials ≥ 0");
@@ -50,7 +57,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
         var c = CultureInfo.InvariantCulture;
         try
         {
-            var settings = Settings("throughput", scratch, batch, trials / batch, workers, strategy);
+            var settings = Settings("throughput", scratch, batch, trials / batch, workers, strategy) with { Policy = new PolicySettings { Engine = engine } };
             Log.Logger = SearchLogging.Create(settings with { Logging = settings.Logging with { Level = "Warning" } }, console: true);
             await output.WriteLineAsync(string.Create(c, $"throughput: {settings.TrialBudget} simulated trials (zero duration), batch size {batch}, {workers} trainer + {workers} device workers, strategy {strategy}, SQLite journal in {scratch}"));
             var clock = Stopwatch.StartNew();
@@ -62,7 +69,7 @@ public sealed class BenchSearchCommand : SearchCliCommand
 
             if (resumeTrials > 0)
             {
-                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 50, workers, strategy);
+                var big = Settings("resume", scratch, batch, (resumeTrials / batch) + 50, workers, strategy) with { Policy = new PolicySettings { Engine = engine } };
                 await output.WriteLineAsync(string.Create(c, $"resume: building a search of {resumeTrials}+ trials (snapshot every {big.Journal.SnapshotEvery} updates)..."));
                 using (var pauseAt = new CancellationTokenSource())
                 {

@@ -24,6 +24,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
     private readonly Option<string> _strategies = new("--strategies") { Description = "Strategies, comma-separated (ppo: the LSTM controller; ppo-tabular: plain C#).", DefaultValueFactory = _ => "ppo,ppo-tabular" };
     private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 64 };
     private readonly Option<bool> _baseline = new("--baseline") { Description = "Also run each search with zero-duration work (same events, no virtual time, each effect after its write).", DefaultValueFactory = _ => true };
+    private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (default, exact arithmetic) or libtorch.", DefaultValueFactory = _ => MnasNet.Controller.ControllerEngines.Managed };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
     public BenchSimulateCommand() : base("simulate", "Wall time and virtual trials per wall second of virtual-time searches (paper cost model) with the durable journal.")
@@ -33,12 +34,18 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         Options.Add(_batch);
         Options.Add(_baseline);
         Options.Add(_dir);
+        Options.Add(_engine);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
     {
         var batch = parseResult.GetValue(_batch);
         var trialCounts = Plan.PlanCommand.Counts("--trials", parseResult.GetValue(_trials), 0, max: 10_000_000, what: "a trial count");
+        var engine = parseResult.GetValue(_engine)!;
+        if (!MnasNet.Controller.ControllerEngines.All.Contains(engine))
+        {
+            throw new CliInputException($"--engine must be one of {string.Join(", ", MnasNet.Controller.ControllerEngines.All)}, got '{engine}'");
+        }
         var strategies = parseResult.GetValue(_strategies)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         if (batch < 1 || strategies.Length == 0)
         {
@@ -55,11 +62,11 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                 foreach (var trials in trialCounts)
                 {
                     var batches = (int)Math.Ceiling(trials / (double)batch);
-                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true));
+                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine } });
                     await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
                     if (parseResult.GetValue(_baseline))
                     {
-                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false));
+                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false) with { Policy = new PolicySettings { Engine = engine } });
                         await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   zero-duration work (no virtual time, so each effect waits for its write): {zero.Wall.TotalSeconds,7:F1} s wall, {batch * batches / zero.Wall.TotalSeconds,6:F0} trials/s"));
                     }
                 }
