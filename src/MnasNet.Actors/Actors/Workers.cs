@@ -163,8 +163,12 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             return;
         }
         Timers.Cancel("ask");
-        // Other controllers may hold this worker's request too (cluster): tell them it is taken.
-        Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
+        // Other controllers may hold this worker's request too (cluster): tell them it is taken. A work source that is
+        // the offering controller itself already took the request off its list when it offered.
+        if (!Sender.Equals(_workSource))
+        {
+            Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
+        }
         _cancel = new CancellationTokenSource();
         _current = (work.TrialId, Sender);
         Context.Watch(Sender);

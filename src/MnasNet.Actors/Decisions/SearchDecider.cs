@@ -184,9 +184,9 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             {
                 e = Stamped(e, now);
             }
-            e = JournalChain.WithLink(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
+            (e, var payload) = JournalChain.Seal(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
             Session = Session with { Journaled = State.Apply(e) };
-            Steps.Add(new JournalEvent(e));
+            Steps.Add(new JournalEvent(e) { Payload = payload });
         }
 
         private static ISearchEvent Stamped(ISearchEvent e, DateTimeOffset at) => e switch
