@@ -195,6 +195,54 @@ public sealed class ControllerActorTests(TempDir root)
         await searchB.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
     }
 
+    [Fact]
+    public async Task A_worker_offered_work_by_its_own_source_sends_no_withdraw_and_keeps_watching_it_across_trials()
+    {
+        var source = CreateTestProbe();
+        var backend = new BlockingSecondTrial();
+        var worker = Sys.ActorOf(TrainerWorker.Props(source.Ref, WorkerBackends<ITrainerBackend>.PerSearch(_ => backend, _ => { })), "own-source");
+        await source.ExpectMsgAsync<RequestWork>(TimeSpan.FromSeconds(5));
+
+        // The source is the offering controller: it already took the request off its list, so nothing is withdrawn.
+        source.Send(worker, new WorkOffer("a", 1, WorkKind.Train, 1, A1Tokens, 5, SettingsLoader.ToJson(Settings)));
+        Assert.Equal(1L, (await source.ExpectMsgAsync<TrainingDone>(TimeSpan.FromSeconds(5))).TrialId);
+        await source.ExpectMsgAsync<RequestWork>();
+        source.Send(worker, new WorkOffer("a", 2, WorkKind.Train, 1, A1Tokens, 5));
+        await source.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
+
+        // Still watched on its second trial: the controller's death abandons the work.
+        Sys.Stop(source.Ref);
+        await backend.Abandoned.Task.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    private sealed class BlockingSecondTrial : ITrainerBackend
+    {
+        public TaskCompletionSource Abandoned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "blocking";
+
+        public async Task<TrainingRecord> TrainAsync(WorkOffer work, CancellationToken cancellationToken)
+        {
+            if (work.TrialId == 2)
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    Abandoned.SetResult();
+                    throw;
+                }
+            }
+            return Trained(0.5);
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
     private static readonly IReadOnlyList<int> A1Tokens = new int[42];
 
     private sealed class GatedTrainer(Task gate) : ITrainerBackend

@@ -5,6 +5,7 @@ using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
+using MnasNet.Actors.Serialization;
 using MnasNet.Actors.Settings;
 using MnasNet.Actors.State;
 using MnasNet.Actors.Timing;
@@ -122,43 +123,61 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     {
         var decision = _decider.Decide(_session, _policy, command, sender, _clock.Now);
         _session = decision.Session;
-        var before = decision.Steps.TakeWhile(s => s is not JournalEvent).ToList();
-        Carry(decision.Steps.Where((e, i) => AtOnce(e) || (i < before.Count && !e.LeavesActor)));
-        var deferred = before.Where(e => e.LeavesActor && !AtOnce(e)).ToList();
-        if (deferred.Count > 0)
+        // One pass over the steps: what runs now, what leaves before the first event (after every earlier write), and
+        // each event with the effects that follow it up to the next event (run in order, once each is durable).
+        List<DecisionStep>? atOnce = null, deferred = null;
+        List<object>? written = null;
+        Queue<List<DecisionStep>>? effects = null;
+        List<DecisionStep>? after = null;
+        var holds = !_eagerEffects;
+        foreach (var step in decision.Steps)
         {
-            _clock.Hold();
-            DeferAsync(deferred, effects =>
+            if (AtOnce(step))
             {
-                Carry(effects);
-                _clock.Release();
-            });
-        }
-        // Each event with the effects that follow it, up to the next event; handlers run in order, once each is durable.
-        var written = decision.Steps.Skip(before.Count).Where(e => !AtOnce(e)).Aggregate(new List<(ISearchEvent Event, List<DecisionStep> After)>(), (list, step) =>
-        {
-            if (step is JournalEvent j)
+                (atOnce ??= []).Add(step);
+            }
+            else if (step is JournalEvent j)
             {
-                list.Add((j.Event, []));
+                (written ??= []).Add(j.Payload is { } payload ? new SerializedEvent(j.Event, payload) : j.Event);
+                (effects ??= new Queue<List<DecisionStep>>()).Enqueue(after = []);
+            }
+            else if (after is not null)
+            {
+                after.Add(step);
+                // Under the virtual clock a write holds it only when a snapshot waits for it (SnapshotSettled is a command).
+                holds |= step is WriteSnapshot or SealHead;
+            }
+            else if (step.LeavesActor)
+            {
+                (deferred ??= []).Add(step);
             }
             else
             {
-                list[^1].After.Add(step);
+                (atOnce ??= []).Add(step);
             }
-            return list;
-        });
-        var effects = new Queue<List<DecisionStep>>(written.Select(w => w.After));
-        if (written.Count > 0)
+        }
+        if (atOnce is not null)
         {
-            // Under the virtual clock a write holds it only when a snapshot waits for it (SnapshotSettled is a command).
-            var holds = !_eagerEffects || written.Any(w => w.After.Any(e => e is WriteSnapshot or SealHead));
+            Carry(atOnce);
+        }
+        if (deferred is not null)
+        {
+            _clock.Hold();
+            DeferAsync(deferred, steps =>
+            {
+                Carry(steps);
+                _clock.Release();
+            });
+        }
+        if (written is not null)
+        {
             if (holds)
             {
                 _clock.Hold();
             }
-            PersistAllAsync(written.Select(w => w.Event), _ =>
+            PersistAllAsync(written, _ =>
             {
-                Carry(effects.Dequeue());
+                Carry(effects!.Dequeue());
                 if (effects.Count == 0 && holds)
                 {
                     _clock.Release();
@@ -183,7 +202,7 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     /// </remarks>
     private bool AtOnce(DecisionStep step) => _eagerEffects && step is not (JournalEvent or Notify or WriteSnapshot or SealHead);
 
-    private void Carry(IEnumerable<DecisionStep> effects)
+    private void Carry(List<DecisionStep> effects)
     {
         foreach (var effect in effects)
         {

@@ -26,6 +26,7 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private CancellationTokenSource? _cancel;
     private (long TrialId, IActorRef Controller)? _current;
+    private IActorRef? _watched;
 
     /// <param name="workSource">Where requests go: the controller (one process) or a cluster-wide broadcaster.</param>
     /// <param name="repeatRequest">
@@ -131,7 +132,6 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
         {
             _cancel?.Dispose();
             var controller = _current!.Value.Controller;
-            Context.Unwatch(controller);
             (_cancel, _current) = (null, null);
             if (f.Result is not null)
             {
@@ -163,11 +163,23 @@ public abstract class PullWorker<TBackend> : ReceiveActor, IWithTimers
             return;
         }
         Timers.Cancel("ask");
-        // Other controllers may hold this worker's request too (cluster): tell them it is taken.
-        Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
+        // Other controllers may hold this worker's request too (cluster): tell them it is taken. A work source that is
+        // the offering controller itself already took the request off its list when it offered.
+        if (!Sender.Equals(_workSource))
+        {
+            Send(_workSource, new WithdrawWorkRequest(_kind, WorkerId));
+        }
         _cancel = new CancellationTokenSource();
         _current = (work.TrialId, Sender);
-        Context.Watch(Sender);
+        // The controller stays watched between its trials (a Terminated of one the worker does not work for is ignored).
+        if (!Sender.Equals(_watched))
+        {
+            if (_watched is not null)
+            {
+                Context.Unwatch(_watched);
+            }
+            _watched = Context.Watch(Sender);
+        }
         _log.Debug("worker {Worker}: trial {TrialId} {Kind} attempt {Attempt} of search {SearchId}", WorkerId, work.TrialId, work.Kind, work.Attempt, work.SearchId);
         var token = _cancel.Token;
         Clock.Hold();

@@ -13,7 +13,16 @@ public abstract record DecisionStep
     public virtual bool LeavesActor => false;
 }
 
-public sealed record JournalEvent(ISearchEvent Event) : DecisionStep;
+/// <summary>An event to journal; <see cref="Payload"/>: its stored bytes, serialized once when it was chained (null: serialize when written).</summary>
+public sealed record JournalEvent(ISearchEvent Event) : DecisionStep
+{
+    public byte[]? Payload { get; init; }
+
+    // The payload is derived from the event: steps are equal when their events are.
+    public bool Equals(JournalEvent? other) => other is not null && Event.Equals(other.Event);
+
+    public override int GetHashCode() => Event.GetHashCode();
+}
 
 /// <summary>A message to a worker (a work offer, a cancellation).</summary>
 public sealed record SendToWorker<TWorker>(TWorker Worker, ISearchCommand Message) : DecisionStep

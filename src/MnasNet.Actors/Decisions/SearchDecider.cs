@@ -172,6 +172,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
     /// <summary>One decision being made: events are folded into the session as they are decided, as the actor will journal them.</summary>
     private sealed class Deciding(SearchDecider<TWorker> decider, SearchSession<TWorker> session, SearchPolicy policy, DateTimeOffset now)
     {
+        private static readonly WorkKind[] WorkKinds = [WorkKind.Train, WorkKind.Measure];
+
         private readonly SearchSettings _settings = decider.Settings;
         private readonly string _id = decider.Settings.Id;
 
@@ -191,9 +193,9 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             {
                 e = Stamped(e, now);
             }
-            e = JournalChain.WithLink(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
+            (e, var payload) = JournalChain.Seal(e, State.LastLink, State.EventCount + 1, keyed ? decider._chainKey : null);
             Session = Session with { Journaled = State.Apply(e) };
-            Steps.Add(new JournalEvent(e));
+            Steps.Add(new JournalEvent(e) { Payload = payload });
         }
 
         private static ISearchEvent Stamped(ISearchEvent e, DateTimeOffset at) => e switch
@@ -280,8 +282,12 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                     SelectForMeasurement();
                 }
             }
-            foreach (var t in State.AwaitingReward.Where(t => !Session.RewardRequested.Contains(t.TrialId)))
+            foreach (var (_, t) in State.Trials)
             {
+                if (!t.ReadyForReward || t.Reward is not null || t.Excluded || Session.RewardRequested.Contains(t.TrialId))
+                {
+                    continue;
+                }
                 Session = Session with { RewardRequested = Session.RewardRequested.Add(t.TrialId) };
                 var devices = decider._targets.Select((x, i) => new DeviceLatency(x.Platform.ToString(), t.RewardLatency(i).LatencyMs ?? 0, x.TargetMs, 0)).ToList();
                 Steps.Add(new RequestReward(new ComputeReward(t.TrialId, t.Accuracy ?? 0, devices, t.IsFailed, decider._exponents.Alpha, decider._exponents.Beta, t.RewardLatency(0).Source)));
@@ -432,19 +438,19 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 DispatchFinal();
                 return;
             }
-            foreach (var kind in new[] { WorkKind.Train, WorkKind.Measure })
+            foreach (var kind in WorkKinds)
             {
                 // Platforms (trainers: all) with nothing pending for them: the next idle worker of one finds nothing either.
-                var exhausted = new HashSet<string?>();
+                HashSet<string?>? exhausted = null;
                 var i = 0;
                 while (i < Session.Idle(kind).Count)
                 {
                     var (worker, workerId, platform) = Session.Idle(kind)[i];
                     var eligibility = kind == WorkKind.Train ? null : platform;
-                    if (exhausted.Contains(eligibility)
+                    if (exhausted?.Contains(eligibility) == true
                         || State.NextPending(kind, (t, target) => (kind == WorkKind.Train || Serves(platform, target)) && !BackingOff(new WorkKey(t.TrialId, kind, target))) is not { } work)
                     {
-                        exhausted.Add(eligibility);
+                        (exhausted ??= []).Add(eligibility);
                         i++;
                         continue;
                     }
@@ -485,7 +491,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             Advance();
         }
 
-        private bool BackingOff(WorkKey key) => Session.RetryAt.TryGetValue(key, out var at) && at > now;
+        private bool BackingOff(WorkKey key) => !Session.RetryAt.IsEmpty && Session.RetryAt.TryGetValue(key, out var at) && at > now;
 
         /// <summary>
         /// A failure of the architecture fails the trial (reward 0). A fault of the infrastructure sends the work back,

@@ -23,25 +23,65 @@ public static class JournalChain
 
     public static string Algorithm(byte[]? key) => key is null ? Sha256 : HmacSha256;
 
-    public static string Link(string? previous, long sequenceNr, ISearchEvent e, byte[]? key)
-    {
-        var canonical = Canonical(e);
-        var header = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{previous}\n{sequenceNr}\n{SearchJson.Manifest(e)}\n"));
-        var input = new byte[header.Length + canonical.Length];
-        header.CopyTo(input, 0);
-        canonical.CopyTo(input, header.Length);
-        return Convert.ToHexStringLower(key is null ? SHA256.HashData(input) : HMACSHA256.HashData(key, input));
-    }
+    public static string Link(string? previous, long sequenceNr, ISearchEvent e, byte[]? key) =>
+        LinkOf(previous, sequenceNr, SearchJson.Manifest(e), Canonical(e), key);
 
     public static ISearchEvent WithLink(ISearchEvent e, string? previous, long sequenceNr, byte[]? key) =>
         e is JournaledEvent j ? j with { Link = Link(previous, sequenceNr, e, key) } : e;
+
+    /// <summary>
+    /// <see cref="WithLink"/> and the event's stored payload from one serialization: the canonical bytes with the link
+    /// appended as their last property, which is where the serializer writes it (a base-record property), so the
+    /// payload is byte for byte what <see cref="SearchJson.ToBinary"/> gives for the linked event.
+    /// </summary>
+    public static (ISearchEvent Event, byte[] Payload) Seal(ISearchEvent e, string? previous, long sequenceNr, byte[]? key)
+    {
+        if (e is not JournaledEvent j)
+        {
+            return (e, SearchJson.ToBinary(e));
+        }
+        var canonical = Canonical(e);
+        var link = LinkOf(previous, sequenceNr, SearchJson.Manifest(e), canonical, key);
+        return (j with { Link = link }, WithLinkProperty(canonical, link));
+    }
+
+    private static ReadOnlySpan<byte> LinkProperty => "\"link\":\""u8;
+
+    private static byte[] WithLinkProperty(byte[] canonical, string link)
+    {
+        // canonical is a JSON object: "{…}"; "{}" takes no separating comma.
+        var comma = canonical.Length > 2 ? 1 : 0;
+        var payload = new byte[canonical.Length + comma + LinkProperty.Length + link.Length + 1];
+        canonical.AsSpan(0, canonical.Length - 1).CopyTo(payload);
+        var at = canonical.Length - 1;
+        if (comma == 1)
+        {
+            payload[at++] = (byte)',';
+        }
+        LinkProperty.CopyTo(payload.AsSpan(at));
+        at += LinkProperty.Length;
+        at += Encoding.ASCII.GetBytes(link, payload.AsSpan(at));
+        payload[at++] = (byte)'"';
+        payload[at] = (byte)'}';
+        return payload;
+    }
+
+    private static string LinkOf(string? previous, long sequenceNr, string manifest, byte[] canonical, byte[]? key)
+    {
+        var header = string.Create(CultureInfo.InvariantCulture, $"{previous}\n{sequenceNr}\n{manifest}\n");
+        var headerLength = Encoding.UTF8.GetByteCount(header);
+        var input = new byte[headerLength + canonical.Length];
+        Encoding.UTF8.GetBytes(header, input);
+        canonical.CopyTo(input, headerLength);
+        return Convert.ToHexStringLower(key is null ? SHA256.HashData(input) : HMACSHA256.HashData(key, input));
+    }
 
     /// <summary>Seals a journal head (what a snapshot ends at); null without a key, where anyone could recompute it.</summary>
     public static string? HeadMac(long eventCount, string? lastLink, byte[]? key) => key is null
         ? null
         : Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"head\n{eventCount}\n{lastLink}"))));
 
-    public static byte[] Canonical(ISearchEvent e) => SearchJson.ToBinary(e is JournaledEvent j ? j with { Link = null } : e);
+    public static byte[] Canonical(ISearchEvent e) => SearchJson.ToBinary(e is JournaledEvent { Link: not null } j ? j with { Link = null } : e);
 
     /// <summary>
     /// The chain key: from <paramref name="keyFile"/> when given (its bytes, trailing newline trimmed), else from

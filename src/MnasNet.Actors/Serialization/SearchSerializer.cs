@@ -88,12 +88,17 @@ public static class SearchJson
 
     public static IReadOnlyCollection<string> KnownManifests => Types.Keys;
 
-    public static string Manifest(object o) => Manifests.TryGetValue(o.GetType(), out var m)
+    public static string Manifest(object o) => o is SerializedEvent s ? Manifest(s.Event)
+        : Manifests.TryGetValue(o.GetType(), out var m)
         ? m
         : throw new SerializationException($"no manifest for {o.GetType().Name}: add it to SearchJson");
 
     public static byte[] ToBinary(object obj)
     {
+        if (obj is SerializedEvent s)
+        {
+            return s.Payload;
+        }
         _ = Manifest(obj);
         return JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
     }
@@ -106,4 +111,16 @@ public static class SearchJson
         }
         return JsonSerializer.Deserialize(bytes, type, Options) ?? throw new SerializationException($"'{manifest}': empty payload");
     }
+}
+
+/// <summary>
+/// An event handed to the journal with its payload already serialized (when it was chained, see
+/// <see cref="Journal.JournalChain.Seal"/>): stored under the event's own manifest with exactly those bytes, and read
+/// back as the plain event.
+/// </summary>
+public sealed class SerializedEvent(ISearchEvent e, byte[] payload) : ISearchMessage
+{
+    public ISearchEvent Event { get; } = e;
+
+    public byte[] Payload { get; } = payload;
 }

@@ -201,7 +201,25 @@ public sealed record SearchState(
     public static SearchState Empty(string searchId, int measureTargets = 1) =>
         new(searchId, SearchStatus.New, null, -1, 0, 0, ImmutableSortedDictionary<long, TrialState>.Empty, "", 0, 0, 0, 0, null, null, 0, measureTargets);
 
-    public bool BatchComplete => Trials.Count > 0 && Trials.Values.All(t => t.Reward is not null || t.Excluded) && BatchesUpdated <= Batch;
+    public bool BatchComplete
+    {
+        get
+        {
+            if (Trials.Count == 0 || BatchesUpdated > Batch)
+            {
+                return false;
+            }
+            // Asked after every result: the dictionary's own enumerator, no LINQ over Values.
+            foreach (var (_, t) in Trials)
+            {
+                if (t.Reward is null && !t.Excluded)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
 
     /// <summary>The trials of the batch the policy learns from, in trial-id order (not those the infrastructure failed).</summary>
     public IEnumerable<TrialState> Learned => Trials.Values.Where(t => !t.Excluded);
@@ -219,7 +237,7 @@ public sealed record SearchState(
     /// <summary>The lowest (trial id, target) with pending work of this kind that <paramref name="eligible"/> accepts.</summary>
     public (TrialState Trial, int Target)? NextPending(WorkKind kind, Func<TrialState, int, bool> eligible)
     {
-        foreach (var t in Trials.Values)
+        foreach (var (_, t) in Trials)
         {
             for (var target = 0; target < (kind == WorkKind.Train ? 1 : t.Targets); target++)
             {
