@@ -91,5 +91,9 @@ public sealed class ControllerEngineTests : IDisposable
         var replay = await InProcessCli.RunAsync("replay", "warm", "--journal-dir", _dir.Path, "--verify", "--rows", "0");
         Assert.True(replay.ExitCode == ExitCodes.Success, replay.Output + replay.Error);
         Assert.Contains("3/3 updates reproduced", replay.Output, StringComparison.Ordinal);
+        var status = await InProcessCli.RunAsync("status", "warm", "--journal-dir", _dir.Path);
+        Assert.Contains("policy      ppo (managed engine)", status.Output, StringComparison.Ordinal);
+        var sourceStatus = await InProcessCli.RunAsync("status", "source", "--journal-dir", _dir.Path);
+        Assert.Contains("policy      ppo (libtorch engine)", sourceStatus.Output, StringComparison.Ordinal);
     }
 }

@@ -42,7 +42,7 @@ public sealed class StatusCommand : SearchCliCommand
         {
             await output.WriteLineAsync($"  latency     {predictor.Describe()}");
         }
-        await output.WriteLineAsync($"  policy      {status.Strategy} {status.PolicyHash}");
+        await output.WriteLineAsync($"  policy      {status.Strategy}{(status.Engine is { } engine ? $" ({engine} engine)" : "")} {status.PolicyHash}");
         await output.WriteLineAsync(string.Create(c, $"  journal     {status.Events} events, {status.Pauses} pauses, {status.Resumes} resumes, {status.LeaseExpiries} lease expiries"));
         await output.WriteLineAsync(string.Create(c, $"  attempts    {status.RetriedTrials} trials retried, {status.InfrastructureFailures} failed by the infrastructure (no reward, not learned from)"));
         if (status.FinalTraining is { } final)
@@ -82,6 +82,10 @@ public sealed record SearchStatusView(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public Reporting.PredictorView? Predictor { get; init; }
 
+    /// <summary>The PPO controller's engine (strategy ppo only): managed, or libtorch for searches journaled before engines existed.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Engine { get; init; }
+
     /// <summary>Which latency the best trial's reward used (searches with a predictor).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? BestLatencySource { get; init; }
@@ -110,6 +114,7 @@ public sealed record SearchStatusView(
             ProxyFidelityTau = summary.ProxyFidelityTau is { } tau && double.IsFinite(tau) ? tau : null,
             Predictor = settings is null ? null : Reporting.PredictorView.Of(summary, settings.Latency.MeasureTop),
             BestLatencySource = best?.LatencySource,
+            Engine = settings?.Strategy == Controller.SearchStrategies.Ppo ? settings.Policy.Engine : null,
         };
     }
 
