@@ -74,7 +74,7 @@ public sealed class PpoController : IArchitectureSampler
     /// <summary>Draws <paramref name="count"/> architectures in one batched pass; consumes random state.</summary>
     public IReadOnlyList<Proposal> Sample(int count)
     {
-        CheckCount(count);
+        PpoInputs.CheckCount(count);
         // Callers (actors) come on any pool thread, and a thread's intra-op count decides the last bits.
         if (Options.Threads is { } threads)
         {
@@ -90,7 +90,7 @@ public sealed class PpoController : IArchitectureSampler
     /// <summary>What <see cref="Sample"/> (or, greedy, <see cref="Greedy"/>) must give, by the plain per-step loop; only tests call it.</summary>
     internal IReadOnlyList<Proposal> ReferenceSample(int count, bool greedy = false)
     {
-        CheckCount(count);
+        PpoInputs.CheckCount(count);
         var (tokens, logProb, _) = _policy.ReferenceSample(count, Options.Temperature, greedy ? null : _random);
         var version = ParameterHash;
         return tokens.Select((t, j) => new Proposal(t, logProb[j], version)).ToArray();
@@ -103,7 +103,7 @@ public sealed class PpoController : IArchitectureSampler
     /// </summary>
     public void SkipSamples(int count)
     {
-        CheckCount(count);
+        PpoInputs.CheckCount(count);
         for (long k = 0; k < (long)count * Space.DecisionCount; k++)
         {
             _random.NextDouble();
@@ -126,7 +126,7 @@ public sealed class PpoController : IArchitectureSampler
         }
         for (var j = 0; j < sequences.Count; j++)
         {
-            ValidateTokens(sequences[j], j);
+            PpoInputs.ValidateTokens(Space, sequences[j], j);
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -165,7 +165,7 @@ public sealed class PpoController : IArchitectureSampler
         for (var j = 0; j < batch.Count; j++)
         {
             var s = batch[j] ?? throw new ControllerException($"update: sample {j} is null");
-            ValidateTokens(s.Tokens, j);
+            PpoInputs.ValidateTokens(Space, s.Tokens, j);
             if (s.LogProb is not { } lp || !double.IsFinite(lp) || lp > 1e-4)
             {
                 throw new ControllerException($"update: sample {j} needs the finite, non-positive log-probability it was sampled with, got {s.LogProb?.ToString() ?? "none"}");
@@ -402,30 +402,6 @@ public sealed class PpoController : IArchitectureSampler
             sha.AppendData(MemoryMarshal.AsBytes(p.detach().contiguous().data<float>().ToArray().AsSpan()));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
-    }
-
-    private void ValidateTokens(IReadOnlyList<int>? tokens, int index)
-    {
-        if (tokens is null)
-        {
-            throw new ControllerException($"sample {index}: no tokens");
-        }
-        try
-        {
-            Space.ValidateTokens(tokens);
-        }
-        catch (ArchitectureException e)
-        {
-            throw new ControllerException($"sample {index}: {e.Message}", e);
-        }
-    }
-
-    private static void CheckCount(int count)
-    {
-        if (count is < 1 or > 100_000)
-        {
-            throw new ControllerException($"sample count must be between 1 and 100000, got {count}");
-        }
     }
 
     private Tensor TokensTensor(IReadOnlyList<IReadOnlyList<int>> sequences)

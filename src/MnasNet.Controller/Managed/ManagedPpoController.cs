@@ -71,7 +71,7 @@ public sealed class ManagedPpoController : IArchitectureSampler
 
     public IReadOnlyList<Proposal> Sample(int count)
     {
-        CheckCount(count);
+        PpoInputs.CheckCount(count);
         _policy.Sample(count, Options.Temperature, _random);
         return Proposals(count);
     }
@@ -97,7 +97,7 @@ public sealed class ManagedPpoController : IArchitectureSampler
 
     public void SkipSamples(int count)
     {
-        CheckCount(count);
+        PpoInputs.CheckCount(count);
         for (long k = 0; k < (long)count * Space.DecisionCount; k++)
         {
             _random.NextDouble();
@@ -112,7 +112,7 @@ public sealed class ManagedPpoController : IArchitectureSampler
         }
         for (var j = 0; j < sequences.Count; j++)
         {
-            ValidateTokens(sequences[j], j);
+            PpoInputs.ValidateTokens(Space, sequences[j], j);
         }
         _policy.Score(Flatten(sequences), sequences.Count, Options.Temperature);
         var logProb = _policy.SequenceLogProb(sequences.Count);
@@ -146,7 +146,7 @@ public sealed class ManagedPpoController : IArchitectureSampler
         for (var j = 0; j < n; j++)
         {
             var s = batch[j] ?? throw new ControllerException($"update: sample {j} is null");
-            ValidateTokens(s.Tokens, j);
+            PpoInputs.ValidateTokens(Space, s.Tokens, j);
             if (s.LogProb is not { } lp || !double.IsFinite(lp) || lp > 1e-4)
             {
                 throw new ControllerException($"update: sample {j} needs the finite, non-positive log-probability it was sampled with, got {s.LogProb?.ToString() ?? "none"}");
@@ -376,30 +376,6 @@ public sealed class ManagedPpoController : IArchitectureSampler
             }
         }
         return flat;
-    }
-
-    private void ValidateTokens(IReadOnlyList<int>? tokens, int index)
-    {
-        if (tokens is null)
-        {
-            throw new ControllerException($"sample {index}: no tokens");
-        }
-        try
-        {
-            Space.ValidateTokens(tokens);
-        }
-        catch (ArchitectureException e)
-        {
-            throw new ControllerException($"sample {index}: {e.Message}", e);
-        }
-    }
-
-    private static void CheckCount(int count)
-    {
-        if (count is < 1 or > 100_000)
-        {
-            throw new ControllerException($"sample count must be between 1 and 100000, got {count}");
-        }
     }
 
     private static void WriteFloats(BinaryWriter w, ReadOnlySpan<float> values)
