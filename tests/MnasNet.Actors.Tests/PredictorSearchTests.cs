@@ -176,7 +176,7 @@ public sealed class PredictorSearchTests
         var entries = JournalReader.ReadEvents(dir.Path, "killed");
         var selectedAt = entries.First(e => e.Event is MeasurementSelected).SequenceNr;
         using var killed = new TempDir();
-        KillAt(dir.Path, killed.Path, "killed", entries.Where(e => e.Event is RewardComputed && e.SequenceNr > selectedAt).ElementAt(2).SequenceNr);
+        JournalCut.CopyUpTo(dir.Path, killed.Path, "killed", entries.Where(e => e.Event is RewardComputed && e.SequenceNr > selectedAt).ElementAt(2).SequenceNr);
         var before = Events(killed.Path, "killed");
         Assert.Single(before.OfType<MeasurementSelected>());
         Assert.Equal(3, before.OfType<RewardComputed>().Count());
@@ -200,7 +200,7 @@ public sealed class PredictorSearchTests
         var table = await SimulatedTable.WriteAsync(dir.File("table.json"));
         await Run(Predicting(dir.Path, "changed", table, 0.5));
         using var killed = new TempDir();
-        KillAt(dir.Path, killed.Path, "changed", JournalReader.ReadEvents(dir.Path, "changed").First(e => e.Event is MeasurementSelected).SequenceNr);
+        JournalCut.CopyUpTo(dir.Path, killed.Path, "changed", JournalReader.ReadEvents(dir.Path, "changed").First(e => e.Event is MeasurementSelected).SequenceNr);
         var journaled = ((SearchStarted)Events(killed.Path, "changed")[0]).Predictor!.Sha256;
         var count = Events(killed.Path, "changed").Count;
 
@@ -220,26 +220,5 @@ public sealed class PredictorSearchTests
         Assert.Contains("table.json", r.ErrorLine);
         Assert.Contains("not found", r.ErrorLine);
         Assert.Equal(count, Events(killed.Path, "changed").Count);
-    }
-
-    /// <summary>
-    /// A copy of search <paramref name="id"/>'s journal as a process killed right after event <paramref name="lastSeq"/>
-    /// left it: nothing after it, no snapshot taken later, no sealed head.
-    /// </summary>
-    private static void KillAt(string from, string to, string id, long lastSeq)
-    {
-        foreach (var suffix in new[] { "", "-wal", "-shm" }.Where(x => File.Exists(JournalFiles.Database(from, id) + x)))
-        {
-            File.Copy(JournalFiles.Database(from, id) + suffix, JournalFiles.Database(to, id) + suffix);
-        }
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={JournalFiles.Database(to, id)};Pooling=False");
-        connection.Open();
-        foreach (var sql in new[] { "DELETE FROM journal WHERE sequence_number > $s", "DELETE FROM snapshot WHERE sequence_number > $s OR persistence_id LIKE '%-head'" })
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.Parameters.AddWithValue("$s", lastSeq);
-            command.ExecuteNonQuery();
-        }
     }
 }
