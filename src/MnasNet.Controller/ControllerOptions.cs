@@ -59,6 +59,11 @@ public sealed record ControllerOptions(
 {
     public static ControllerOptions Default { get; } = new();
 
+    /// <summary>The entropy weight of the update after <paramref name="updatesDone"/> updates (see <see cref="EntropyDecayUpdates"/>).</summary>
+    public double EntropyCoefficientAt(long updatesDone) => EntropyDecayUpdates == 0
+        ? EntropyCoefficient
+        : EntropyCoefficient * Math.Max(0.0, 1.0 - (double)updatesDone / EntropyDecayUpdates);
+
     /// <summary>Throws <see cref="ControllerException"/> naming the first invalid setting; returns this otherwise.</summary>
     public ControllerOptions Validate()
     {

@@ -157,25 +157,7 @@ public sealed class PpoController : IArchitectureSampler
         {
             TorchRuntime.SetThreads(threads);
         }
-        if (batch.Count == 0)
-        {
-            throw new ControllerException("update: the batch is empty");
-        }
-        var oldLogProb = new double[batch.Count];
-        for (var j = 0; j < batch.Count; j++)
-        {
-            var s = batch[j] ?? throw new ControllerException($"update: sample {j} is null");
-            PpoInputs.ValidateTokens(Space, s.Tokens, j);
-            if (s.LogProb is not { } lp || !double.IsFinite(lp) || lp > 1e-4)
-            {
-                throw new ControllerException($"update: sample {j} needs the finite, non-positive log-probability it was sampled with, got {s.LogProb?.ToString() ?? "none"}");
-            }
-            if (!double.IsFinite(s.Reward))
-            {
-                throw new ControllerException($"update: sample {j} has a non-finite reward {s.Reward}");
-            }
-            oldLogProb[j] = lp;
-        }
+        var oldLogProb = PpoInputs.SampledLogProbs(Space, batch);
 
         var rewards = batch.Select(s => s.Reward).ToArray();
         var advantages = Advantages(rewards, Baseline, Options.NormalizeAdvantages, Options.Advantage, out var baselineBefore);
@@ -229,9 +211,7 @@ public sealed class PpoController : IArchitectureSampler
     }
 
     /// <summary>The entropy weight of the update after <paramref name="updatesDone"/> updates (see <see cref="ControllerOptions.EntropyDecayUpdates"/>).</summary>
-    public double EntropyCoefficientAt(long updatesDone) => Options.EntropyDecayUpdates == 0
-        ? Options.EntropyCoefficient
-        : Options.EntropyCoefficient * Math.Max(0.0, 1.0 - (double)updatesDone / Options.EntropyDecayUpdates);
+    public double EntropyCoefficientAt(long updatesDone) => Options.EntropyCoefficientAt(updatesDone);
 
     /// <summary>Advantages in any <see cref="AdvantageModes"/> mode; "baseline" is <see cref="Advantages(IReadOnlyList{double}, double?, bool, out double)"/>.</summary>
     public static double[] Advantages(IReadOnlyList<double> rewards, double? baseline, bool normalize, string mode, out double baselineUsed)

@@ -137,26 +137,8 @@ public sealed class ManagedPpoController : IArchitectureSampler
     public PolicyUpdate Update(IReadOnlyList<ScoredSample> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Count == 0)
-        {
-            throw new ControllerException("update: the batch is empty");
-        }
+        var oldLogProb = PpoInputs.SampledLogProbs(Space, batch);
         var n = batch.Count;
-        var oldLogProb = new double[n];
-        for (var j = 0; j < n; j++)
-        {
-            var s = batch[j] ?? throw new ControllerException($"update: sample {j} is null");
-            PpoInputs.ValidateTokens(Space, s.Tokens, j);
-            if (s.LogProb is not { } lp || !double.IsFinite(lp) || lp > 1e-4)
-            {
-                throw new ControllerException($"update: sample {j} needs the finite, non-positive log-probability it was sampled with, got {s.LogProb?.ToString() ?? "none"}");
-            }
-            if (!double.IsFinite(s.Reward))
-            {
-                throw new ControllerException($"update: sample {j} has a non-finite reward {s.Reward}");
-            }
-            oldLogProb[j] = lp;
-        }
         var rewards = batch.Select(s => s.Reward).ToArray();
         var advantages = PpoController.Advantages(rewards, Baseline, Options.NormalizeAdvantages, Options.Advantage, out var baselineBefore);
         var entropyCoefficient = EntropyCoefficientAt(UpdateCount);
@@ -221,9 +203,7 @@ public sealed class ManagedPpoController : IArchitectureSampler
         return LastUpdate;
     }
 
-    public double EntropyCoefficientAt(long updatesDone) => Options.EntropyDecayUpdates == 0
-        ? Options.EntropyCoefficient
-        : Options.EntropyCoefficient * Math.Max(0.0, 1.0 - (double)updatesDone / Options.EntropyDecayUpdates);
+    public double EntropyCoefficientAt(long updatesDone) => Options.EntropyCoefficientAt(updatesDone);
 
     /// <summary>Global L2 norm (in double, parameter order) and, above MaxGradNorm, scaling by MaxGradNorm/(norm + 1e−6), as torch's clip_grad_norm_.</summary>
     private double ClipGradient()
