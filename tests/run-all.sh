@@ -21,6 +21,14 @@ for trx in "$results"/*.trx; do
   t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); total=$((total + ${t:-0}))
 done
+# The names of failed tests and the first line of each message, last, so the end of the log says what broke.
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  awk '
+    /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); want = 1; next }
+    want && /<Message>/ { line = $0; sub(/.*<Message>/, "", line); sub(/<\/Message>.*/, "", line); print "FAILED " name ": " line; want = 0 }
+  ' "$trx"
+done
 projects=$(ls tests/*/*.Tests.csproj | wc -l)
 runs=$(ls "$results"/*.trx 2>/dev/null | wc -l)
 if (( runs < projects )); then
