@@ -54,7 +54,8 @@ internal sealed class ManagedLstmPolicy
     private float[] _cell = [];      // [T][B][H]
     private float[] _cellTanh = [];  // [T][B][H]
     private float[] _hiddenStates = []; // [T][B][Hp]
-    private float[] _logits = [];    // [Cmax]: one sample's logits
+    private float[][] _logitsOfPart = [[]]; // per slice of the batch [Cmax]: one sample's logits
+    private double[] _uniform = [];  // [T][B]: the draws of a sampled batch
     private float[] _hiddenT = [];   // [H][Bp]: this step's h, transposed for the heads
     private float[] _logitsT = [];   // [Cmax][Bp]
     private int _batchPadded;
@@ -68,6 +69,7 @@ internal sealed class ManagedLstmPolicy
 
     // Backward buffers.
     private float[] _dLogits = [];   // [T][B][Cmax]
+    private double[] _dSequenceLogProb = []; // [B]
     private float[] _dGates = [];    // [T][B][gates]
     private float[] _dHidden = [];   // [B][Hp]
     private float[] _dCellNext = []; // [B][H]
@@ -163,6 +165,9 @@ internal sealed class ManagedLstmPolicy
     public float[] Gradient { get; }
 
     public int Threads { get; set; } = 1;
+
+    // More slices than this share the products' threads instead.
+    private const int MaxSlices = 64;
 
     /// <summary>Every parameter uniform in [−range, range] from <paramref name="random"/> in name order (as <see cref="ControllerPolicy.Initialize"/>).</summary>
     public void Initialize(SeededRandom random, double range)
@@ -275,17 +280,56 @@ internal sealed class ManagedLstmPolicy
     private void Forward(int batch, double temperature, TokenSource source, SeededRandom? random)
     {
         _forwardCount = 0;
+        Array.Clear(_sequenceLogProb, 0, batch);
+        Array.Clear(_sequenceEntropy, 0, batch);
+        if (source == TokenSource.Drawn)
+        {
+            // Every sample draws once per decision whatever its probabilities, so the draws can be taken up front in
+            // their decision-major order and the samples then run on any thread.
+            for (var i = 0; i < _steps * batch; i++)
+            {
+                _uniform[i] = random!.NextDouble();
+            }
+        }
+        ForEachSlice(batch, (first, last, part, inner) => ForwardSlice(batch, first, last, temperature, source, _logitsOfPart[part], inner));
+        (_forwardCount, _forwardVersion, _forwardTemperature) = (batch, _version, temperature);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="slice"/> over [first, last) ranges of the batch on up to <see cref="Threads"/> threads.
+    /// Every value of a sample depends on that sample alone (the products split by rows, the heads by columns), so
+    /// the split never changes a bit. One slice gets the threads for its products instead.
+    /// </summary>
+    private void ForEachSlice(int batch, Action<int, int, int, int> slice)
+    {
+        var parts = Math.Clamp(Math.Min(Threads, batch / ExactKernels.VectorWidth), 1, _logitsOfPart.Length);
+        if (parts == 1)
+        {
+            slice(0, batch, 0, Threads);
+            return;
+        }
+        var width = ExactKernels.VectorWidth;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            var first = part == 0 ? 0 : (int)((long)batch * part / parts) / width * width;
+            var last = part == parts - 1 ? batch : (int)((long)batch * (part + 1) / parts) / width * width;
+            slice(first, last, part, 1);
+        });
+    }
+
+    private void ForwardSlice(int batch, int first, int last, double temperature, TokenSource source, float[] logitsScratch, int threads)
+    {
         var g = _gates;
         var h = _hidden;
         var hp = _hiddenPadded;
         var cmax = _maxChoices;
+        var n = last - first;
         var scale = (float)temperature;
-        Array.Clear(_sequenceLogProb, 0, batch);
-        Array.Clear(_sequenceEntropy, 0, batch);
+        var bp = _batchPadded;
         for (var t = 0; t < _steps; t++)
         {
             var actAt = t * batch * g;
-            for (var b = 0; b < batch; b++)
+            for (var b = first; b < last; b++)
             {
                 var input = t == 0 ? _rows : _offsetOfStep[t - 1] + _tokens[b * _steps + t - 1];
                 _input[t * batch + b] = input;
@@ -293,12 +337,12 @@ internal sealed class ManagedLstmPolicy
             }
             if (t > 0)
             {
-                ExactKernels.MultiplyAdd(_hiddenStates, (t - 1) * batch * hp, hp, 1, _weightHhT, 0, g, _act, actAt, g, batch, h, g, Threads);
+                ExactKernels.MultiplyAdd(_hiddenStates, ((t - 1) * batch + first) * hp, hp, 1, _weightHhT, 0, g, _act, actAt + first * g, g, n, h, g, threads);
             }
             var cellAt = t * batch * h;
             var hiddenAt = t * batch * hp;
-            ActivateGates(_act.AsSpan(actAt, batch * g));
-            for (var b = 0; b < batch; b++)
+            ActivateGates(_act.AsSpan(actAt + first * g, n * g));
+            for (var b = first; b < last; b++)
             {
                 var gate = _act.AsSpan(actAt + b * g, g);
                 var cell = _cell.AsSpan(cellAt + b * h, h);
@@ -311,31 +355,30 @@ internal sealed class ManagedLstmPolicy
                     Cell(gate, h, _cell.AsSpan(cellAt - batch * h + b * h, h), cell);
                 }
             }
-            var cellTanh = _cellTanh.AsSpan(cellAt, batch * h);
-            _cell.AsSpan(cellAt, batch * h).CopyTo(cellTanh);
+            var cellTanh = _cellTanh.AsSpan(cellAt + first * h, n * h);
+            _cell.AsSpan(cellAt + first * h, n * h).CopyTo(cellTanh);
             Tanh(cellTanh);
-            for (var b = 0; b < batch; b++)
+            for (var b = first; b < last; b++)
             {
-                Multiply(_act.AsSpan(actAt + b * g + 3 * h, h), cellTanh.Slice(b * h, h), _hiddenStates.AsSpan(hiddenAt + b * hp, h));
+                Multiply(_act.AsSpan(actAt + b * g + 3 * h, h), _cellTanh.AsSpan(cellAt + b * h, h), _hiddenStates.AsSpan(hiddenAt + b * hp, h));
                 for (var j = 0; j < h; j++)
                 {
-                    _hiddenT[j * _batchPadded + b] = _hiddenStates[hiddenAt + b * hp + j];
+                    _hiddenT[j * bp + b] = _hiddenStates[hiddenAt + b * hp + j];
                 }
             }
 
             // Heads: logits[c, b] = bias[c] + Σ_j W[c, j] h[b, j], vectorised across the batch.
             var kind = _kindOfStep[t];
             var choices = _choices[kind];
-            var bp = _batchPadded;
             for (var c = 0; c < choices; c++)
             {
-                Array.Fill(_logitsT, Values[_headBiasAt[kind] + c], c * bp, bp);
+                Array.Fill(_logitsT, Values[_headBiasAt[kind] + c], c * bp + first, n);
             }
-            ExactKernels.MultiplyAdd(_headWeight[kind], 0, hp, 1, _hiddenT, 0, bp, _logitsT, 0, bp, choices, h, bp);
+            ExactKernels.MultiplyAdd(_headWeight[kind], 0, hp, 1, _hiddenT, first, bp, _logitsT, first, bp, choices, h, n);
             var allowed = _allowed[t];
-            for (var b = 0; b < batch; b++)
+            for (var b = first; b < last; b++)
             {
-                var logits = _logits.AsSpan(0, choices);
+                var logits = logitsScratch.AsSpan(0, choices);
                 for (var c = 0; c < choices; c++)
                 {
                     logits[c] = _logitsT[c * bp + b];
@@ -346,7 +389,7 @@ internal sealed class ManagedLstmPolicy
                 var token = source switch
                 {
                     TokenSource.Given => _tokens[b * _steps + t],
-                    TokenSource.Drawn => InverseCdf(_prob.AsSpan(at, choices), allowed, random!.NextDouble()),
+                    TokenSource.Drawn => InverseCdf(_prob.AsSpan(at, choices), allowed, _uniform[t * batch + b]),
                     _ => ArgMax(logits, allowed),
                 };
                 _tokens[b * _steps + t] = token;
@@ -354,7 +397,6 @@ internal sealed class ManagedLstmPolicy
                 _sequenceEntropy[b] += entropy;
             }
         }
-        (_forwardCount, _forwardVersion, _forwardTemperature) = (batch, _version, temperature);
     }
 
     /// <summary>c = f·c_prev + i·g (gates i, f, g, o in PyTorch's order), element by element.</summary>
@@ -536,29 +578,9 @@ internal sealed class ManagedLstmPolicy
         var cmax = _maxChoices;
         var inverseTemperature = 1.0 / temperature;
 
-        // Logits: d logπ/dz_c = 1[c = token] − p_c; d H/dz_c = −p_c (log p_c + H).
-        for (var t = 0; t < _steps; t++)
-        {
-            var choices = _choices[_kindOfStep[t]];
-            var allowed = _allowed[t];
-            for (var b = 0; b < batch; b++)
-            {
-                var at = (t * batch + b) * cmax;
-                var token = _tokens[b * _steps + t];
-                var entropy = _stepEntropy[t * batch + b];
-                for (var c = 0; c < choices; c++)
-                {
-                    if (!allowed[c])
-                    {
-                        _dLogits[at + c] = 0f;
-                        continue;
-                    }
-                    var p = _prob[at + c];
-                    var d = dLogProb[b] * ((c == token ? 1.0 : 0.0) - p) - dEntropy * p * (_logProb[at + c] + entropy);
-                    _dLogits[at + c] = (float)(d * inverseTemperature);
-                }
-            }
-        }
+        // Per sample: the logits' gradients, then backpropagation through time (both depend on that sample alone).
+        dLogProb[..batch].CopyTo(_dSequenceLogProb);
+        ForEachSlice(batch, (first, last, _, threads) => BackwardSlice(batch, first, last, _dSequenceLogProb, dEntropy, inverseTemperature, threads));
 
         foreach (var w in _dHeadWeight)
         {
@@ -579,26 +601,6 @@ internal sealed class ManagedLstmPolicy
                 {
                     Gradient[_headBiasAt[kind] + c] += _dLogits[(t * batch + b) * cmax + c];
                 }
-            }
-        }
-
-        Array.Clear(_dCellNext, 0, batch * h);
-        for (var t = _steps - 1; t >= 0; t--)
-        {
-            var kind = _kindOfStep[t];
-            Array.Clear(_dHidden, 0, batch * hp);
-            ExactKernels.MultiplyAdd(_dLogits, t * batch * cmax, cmax, 1, _headWeight[kind], 0, hp, _dHidden, 0, hp, batch, _choices[kind], hp);
-            if (t < _steps - 1)
-            {
-                ExactKernels.MultiplyAdd(_dGates, (t + 1) * batch * g, g, 1, _weightHh, 0, hp, _dHidden, 0, hp, batch, g, hp, Threads);
-            }
-            var actAt = t * batch * g;
-            var cellAt = t * batch * h;
-            for (var b = 0; b < batch; b++)
-            {
-                var row = actAt + b * g;
-                var previous = t == 0 ? default : _cell.AsSpan(cellAt - batch * h + b * h, h);
-                CellBackward(_act.AsSpan(row, g), _cellTanh.AsSpan(cellAt + b * h, h), previous, _dHidden.AsSpan(b * hp, h), _dCellNext.AsSpan(b * h, h), _dGates.AsSpan(row, g), h);
             }
         }
 
@@ -660,6 +662,59 @@ internal sealed class ManagedLstmPolicy
             for (var row = 0; row < _choices[k]; row++)
             {
                 Array.Copy(_dHeadWeight[k], row * hp, Gradient, _headWeightAt[k] + row * h, h);
+            }
+        }
+    }
+
+    private void BackwardSlice(int batch, int first, int last, double[] dLogProb, double dEntropy, double inverseTemperature, int threads)
+    {
+        var g = _gates;
+        var h = _hidden;
+        var hp = _hiddenPadded;
+        var cmax = _maxChoices;
+        var n = last - first;
+
+        // Logits: d logπ/dz_c = 1[c = token] − p_c; d H/dz_c = −p_c (log p_c + H).
+        for (var t = 0; t < _steps; t++)
+        {
+            var choices = _choices[_kindOfStep[t]];
+            var allowed = _allowed[t];
+            for (var b = first; b < last; b++)
+            {
+                var at = (t * batch + b) * cmax;
+                var token = _tokens[b * _steps + t];
+                var entropy = _stepEntropy[t * batch + b];
+                for (var c = 0; c < choices; c++)
+                {
+                    if (!allowed[c])
+                    {
+                        _dLogits[at + c] = 0f;
+                        continue;
+                    }
+                    var p = _prob[at + c];
+                    var d = dLogProb[b] * ((c == token ? 1.0 : 0.0) - p) - dEntropy * p * (_logProb[at + c] + entropy);
+                    _dLogits[at + c] = (float)(d * inverseTemperature);
+                }
+            }
+        }
+
+        Array.Clear(_dCellNext, first * h, n * h);
+        for (var t = _steps - 1; t >= 0; t--)
+        {
+            var kind = _kindOfStep[t];
+            Array.Clear(_dHidden, first * hp, n * hp);
+            ExactKernels.MultiplyAdd(_dLogits, (t * batch + first) * cmax, cmax, 1, _headWeight[kind], 0, hp, _dHidden, first * hp, hp, n, _choices[kind], hp);
+            if (t < _steps - 1)
+            {
+                ExactKernels.MultiplyAdd(_dGates, ((t + 1) * batch + first) * g, g, 1, _weightHh, 0, hp, _dHidden, first * hp, hp, n, g, hp, threads);
+            }
+            var actAt = t * batch * g;
+            var cellAt = t * batch * h;
+            for (var b = first; b < last; b++)
+            {
+                var row = actAt + b * g;
+                var previous = t == 0 ? default : _cell.AsSpan(cellAt - batch * h + b * h, h);
+                CellBackward(_act.AsSpan(row, g), _cellTanh.AsSpan(cellAt + b * h, h), previous, _dHidden.AsSpan(b * hp, h), _dCellNext.AsSpan(b * h, h), _dGates.AsSpan(row, g), h);
             }
         }
     }
@@ -726,7 +781,8 @@ internal sealed class ManagedLstmPolicy
         _batchPadded = Pad(batch);
         _hiddenT = new float[_hidden * _batchPadded];
         _logitsT = new float[_maxChoices * _batchPadded];
-        _logits = new float[_maxChoices];
+        _logitsOfPart = Enumerable.Range(0, MaxSlices).Select(_ => new float[_maxChoices]).ToArray();
+        _uniform = new double[t * batch];
         _logProb = new double[t * batch * _maxChoices];
         _prob = new double[t * batch * _maxChoices];
         _stepEntropy = new double[t * batch];
@@ -735,6 +791,7 @@ internal sealed class ManagedLstmPolicy
         _sequenceLogProb = new double[batch];
         _sequenceEntropy = new double[batch];
         _dLogits = new float[t * batch * _maxChoices];
+        _dSequenceLogProb = new double[batch];
         _dGates = new float[t * batch * _gates];
         _dHidden = new float[batch * _hiddenPadded];
         _dCellNext = new float[batch * _hidden];

@@ -25,6 +25,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
     private readonly Option<int> _batch = new("--batch-size") { Description = "Trials per batch (one policy update each).", DefaultValueFactory = _ => 64 };
     private readonly Option<bool> _baseline = new("--baseline") { Description = "Also run each search with zero-duration work (same events, no virtual time, each effect after its write).", DefaultValueFactory = _ => true };
     private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (default, exact arithmetic) or libtorch.", DefaultValueFactory = _ => MnasNet.Controller.ControllerEngines.Managed };
+    private readonly Option<int> _allocations = new("--allocations") { Description = "Also list the N types that allocated most (sampled) and why the GC ran.", DefaultValueFactory = _ => 0 };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
     public BenchSimulateCommand() : base("simulate", "Wall time and virtual trials per wall second of virtual-time searches (paper cost model) with the durable journal.")
@@ -35,6 +36,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         Options.Add(_baseline);
         Options.Add(_dir);
         Options.Add(_engine);
+        Options.Add(_allocations);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -42,6 +44,11 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         var batch = parseResult.GetValue(_batch);
         var trialCounts = Plan.PlanCommand.Counts("--trials", parseResult.GetValue(_trials), 0, max: 10_000_000, what: "a trial count");
         var engine = parseResult.GetValue(_engine)!;
+        var allocations = parseResult.GetValue(_allocations);
+        if (allocations < 0)
+        {
+            throw new CliInputException($"--allocations must be ≥ 0 (0: off), got {allocations}");
+        }
         if (!MnasNet.Controller.ControllerEngines.All.Contains(engine))
         {
             throw new CliInputException($"--engine must be one of {string.Join(", ", MnasNet.Controller.ControllerEngines.All)}, got '{engine}'");
@@ -62,8 +69,16 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                 foreach (var trials in trialCounts)
                 {
                     var batches = (int)Math.Ceiling(trials / (double)batch);
+                    using var sampler = allocations > 0 ? new AllocationSampler() : null;
+                    var costs = ProcessCosts.Now();
                     var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine } });
+                    var spent = ProcessCosts.Now() - costs;
                     await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
+                    await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   process CPU {spent.Cpu.TotalSeconds:F1} s; JIT {spent.JitMethods:N0} methods in {spent.Jit.TotalSeconds:F1} s; GCs {spent.Gen0}/{spent.Gen1}/{spent.Gen2} (gen 0/1/2) pausing {spent.GcPause.TotalSeconds:F1} s; {spent.Allocated / 1e6 / (batch * batches):F2} MB allocated a trial"));
+                    if (sampler is not null)
+                    {
+                        await sampler.PrintAsync(output, allocations);
+                    }
                     if (parseResult.GetValue(_baseline))
                     {
                         var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false) with { Policy = new PolicySettings { Engine = engine } });
@@ -125,4 +140,17 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         Workers = new WorkerSettings { Trainers = 64, Devices = 4, LeaseTimeoutSeconds = 20_000 },
         Logging = new LoggingSettings { Level = "Warning", Console = true },
     });
+}
+
+/// <summary>What the process has spent so far: CPU, JIT compilations and their time, garbage collections.</summary>
+internal readonly record struct ProcessCosts(TimeSpan Cpu, long JitMethods, TimeSpan Jit, int Gen0, int Gen1, int Gen2, TimeSpan GcPause, long Allocated)
+{
+    public static ProcessCosts Now() => new(
+        Process.GetCurrentProcess().TotalProcessorTime,
+        System.Runtime.JitInfo.GetCompiledMethodCount(),
+        System.Runtime.JitInfo.GetCompilationTime(),
+        GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+
+    public static ProcessCosts operator -(ProcessCosts a, ProcessCosts b) =>
+        new(a.Cpu - b.Cpu, a.JitMethods - b.JitMethods, a.Jit - b.Jit, a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.GcPause - b.GcPause, a.Allocated - b.Allocated);
 }
