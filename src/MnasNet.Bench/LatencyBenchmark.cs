@@ -120,7 +120,8 @@ public static class LatencyBenchmark
         var evaluate = Stopwatch.StartNew();
         var evaluation = await LatencyTableEvaluator.EvaluateAsync(table, device, settings.TableSamples, settings.Seed, networkProtocol,
             cancellationToken: cancellationToken, rounds: settings.TableRounds).ConfigureAwait(false);
-        progress?.Report($"table: MAPE {evaluation.MapePercent:F1}%, Kendall tau {evaluation.KendallTau:F3} on {evaluation.HeldOut} held-out random architectures " +
+        progress?.Report($"table: MAPE {evaluation.MapePercent:F1}%, Kendall tau {evaluation.KendallTau:F3} on {evaluation.HeldOut} held-out random architectures, " +
+            $"{evaluation.ScaledMapePercent:F1}% with the device's speed factored out (× {evaluation.SpeedFactor:F3}) " +
             $"(per-layer sum alone: MAPE {evaluation.TableSumMapePercent:F1}%, tau {evaluation.TableSumKendallTau:F3})");
         return new TableBenchmark(options.Resolution, table.Entries.Count, buildSeconds, calibrateSeconds, evaluate.Elapsed.TotalSeconds, table.Correction, evaluation);
     }

@@ -208,6 +208,8 @@ public sealed class LatencyCommandTests : IDisposable
         Assert.Equal(10, doc.RootElement.GetProperty("heldOut").GetInt32());
         Assert.True(doc.RootElement.GetProperty("mapePercent").GetDouble() < 10);
         Assert.Equal(3, doc.RootElement.GetProperty("rounds").GetInt32());
+        Assert.InRange(doc.RootElement.GetProperty("speedFactor").GetDouble(), 0.8, 1.25);
+        Assert.True(doc.RootElement.GetProperty("scaledMapePercent").GetDouble() <= doc.RootElement.GetProperty("mapePercent").GetDouble() + 1);
 
         var onFitted = await InProcessCli.RunAsync("latency-table", "evaluate", "--table", corrected, "--samples", "4", "--seed", "21", "--backend", "simulated:noise=0");
         Assert.Equal(ExitCodes.InvalidInput, onFitted.ExitCode);

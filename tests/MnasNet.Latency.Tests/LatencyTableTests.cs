@@ -177,6 +177,24 @@ public sealed class LatencyTableTests : IDisposable
     }
 
     [Fact]
+    public void A_device_that_runs_uniformly_slower_is_a_speed_factor_not_a_shape_error()
+    {
+        double[] predicted = [1.0, 2.0, 4.0, 8.0, 3.0];
+        var slower = predicted.Select(x => 1.25 * x).ToArray();
+        var (factor, scaled) = LatencyTableEvaluator.AfterSpeedFactor(predicted, slower);
+        Assert.Equal(1.25, factor, 12);
+        Assert.Equal(0, scaled, 9);
+        Assert.Equal(20, Statistics.MeanAbsolutePercentageError(predicted, slower), 9);
+
+        // One network off by half after the drift: the median ratio ignores it, and only it adds to the MAPE.
+        var shaped = slower.ToArray();
+        shaped[2] *= 2;
+        (factor, scaled) = LatencyTableEvaluator.AfterSpeedFactor(predicted, shaped);
+        Assert.Equal(1.25, factor, 12);
+        Assert.Equal(100.0 * 0.5 / 5, scaled, 9);
+    }
+
+    [Fact]
     public void Relative_least_squares_recovers_a_linear_law_and_holds_an_absent_feature_at_its_prior()
     {
         var random = new SeededRandom(3);

@@ -103,6 +103,7 @@ public sealed class BenchLatencyCommand : CliCommand
                 : "";
             await output.WriteLineAsync(string.Create(inv, $"lookup table at {t.Resolution}x{t.Resolution}: {t.Layers} layers built in {t.BuildSeconds:F0} s") + correction +
                 string.Create(inv, $"; on {t.Evaluation.HeldOut} held-out random architectures MAPE {t.Evaluation.MapePercent:F1}%, Kendall tau {t.Evaluation.KendallTau:F3}") +
+                string.Create(inv, $", {t.Evaluation.ScaledMapePercent:F1}% with the device's speed factored out (measured ≈ {t.Evaluation.SpeedFactor:F3} × predicted)") +
                 string.Create(inv, $" (per-layer sum alone: MAPE {t.Evaluation.TableSumMapePercent:F1}%, tau {t.Evaluation.TableSumKendallTau:F3}; evaluation {t.EvaluateSeconds:F0} s)"));
         }
         return ExitCodes.Success;

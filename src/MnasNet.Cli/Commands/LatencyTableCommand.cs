@@ -212,6 +212,8 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
                 kendallTau = evaluation.KendallTau,
                 tableSumMapePercent = evaluation.TableSumMapePercent,
                 tableSumKendallTau = evaluation.TableSumKendallTau,
+                speedFactor = evaluation.SpeedFactor,
+                scaledMapePercent = evaluation.ScaledMapePercent,
                 resolution = table.Options.Resolution,
                 device = evaluation.ReferenceDevice,
                 rounds = evaluation.Rounds,
@@ -229,6 +231,8 @@ public sealed class LatencyTableEvaluateCommand : CliCommand
         var scope = evaluation.Corrected ? $"{evaluation.HeldOut} held-out" : $"{evaluation.Samples}";
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"MAPE {evaluation.MapePercent:F2}%, Kendall tau {evaluation.KendallTau:F3} on {scope} random architectures at {table.Options.Resolution}x{table.Options.Resolution}, measured on {evaluation.ReferenceDevice} in {LatencyTableCommand.Rounds(evaluation.Rounds)} ({clock.Elapsed.TotalSeconds:F1} s)"));
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"  with the device's speed factored out (measured ≈ {evaluation.SpeedFactor:F3} × predicted, the median ratio): MAPE {evaluation.ScaledMapePercent:F2}%"));
         if (evaluation.Corrected)
         {
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

@@ -12,6 +12,8 @@ public sealed record TableEvaluationSample(string ArchitectureId, string Tokens,
 /// How well a table predicts real measurements: MAPE (percent) and Kendall's τ-b of the rankings, over the held-out
 /// architectures (all of them for a table without correction), and the same for the uncorrected per-layer sum.
 /// </summary>
+/// <param name="SpeedFactor">Median of measured ÷ predicted: how much faster or slower the device ran than when the table was built and calibrated.</param>
+/// <param name="ScaledMapePercent">MAPE of SpeedFactor × prediction: the predictor's error with the device's speed on the day factored out.</param>
 /// <param name="Rounds">Measurements of each architecture, taken in interleaved rounds (see <see cref="LatencyTableEvaluator.EvaluateAsync"/>).</param>
 public sealed record TableEvaluation(
     int Samples,
@@ -23,7 +25,9 @@ public sealed record TableEvaluation(
     bool Corrected,
     string ReferenceDevice,
     IReadOnlyList<TableEvaluationSample> Points,
-    int Rounds = 1);
+    int Rounds = 1,
+    double SpeedFactor = 1,
+    double ScaledMapePercent = 0);
 
 public static class LatencyTableEvaluator
 {
@@ -57,10 +61,22 @@ public static class LatencyTableEvaluator
         var m = scored.Select(x => x.MeasuredMs).ToArray();
         var p = scored.Select(x => x.PredictedMs).ToArray();
         var sum = scored.Select(x => x.TableSumMs).ToArray();
+        var (factor, scaledMape) = AfterSpeedFactor(p, m);
         return new TableEvaluation(samples, scored.Length,
             Statistics.MeanAbsolutePercentageError(p, m), Statistics.KendallTau(p, m),
             Statistics.MeanAbsolutePercentageError(sum, m), Statistics.KendallTau(sum, m),
-            table.Correction is not null, reference.DeviceId, points, rounds);
+            table.Correction is not null, reference.DeviceId, points, rounds, factor, scaledMape);
+    }
+
+    /// <summary>
+    /// The median ratio measured ÷ predicted and the MAPE of the predictions scaled by it. A host whose speed drifts
+    /// (a VM whose neighbours or clock change, a phone that heats up) shifts every measurement by one factor between
+    /// the table's build and its evaluation; this separates that from errors in the shape of the prediction.
+    /// </summary>
+    public static (double Factor, double MapePercent) AfterSpeedFactor(IReadOnlyList<double> predicted, IReadOnlyList<double> measured)
+    {
+        var factor = Statistics.Median(predicted.Select((x, i) => measured[i] / x).ToArray());
+        return (factor, Statistics.MeanAbsolutePercentageError(predicted.Select(x => x * factor).ToArray(), measured.ToArray()));
     }
 
     /// <summary>
