@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using MnasNet.Actors.Backends;
 using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
@@ -41,13 +42,15 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     private readonly bool _eagerEffects;
 
     /// <param name="final">Set: this run trains the plan's finalists (<c>mnasnet train-final</c>) instead of running the search.</param>
-    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null)
+    /// <param name="predictor">The latency predictor the caller already loaded and checked (default: loaded from the file the settings name).</param>
+    public SearchController(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null,
+        LatencyPredictor? predictor = null)
     {
         _clock = clock ?? SearchClock.Real;
         var simulation = settings.Simulation;
         _eagerEffects = _clock.IsVirtual && JournalOutage.Parse(simulation.JournalOutages).Count == 0
             && (simulation.TrainSeconds > 0 || simulation.MeasureSeconds > 0 || simulation.Cost.Enabled);
-        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual);
+        _decider = new SearchDecider<IActorRef>(settings, JournalChain.LoadKey(settings.Journal.KeyFile), warmStart: warmStart, virtualTime: _clock.IsVirtual, predictor: predictor);
         _rewardActor = rewardActor;
         _subscriber = subscriber;
         _session = _decider.Initial();
@@ -113,8 +116,9 @@ public sealed class SearchController : ReceivePersistentActor, IWithTimers
     public static string HeadIdFor(string searchId) => $"search-{searchId}-head";
 
     /// <param name="warmStart">Used only if the search is new (see <see cref="SearchDecider{TWorker}"/>).</param>
-    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null) =>
-        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart, clock, final));
+    public static Props Props(SearchSettings settings, IActorRef rewardActor, IActorRef subscriber, WarmStartPlan? warmStart = null, SearchClock? clock = null, FinalTrainingPlan? final = null,
+        LatencyPredictor? predictor = null) =>
+        Akka.Actor.Props.Create(() => new SearchController(settings, rewardActor, subscriber, warmStart, clock, final, predictor));
 
     /// <summary>Each trial's seed depends only on the search seed and its id, never on which worker ran it or when.</summary>
     public static ulong TrialSeed(ulong searchSeed, long trialId) => SearchDecider<IActorRef>.TrialSeed(searchSeed, trialId);

@@ -29,6 +29,8 @@ public sealed class SearchSubscriberKey;
 /// <paramref name="Final"/>: train these finalists (trainers only, no devices) instead of running the search.
 /// <paramref name="VirtualOrigin"/>: the virtual time the search started at, which <c>simulation.journalOutages</c>
 /// count from (null: the clock's time when the host is built).
+/// <paramref name="Predictor"/>: <c>latency.predictor</c>'s table as the caller loaded and checked it (null: the
+/// controller loads it from the file the settings name).
 /// </summary>
 public sealed record SearchHostOptions(
     string Database,
@@ -39,7 +41,8 @@ public sealed record SearchHostOptions(
     Policy.WarmStartPlan? WarmStart = null,
     SearchClock? Clock = null,
     Decisions.FinalTrainingPlan? Final = null,
-    DateTimeOffset? VirtualOrigin = null);
+    DateTimeOffset? VirtualOrigin = null,
+    LatencyPredictor? Predictor = null);
 
 public static class SearchHostingExtensions
 {
@@ -82,7 +85,7 @@ public static class SearchHostingExtensions
             registry.Register<SearchSubscriberKey>(subscriber);
             var reward = system.ActorOf(RewardActor.Props(clock), "reward");
             registry.Register<RewardActorKey>(reward);
-            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart, clock, options.Final), $"search-{settings.Id}");
+            var controller = system.ActorOf(SearchController.Props(settings, reward, subscriber, options.WarmStart, clock, options.Final, options.Predictor), $"search-{settings.Id}");
             registry.Register<SearchControllerKey>(controller);
             if (options.StartWorkers)
             {

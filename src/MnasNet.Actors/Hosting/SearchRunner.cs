@@ -176,7 +176,7 @@ public static class SearchRunner
                         stopped.TrySetResult(s);
                         break;
                 }
-            }, serializeMessages, WarmStart: warmStart, Clock: runClock, Final: final, VirtualOrigin: origin);
+            }, serializeMessages, WarmStart: warmStart, Clock: runClock, Final: final, VirtualOrigin: origin, Predictor: predictor);
 
             var host = new HostBuilder()
                 .ConfigureServices(services => services.AddSingleton<IHostLifetime, ManualLifetime>().AddAkka($"mnasnet-{SafeName(settings.Id)}", builder => builder.AddMnasNetSearch(settings, options)))
