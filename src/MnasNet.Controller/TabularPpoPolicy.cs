@@ -17,6 +17,9 @@ public sealed class TabularPpoPolicy : IArchitectureSampler
     private readonly MnasNetSearchSpace _space;
     private readonly ControllerOptions _settings;
     private readonly double[][] _logits;
+
+    // Each decision's softmax of the current logits, computed once after every change to them (set null on change).
+    private double[][]? _probabilities;
     private SeededRandom _random;
     private double? _baseline;
     private string? _hash;
@@ -142,6 +145,7 @@ public sealed class TabularPpoPolicy : IArchitectureSampler
                     _logits[d][k] += _settings.LearningRate * grads[d][k];
                 }
             }
+            _probabilities = null;
         }
         _baseline = _baseline is null ? mean : _settings.BaselineDecay * _baseline.Value + (1 - _settings.BaselineDecay) * mean;
         Step++;
@@ -160,6 +164,12 @@ public sealed class TabularPpoPolicy : IArchitectureSampler
     }
 
     private double[] Probabilities(int d)
+    {
+        _probabilities ??= new double[_logits.Length][];
+        return _probabilities[d] ??= Softmax(d);
+    }
+
+    private double[] Softmax(int d)
     {
         var allowed = _space.Decisions[d].Allowed;
         var z = _logits[d];
