@@ -3,17 +3,14 @@ using MnasNet.Cli;
 
 namespace MnasNet.Cli.Tests;
 
-public sealed class BenchSimulateCommandTests : IDisposable
+public sealed class BenchSimulateCommandTests
 {
-    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mnasnet-cli-bench-simulate-");
-
-    public void Dispose() => _dir.Delete(recursive: true);
-
     [Fact]
     public async Task A_run_says_what_it_cost_the_process_and_which_types_allocated_most()
     {
+        using var dir = new TempDir();
         var r = await InProcessCli.RunAsync("bench", "simulate", "--trials", "128", "--strategies", "ppo-tabular", "--batch-size", "32",
-            "--baseline", "false", "--allocations", "3", "--dir", _dir.FullName);
+            "--baseline", "false", "--allocations", "3", "--dir", dir.Path);
         Assert.Equal(ExitCodes.Success, r.ExitCode);
         Assert.Matches(new Regex(@"ppo-tabular +128 trials: +[0-9.]+ s wall"), r.Output);
         var costs = Regex.Match(r.Output, @"process CPU ([0-9.]+) s; JIT ([0-9,]+) methods in [0-9.]+ s; GCs \d+/\d+/\d+ \(gen 0/1/2\) pausing [0-9.]+ s; ([0-9.]+) MB allocated a trial");
@@ -27,9 +24,10 @@ public sealed class BenchSimulateCommandTests : IDisposable
     [Fact]
     public async Task A_negative_allocation_count_is_refused_before_anything_runs()
     {
-        var r = await InProcessCli.RunAsync("bench", "simulate", "--allocations", "-1", "--dir", _dir.FullName);
+        using var dir = new TempDir();
+        var r = await InProcessCli.RunAsync("bench", "simulate", "--allocations", "-1", "--dir", dir.Path);
         Assert.Equal(ExitCodes.InvalidInput, r.ExitCode);
         Assert.Contains("--allocations must be ≥ 0", r.Error);
-        Assert.Empty(_dir.GetFileSystemInfos());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
     }
 }
