@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using MnasNet.Actors.Actors;
+using MnasNet.Actors.Backends;
 using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Policy;
@@ -83,7 +84,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             else if (j.Settings is not null && j.Progress?.Status == SearchStatus.Running.Word())
             {
                 _log.Info("search {SearchId}: was running, continuing it on this node", _searchId);
-                Spawn();
+                SpawnOrRetry();
             }
             else
             {
@@ -109,11 +110,19 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     {
         Receive<StartSearch>(s =>
         {
+            var fresh = _settings is null;
             _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
             // Used only while the search is new: once search-started is journaled, it holds what the warm start took.
             _warmStart = s.WarmStart;
-            Spawn();
-            _controller!.Tell(GetSearchStatus.Instance, Sender);
+            if (TrySpawn(Sender))
+            {
+                _controller!.Tell(GetSearchStatus.Instance, Sender);
+            }
+            else if (fresh)
+            {
+                // Nothing is journaled: the next StartSearch (the table in place) starts it afresh.
+                (_settings, _warmStart) = (null, null);
+            }
         });
         Receive<StartFinalTraining>(s =>
         {
@@ -155,7 +164,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
                 Timers.StartSingleTimer("restart", RetryLoad.Instance, delay);
             }
         });
-        Receive<RetryLoad>(_ => Spawn());
+        Receive<RetryLoad>(_ => SpawnOrRetry());
         Receive<SubscribeAck>(_ => { });
         ReceiveAny(m => _controller?.Forward(m));
     }
@@ -174,6 +183,45 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
     {
         _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, final: _final), "controller"));
         Become(Running);
+    }
+
+    /// <summary>
+    /// Starts the search's controller with <c>latency.predictor</c>'s table as this node reads it. A table this node
+    /// cannot read (missing, unreadable, not fitting the search) starts nothing: the asker is told why, naming this
+    /// node, instead of the controller failing on its first decision at every restart.
+    /// </summary>
+    private bool TrySpawn(IActorRef? asker)
+    {
+        LatencyPredictor? predictor;
+        try
+        {
+            predictor = LatencyPredictor.For(_settings!);
+        }
+        catch (Exception e) when (e is FileNotFoundException or SettingsException)
+        {
+            var reason = $"{e.Message} on controller node {Akka.Cluster.Cluster.Get(Context.System).SelfAddress}: every controller-role node reads the table at that path";
+            _log.Error("search {SearchId}: {Reason}", _searchId, reason);
+            asker?.Tell(new SearchStopped(_searchId, SearchStatus.Failed.Word(), reason));
+            return false;
+        }
+        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, predictor: predictor), "controller"));
+        Become(Running);
+        return true;
+    }
+
+    /// <summary>A running search taken over by this node: started, or tried again after a back-off while its table is unreadable here.</summary>
+    private void SpawnOrRetry()
+    {
+        if (_final is not null)
+        {
+            Spawn();
+            return;
+        }
+        if (!TrySpawn(null))
+        {
+            Become(Running);
+            Timers.StartSingleTimer("restart", RetryLoad.Instance, Backoff());
+        }
     }
 
     private void Ask(IActorRef asker)
