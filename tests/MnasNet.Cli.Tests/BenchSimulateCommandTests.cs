@@ -17,6 +17,11 @@ public sealed class BenchSimulateCommandTests
         Assert.True(costs.Success, r.Output);
         Assert.True(double.Parse(costs.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
         Assert.True(double.Parse(costs.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        // Other tests' searches in this process may add to the counts: at least this run's 4 batches.
+        var policy = Regex.Match(r.Output, @"policy: (\d+) updates in [0-9.]+ s, (\d+) samplings in [0-9.]+ s, saving the states for the journal [0-9.]+ s");
+        Assert.True(policy.Success, r.Output);
+        Assert.True(int.Parse(policy.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 4);
+        Assert.True(int.Parse(policy.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 4);
         var types = Regex.Matches(r.Output, @"^ +[0-9.]+ MB (small|large)-object heap +\S", RegexOptions.Multiline);
         Assert.InRange(types.Count, 1, 3);
     }

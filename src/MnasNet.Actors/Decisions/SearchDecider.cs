@@ -332,7 +332,10 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         {
             var version = Policy.Version;
             var first = State.NextTrialId;
-            var trials = Policy.Sample(_settings.BatchSize).Select((s, i) =>
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var proposals = Policy.Sample(_settings.BatchSize);
+            PolicyCosts.Sampled(started);
+            var trials = proposals.Select((s, i) =>
                 new SampledTrial(first + i, s.Tokens, PolicyReplay.LogProb(s), decider._space.Decode(s.Tokens).Id, TrialSeed(_settings.Seed, first + i))).ToList();
             Session = Session with { RewardRequested = [], RetryAt = Session.RetryAt.Clear() };
             Emit(new BatchSampled(State.Batch + 1, version, trials));
@@ -342,10 +345,14 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         {
             var trials = State.Learned.ToList();
             // A batch the infrastructure failed entirely teaches nothing: the policy stays as it is.
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var r = trials.Count > 0 ? Policy.Observe(Feedback(State)) : SamplerStep.Unchanged(Policy.Version);
+            PolicyCosts.Updated(started);
             var step = State.PolicyStep + 1;
+            started = System.Diagnostics.Stopwatch.GetTimestamp();
             var saved = Policy.SaveState();
             var checkpoint = PolicyCheckpoint.Of(saved, step % PolicyCheckpoint.KeyframeEvery == 0 ? null : policy.LastJournaledState, decider._platform.Value);
+            PolicyCosts.StateSaved(started);
             policy.LastJournaledState = saved;
             var e = new PolicyUpdated(State.Batch, step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
                 trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using MnasNet.Actors.Decisions;
 using MnasNet.Actors.Hosting;
 using MnasNet.Actors.Journal;
 using MnasNet.Actors.Logging;
@@ -71,10 +72,13 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                     var batches = (int)Math.Ceiling(trials / (double)batch);
                     using var sampler = allocations > 0 ? new AllocationSampler() : null;
                     var costs = ProcessCosts.Now();
+                    var policyCosts = PolicyCosts.Now();
                     var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine } });
                     var spent = ProcessCosts.Now() - costs;
+                    var policySpent = PolicyCosts.Now() - policyCosts;
                     await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
                     await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   process CPU {spent.Cpu.TotalSeconds:F1} s; JIT {spent.JitMethods:N0} methods in {spent.Jit.TotalSeconds:F1} s; GCs {spent.Gen0}/{spent.Gen1}/{spent.Gen2} (gen 0/1/2) pausing {spent.GcPause.TotalSeconds:F1} s; {spent.Allocated / 1e6 / (batch * batches):F2} MB allocated a trial"));
+                    await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   policy: {policySpent.Updates} updates in {policySpent.Updating.TotalSeconds:F1} s, {policySpent.Samplings} samplings in {policySpent.Sampling.TotalSeconds:F1} s, saving the states for the journal {policySpent.SavingStates.TotalSeconds:F1} s (wall)"));
                     if (sampler is not null)
                     {
                         await sampler.PrintAsync(output, allocations);
