@@ -79,7 +79,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             {
                 _log.Info("search {SearchId}: final training was running, continuing it on this node", _searchId);
                 _final = j.Final;
-                Spawn();
+                SpawnOrRetry();
             }
             else if (j.Settings is not null && j.Progress?.Status == SearchStatus.Running.Word())
             {
@@ -128,7 +128,7 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
         {
             _settings ??= SettingsLoader.FromJson(s.SettingsJson, _node);
             _final = s.Plan;
-            Spawn();
+            TrySpawn(Sender);
             _controller!.Tell(GetSearchStatus.Instance, Sender);
         });
         Receive<GetSearchStatus>(_ => Sender.Tell(_last ?? new SearchProgress(_searchId, SearchStatus.New.Word(), 0, 0, 0, null, null, 0, 0)));
@@ -179,23 +179,18 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
 
     // ---------------------------------------------------------------- helpers
 
-    private void Spawn()
-    {
-        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, final: _final), "controller"));
-        Become(Running);
-    }
-
     /// <summary>
-    /// Starts the search's controller with <c>latency.predictor</c>'s table as this node reads it. A table this node
-    /// cannot read (missing, unreadable, not fitting the search) starts nothing: the asker is told why, naming this
-    /// node, instead of the controller failing on its first decision at every restart.
+    /// Starts the search's controller, with <c>latency.predictor</c>'s table as this node reads it (final training
+    /// measures nothing and loads none). A table this node cannot read (missing, unreadable, not fitting the search)
+    /// starts nothing: the asker is told why, naming this node, instead of the controller failing on its first decision
+    /// at every restart.
     /// </summary>
     private bool TrySpawn(IActorRef? asker)
     {
-        LatencyPredictor? predictor;
+        LatencyPredictor? predictor = null;
         try
         {
-            predictor = LatencyPredictor.For(_settings!);
+            predictor = _final is null ? LatencyPredictor.For(_settings!) : null;
         }
         catch (Exception e) when (e is FileNotFoundException or SettingsException)
         {
@@ -204,19 +199,14 @@ public sealed class SearchHost : ReceiveActor, IWithStash, IWithTimers
             asker?.Tell(new SearchStopped(_searchId, SearchStatus.Failed.Word(), reason));
             return false;
         }
-        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, predictor: predictor), "controller"));
+        _controller = Context.Watch(Context.ActorOf(SearchController.Props(_settings!, _rewardActor, Self, _warmStart, final: _final, predictor: predictor), "controller"));
         Become(Running);
         return true;
     }
 
-    /// <summary>A running search taken over by this node: started, or tried again after a back-off while its table is unreadable here.</summary>
+    /// <summary>A search this node runs without an asker (taken over, or restarted): started, or tried again after a back-off while its table is unreadable here.</summary>
     private void SpawnOrRetry()
     {
-        if (_final is not null)
-        {
-            Spawn();
-            return;
-        }
         if (!TrySpawn(null))
         {
             Become(Running);

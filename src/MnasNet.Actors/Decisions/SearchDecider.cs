@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Event;
 using MnasNet.Actors.Backends;
 using MnasNet.Actors.Journal;
@@ -332,7 +333,7 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         {
             var version = Policy.Version;
             var first = State.NextTrialId;
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             var proposals = Policy.Sample(_settings.BatchSize);
             PolicyCosts.Sampled(started);
             var trials = proposals.Select((s, i) =>
@@ -345,11 +346,11 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
         {
             var trials = State.Learned.ToList();
             // A batch the infrastructure failed entirely teaches nothing: the policy stays as it is.
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             var r = trials.Count > 0 ? Policy.Observe(Feedback(State)) : SamplerStep.Unchanged(Policy.Version);
             PolicyCosts.Updated(started);
             var step = State.PolicyStep + 1;
-            started = System.Diagnostics.Stopwatch.GetTimestamp();
+            started = Stopwatch.GetTimestamp();
             var saved = Policy.SaveState();
             var checkpoint = PolicyCheckpoint.Of(saved, step % PolicyCheckpoint.KeyframeEvery == 0 ? null : policy.LastJournaledState, decider._platform.Value);
             PolicyCosts.StateSaved(started);

@@ -76,7 +76,7 @@ public static class LatencyTableEvaluator
     public static (double Factor, double MapePercent) AfterSpeedFactor(IReadOnlyList<double> predicted, IReadOnlyList<double> measured)
     {
         var factor = Statistics.Median(predicted.Select((x, i) => measured[i] / x).ToArray());
-        return (factor, Statistics.MeanAbsolutePercentageError(predicted.Select(x => x * factor).ToArray(), measured.ToArray()));
+        return (factor, Statistics.MeanAbsolutePercentageError(predicted.Select(x => x * factor).ToArray(), measured));
     }
 
     /// <summary>
