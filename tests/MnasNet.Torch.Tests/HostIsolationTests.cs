@@ -47,10 +47,12 @@ public sealed class HostIsolationTests
     {
         var window = new QuietWindow { MaxWaitForTrainers = TimeSpan.FromMinutes(5) };
         using var stop = new CancellationTokenSource();
+        using var registered = new ManualResetEventSlim();
         var batches = 0;
         var trainer = new Thread(() =>
         {
             using var training = window.Training();
+            registered.Set();
             while (!stop.IsCancellationRequested)
             {
                 window.BetweenBatches();
@@ -58,6 +60,8 @@ public sealed class HostIsolationTests
             }
         });
         trainer.Start();
+        // A measurement opened before the trainer registers would not wait for it.
+        Assert.True(registered.Wait(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken));
 
         int during;
         using (window.Measurement())
