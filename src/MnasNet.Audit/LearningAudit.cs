@@ -27,7 +27,8 @@ public sealed record PlatformComparison(bool BitForBit, string Writer, string Au
 
 /// <summary>
 /// Learning verification: every batch is re-sampled and every PPO update re-run, each from the policy state journaled
-/// before it (journals written before states were journaled: from the re-derived state), so drift never compounds.
+/// before it (an update that journaled no state, from the re-run of the one before; journals written before states
+/// were journaled: from the re-derived state), so drift never compounds.
 /// Where the auditing platform is the writing one, samples and states must come out bit for bit; elsewhere float
 /// results are held to a tolerance, while everything of exact arithmetic — tokens, rewards, advantages, baselines,
 /// the state's own hash — must still be equal.
@@ -207,9 +208,9 @@ public static class LearningAudit
             return new LearningResult(start, startSeq, samplesOk, updatesOk, updatesChecked, checkedBatches, comparison.Result());
         }
 
-        // Every update starts from the journaled state before it, so stretches of the journal between two updates are
-        // independent: each is re-run on its own thread from its journaled start, and the results are read in journal
-        // order up to the first divergence, as one pass would have stopped there.
+        // A stretch starts at an update that journaled its state, so stretches are independent: each is re-run on its
+        // own thread from its journaled start, and the results are read in journal order up to the first divergence,
+        // as one pass would have stopped there.
         var runs = new StepRun[chunks.Count];
         var comparisons = new Comparison[chunks.Count];
         comparisons[0] = comparison;
@@ -291,11 +292,13 @@ public static class LearningAudit
     private static List<Chunk> Chunks(List<(long Seq, ISearchEvent Event)> steps, byte[]? initial, int parts)
     {
         var updates = steps.Count(s => s.Event is PolicyUpdated);
-        if (parts < 2 || updates < 2 * parts || steps.Any(s => s.Event is PolicyUpdated { Policy: null }))
+        if (parts < 2 || updates < 2 * parts)
         {
             return [];
         }
-        bool Boundary(int i) => steps[i].Event is PolicyUpdated && i + 1 < steps.Count && steps[i + 1].Event is BatchSampled;
+        // Stretches start after updates that journaled their state (journal.policyStateEvery); the updates between
+        // are re-run within their stretch.
+        bool Boundary(int i) => steps[i].Event is PolicyUpdated { Policy: not null } && i + 1 < steps.Count && steps[i + 1].Event is BatchSampled;
         // A keyframe decodes on its own: with enough of them the stretches start there and the chain is decoded only
         // once, by the stretches themselves; otherwise the chain is decoded here up to each start.
         var keyframesOnly = Enumerable.Range(0, steps.Count).Count(i => Boundary(i) && ((PolicyUpdated)steps[i].Event).Policy!.Base is null) >= parts;
@@ -313,8 +316,11 @@ public static class LearningAudit
             {
                 continue;
             }
-            var journaled = p.Policy!;
             seen++;
+            if (p.Policy is not { } journaled)
+            {
+                continue;
+            }
             var start = seen >= nextStart && Boundary(i) && (!keyframesOnly || journaled.Base is null);
             try
             {

@@ -1,6 +1,6 @@
 namespace MnasNet.Audit.Tests;
 
-/// <summary>A PPO search of eight updates: enough to split the learning audit into several stretches.</summary>
+/// <summary>A PPO search of eight updates, each journaling its policy state: enough to split the learning audit into several stretches.</summary>
 public sealed class EightUpdateJournal : IAsyncLifetime
 {
     public TempDir Dir { get; } = new();
@@ -10,7 +10,7 @@ public sealed class EightUpdateJournal : IAsyncLifetime
     public const string Id = "eight-updates";
 
     public async ValueTask InitializeAsync() =>
-        Database = await Searches.RunAsync(Searches.Settings(Dir.Path, Id, batchSize: 3, batches: 8, failureRate: 0.1));
+        Database = await Searches.RunAsync(Searches.Settings(Dir.Path, Id, batchSize: 3, batches: 8, failureRate: 0.1, policyStateEvery: 1));
 
     public ValueTask DisposeAsync()
     {
@@ -63,5 +63,21 @@ public sealed class ParallelAuditTests(EightUpdateJournal journal) : IClassFixtu
         Assert.Equal(6, four.Totals.BatchesSampleVerified);
         Assert.Equal(one.Totals, four.Totals);
         Assert.Equal(one.Rows.Select(r => (r.TrialId, r.LearningVerified)), four.Rows.Select(r => (r.TrialId, r.LearningVerified)));
+    }
+
+    [Fact]
+    public async Task With_states_journaled_every_second_update_stretches_start_at_them_and_re_run_the_updates_between()
+    {
+        var database = await Searches.RunAsync(Searches.Settings(_dir.Path, "every-second", batchSize: 3, batches: 8, failureRate: 0.1, policyStateEvery: 2));
+        Assert.Equal(4, Sql.Rows(database).Count(x => x.Manifest == "policy-updated.v1" && x.Payload["policy"] is not null));
+        var facts = await JournalQuery.ReadAsync(JournalSource.ForSearch(_dir.Path, "every-second"), "every-second", cancellationToken: TestContext.Current.CancellationToken);
+        var one = Auditor.Audit(facts, new AuditOptions(Parallelism: 1));
+        var two = Auditor.Audit(facts, new AuditOptions(Parallelism: 2));
+
+        Assert.True(one.Verified, string.Join("\n", one.Divergences));
+        Assert.Equal(8, one.Totals.UpdatesVerified);
+        Assert.Equal(2, two.LearningStretches);
+        Assert.Equal(one.Totals, two.Totals);
+        Assert.Equal(one.Platform, two.Platform);
     }
 }

@@ -9,13 +9,13 @@ namespace MnasNet.Audit.Tests;
 /// <summary>Real simulated searches through the actors project's own runner (actors, SQLite journal, snapshots).</summary>
 internal static class Searches
 {
-    public static SearchSettings Settings(string dir, string id, string strategy = "ppo", int batchSize = 4, int batches = 3, int snapshotEvery = 100, double failureRate = 0.25) =>
+    public static SearchSettings Settings(string dir, string id, string strategy = "ppo", int batchSize = 4, int batches = 3, int snapshotEvery = 100, double failureRate = 0.25, int policyStateEvery = 8) =>
         SettingsValidation.Validate(Simulated.Settings(dir, id, batchSize, batches) with
         {
             Seed = 8,
             Strategy = strategy,
             Simulation = new SimulationSettings { FailureRate = failureRate },
-            Journal = new JournalSettings { Directory = dir, SnapshotEvery = snapshotEvery },
+            Journal = new JournalSettings { Directory = dir, SnapshotEvery = snapshotEvery, PolicyStateEvery = policyStateEvery },
             Workers = new WorkerSettings { Trainers = 2, Devices = 2, LeaseTimeoutSeconds = 60, PauseGraceSeconds = 10 },
         });
 

@@ -23,14 +23,23 @@ public sealed class SimulatedObjective(MnasNetSearchSpace space, SimulationSetti
         return (Math.Clamp(_surrogate.Evaluate(tokens).Accuracy + noise, 0, 1), cost.Macs, cost.Params);
     }
 
-    public (double MedianMs, double[] SamplesMs) Latency(IReadOnlyList<int> tokens, ulong trialSeed, int runs)
+    /// <summary>
+    /// <paramref name="runs"/> noisy samples of the surrogate latency, in ms to the microsecond (the resolution TFLite's
+    /// benchmark_model reports), with their median and a sorted copy.
+    /// </summary>
+    public (double MedianMs, double[] SamplesMs, double[] SortedMs) Latency(IReadOnlyList<int> tokens, ulong trialSeed, int runs)
     {
         var baseMs = _surrogate.Evaluate(tokens).LatencyMs;
         var random = new SeededRandom(SeededRandom.Derive(trialSeed, "latency"));
-        var samples = Enumerable.Range(0, runs).Select(_ => baseMs * (1 + (settings.LatencyNoise * random.NextGaussian()))).ToArray();
-        var sorted = samples.Order().ToArray();
+        var samples = new double[runs];
+        for (var i = 0; i < runs; i++)
+        {
+            samples[i] = Math.Round(baseMs * (1 + (settings.LatencyNoise * random.NextGaussian())), 3);
+        }
+        var sorted = (double[])samples.Clone();
+        Array.Sort(sorted);
         var median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-        return (median, samples);
+        return (median, samples, sorted);
     }
 
     public bool Fails(ulong trialSeed) =>
@@ -124,7 +133,7 @@ public sealed class SimulatedDevice(SimulatedObjective objective, LatencySetting
 
     public async Task<LatencyRecord> MeasureAsync(WorkOffer work, CancellationToken cancellationToken)
     {
-        var (median, samples) = objective.Latency(work.Tokens, work.Seed, latency.Runs);
+        var (median, samples, sorted) = objective.Latency(work.Tokens, work.Seed, latency.Runs);
         var seconds = durations.MeasureSeconds(median, work.Seed, speed);
         await clock.Delay(TimeSpan.FromSeconds(seconds), cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
@@ -134,7 +143,6 @@ public sealed class SimulatedDevice(SimulatedObjective objective, LatencySetting
         }
         var mean = samples.Average();
         var std = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / samples.Length);
-        var sorted = samples.Order().ToArray();
         return new LatencyRecord(Name, "simulated", deviceId, "simulated: MnasNet.Controller surrogate latency (MACs at 4 GMAC/s + per-layer overheads)", 1, latency.Resolution,
             latency.Warmup, latency.Runs, "Runs", median, mean, sorted[(int)Math.Ceiling(0.9 * sorted.Length) - 1], sorted[0], sorted[^1],
             std, mean > 0 ? std / mean : 0, 0, samples, seconds, work.Seed);

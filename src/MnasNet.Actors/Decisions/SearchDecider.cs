@@ -61,7 +61,8 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
 
     /// <summary>
     /// Recovery of one journaled event, before it is folded into <paramref name="state"/>. A journaled policy state is
-    /// kept (and decoded only when needed) and the batches sampled after it are skipped, not re-sampled. A journal
+    /// kept (and decoded only when needed), the batches sampled after it are skipped, not re-sampled, and the updates
+    /// after it that journaled no state are re-run once the policy is needed. A journal
     /// written before policy states were journaled re-derives the policy: it re-runs every batch and update and must
     /// reproduce them bit for bit (a mismatch is a <see cref="JournalMismatchException"/>).
     /// </summary>
@@ -83,6 +84,9 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 throw new JournalMismatchException($"journal of search {settings.Id}: batch {b.Batch}{(m.TrialId is { } t ? $" trial {t}" : "")} does not match what policy {b.PolicyVersion} samples ({m.Expected}, journal has {m.Found}); the journal or the code changed");
             case PolicyUpdated { Policy: { } after } p:
                 policy.Journaled(after, p.Step);
+                break;
+            case PolicyUpdated p when policy.StatesJournaled:
+                policy.Rerun(Feedback(state), p);
                 break;
             case PolicyUpdated p when Rerun(policy, state, p) is { } m:
                 throw new JournalMismatchException($"journal of search {settings.Id}: policy update {p.Step} gives {m.Expected}, journal has {m.Found}");
@@ -350,11 +354,22 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
             var r = trials.Count > 0 ? Policy.Observe(Feedback(State)) : SamplerStep.Unchanged(Policy.Version);
             PolicyCosts.Updated(started);
             var step = State.PolicyStep + 1;
-            started = Stopwatch.GetTimestamp();
-            var saved = Policy.SaveState();
-            var checkpoint = PolicyCheckpoint.Of(saved, step % PolicyCheckpoint.KeyframeEvery == 0 ? null : policy.LastJournaledState, decider._platform.Value);
-            PolicyCosts.StateSaved(started);
-            policy.LastJournaledState = saved;
+            var snapshot = step % _settings.Journal.SnapshotEvery == 0;
+            var journalState = JournalsState(step, Policy.ExactArithmetic, snapshot, State.Batch + 1 >= _settings.Batches);
+            byte[]? saved = null;
+            PolicyCheckpoint? checkpoint = null;
+            if (journalState || snapshot)
+            {
+                started = Stopwatch.GetTimestamp();
+                saved = Policy.SaveState();
+                if (journalState)
+                {
+                    var keyframe = step % _settings.Journal.PolicyStateEvery == 0 && step / _settings.Journal.PolicyStateEvery % PolicyCheckpoint.KeyframeEvery == 0;
+                    checkpoint = PolicyCheckpoint.Of(saved, keyframe ? null : policy.LastJournaledState, decider._platform.Value);
+                    policy.LastJournaledState = saved;
+                }
+                PolicyCosts.StateSaved(started);
+            }
             var e = new PolicyUpdated(State.Batch, step, r.VersionBefore, r.ParameterHash, trials.Select(t => t.TrialId).ToList(),
                 trials.Select(t => t.Reward!.Reward).ToList(), trials.Select(t => t.Reward!.Failed).ToList(), r.Advantages,
                 r.PolicyLoss, r.Entropy, r.ApproxKl, r.ClipFraction, r.BaselineBefore, r.BaselineAfter, checkpoint);
@@ -366,16 +381,26 @@ public sealed class SearchDecider<TWorker>(SearchSettings settings, byte[]? chai
                 Session = Session with { DispatchFrom = now + delay };
                 Steps.Add(new WakeAfter("policy-update", delay));
             }
-            if (step % _settings.Journal.SnapshotEvery == 0)
+            if (snapshot)
             {
                 // The snapshot's sequence number is the event count of the state it holds (events are numbered from 1
                 // and never deleted), so it is exact before the journal has numbered the event.
                 Session = Session with { SnapshotsInFlight = Session.SnapshotsInFlight + 1 };
-                Steps.Add(new WriteSnapshot(new SearchSnapshot(State, Convert.ToBase64String(saved))));
+                Steps.Add(new WriteSnapshot(new SearchSnapshot(State, Convert.ToBase64String(saved!))));
             }
             Log(LogLevel.InfoLevel, "search {SearchId}: batch {Batch} done, policy step {Step} {Hash}, mean reward {MeanReward:F4}",
                 _id, State.Batch, step, r.ParameterHash, e.Rewards.DefaultIfEmpty(0).Average());
         }
+
+        /// <summary>
+        /// Whether policy update <paramref name="step"/> journals the policy's state: every
+        /// <c>journal.policyStateEvery</c>-th update, the search's last, and every update a snapshot is taken at (a
+        /// snapshot's state must be one the journal holds, the base of the next journaled difference). The updates
+        /// between re-run from the state before them on recovery and in the audit, which reproduces them only for a
+        /// policy of exact arithmetic: any other (the libtorch engine) journals its state with every update.
+        /// </summary>
+        private bool JournalsState(long step, bool exactArithmetic, bool snapshot, bool last) =>
+            !exactArithmetic || snapshot || last || step % _settings.Journal.PolicyStateEvery == 0;
 
         // ------------------------------------------------------------ work
 

@@ -1,3 +1,4 @@
+using MnasNet.Actors.Policy;
 using MnasNet.Actors.Protocol;
 using MnasNet.Controller;
 
@@ -5,14 +6,22 @@ namespace MnasNet.Actors.Decisions;
 
 /// <summary>
 /// The search's strategy and what the journal holds of it: the live sampler, or — during and after recovery — the
-/// newest journaled policy state and the samples drawn since, restored only once the policy is needed, so nothing the
-/// journal already says is recomputed. Also the raw state journaled last, the base of the next journaled state
+/// newest journaled policy state with the samples drawn and the updates made since (journal.policyStateEvery), restored
+/// only once the policy is needed, so nothing the journal already says is recomputed and only updates after the newest
+/// state are re-run. Also the raw state journaled last, the base of the next journaled state
 /// (stored as a difference to it). Owned by one controller; disposing it disposes the sampler.
 /// </summary>
 public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSampler> restore) : IDisposable
 {
     private IArchitectureSampler? _live;
-    private (IReadOnlyList<PolicyCheckpoint> Chain, long Step, int SkippedSamples)? _journaled;
+    private (IReadOnlyList<PolicyCheckpoint> Chain, long Step, List<Since> Since)? _journaled;
+
+    /// <summary>What happened to the policy after a journaled state: samples drawn, or an update whose state was not journaled.</summary>
+    private abstract record Since;
+
+    private sealed record Skipped(int Samples) : Since;
+
+    private sealed record Updated(IReadOnlyList<ScoredSample> Feedback, PolicyUpdated Update) : Since;
 
     /// <summary>The raw policy state of the last journaled checkpoint (or snapshot).</summary>
     public byte[]? LastJournaledState { get; set; }
@@ -37,9 +46,17 @@ public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSamp
             {
                 _journaled = null;
                 _live = RestoreJournaled(journaled.Chain, journaled.Step);
-                if (journaled.SkippedSamples > 0)
+                foreach (var since in journaled.Since)
                 {
-                    _live.SkipSamples(journaled.SkippedSamples);
+                    switch (since)
+                    {
+                        case Skipped k:
+                            _live.SkipSamples(k.Samples);
+                            break;
+                        case Updated u:
+                            Rerun(_live, u.Feedback, u.Update);
+                            break;
+                    }
                 }
             }
             return _live ?? throw new InvalidOperationException("policy used before the search started");
@@ -70,7 +87,7 @@ public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSamp
         IReadOnlyList<PolicyCheckpoint> chain = checkpoint.Base is not null && _journaled is { } pending ? [.. pending.Chain, checkpoint] : [checkpoint];
         Drop();
         StatesJournaled = true;
-        _journaled = (chain, step, 0);
+        _journaled = (chain, step, []);
     }
 
     /// <summary>Recovery of a batch sampled after the journaled state: its draws are skipped, not repeated.</summary>
@@ -78,11 +95,35 @@ public sealed class SearchPolicy(string searchId, Func<byte[], IArchitectureSamp
     {
         if (_journaled is { } journaled)
         {
-            _journaled = journaled with { SkippedSamples = journaled.SkippedSamples + samples };
+            journaled.Since.Add(new Skipped(samples));
         }
         else
         {
             Live.SkipSamples(samples);
+        }
+    }
+
+    /// <summary>
+    /// Recovery of an update that journaled no state (only a policy of exact arithmetic leaves one out): re-run once the
+    /// policy is needed, unless a later journaled state makes it moot; it must give the journaled parameter hash.
+    /// </summary>
+    public void Rerun(IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
+    {
+        if (_journaled is { } journaled)
+        {
+            journaled.Since.Add(new Updated(feedback, update));
+        }
+        else
+        {
+            Rerun(Live, feedback, update);
+        }
+    }
+
+    private void Rerun(IArchitectureSampler live, IReadOnlyList<ScoredSample> feedback, PolicyUpdated update)
+    {
+        if (PolicyReplay.Update(live, feedback, update) is { } m)
+        {
+            throw new JournalMismatchException($"journal of search {searchId}: policy update {update.Step} (re-run from the journaled state before it) gives {m.Expected}, journal has {m.Found}");
         }
     }
 

@@ -207,6 +207,13 @@ public sealed record JournalSettings
     public string Directory { get; init; } = "searches";
     /// <summary>Snapshot of the controller (state + policy) every K policy updates.</summary>
     public int SnapshotEvery { get; init; } = 10;
+    /// <summary>
+    /// A policy of exact arithmetic (the managed engine, the tabular and sampling strategies) journals its whole state
+    /// with every K-th policy update, the last one and each one a snapshot is taken at; recovery and the audit re-run
+    /// the updates between, bit for bit. A policy state is ~1 MB for the LSTM: K = 1 journals every one (the libtorch
+    /// engine always does, its re-runs being exact only on the platform and thread count that wrote them).
+    /// </summary>
+    public int PolicyStateEvery { get; init; } = 8;
     /// <summary>"sqlite" (single node, default) or "postgresql" (clusters: one database shared by every controller node).</summary>
     public string Provider { get; init; } = "sqlite";
     /// <summary>

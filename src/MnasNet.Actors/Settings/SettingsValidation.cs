@@ -144,6 +144,7 @@ public static partial class SettingsValidation
         Require(s.Journal.Directory.Length > 0, "journal.directory must not be empty");
         Require(s.Journal.Provider is "sqlite" or "postgresql", $"journal.provider must be sqlite or postgresql, got '{s.Journal.Provider}'");
         Require(s.Journal.SnapshotEvery >= 1, $"journal.snapshotEvery must be at least 1, got {s.Journal.SnapshotEvery}");
+        Require(s.Journal.PolicyStateEvery >= 1, $"journal.policyStateEvery must be at least 1, got {s.Journal.PolicyStateEvery}");
 
         var c = s.Cluster;
         Require(c.StableAfterSeconds > 0 && c.HeartbeatIntervalSeconds > 0 && c.AcceptableHeartbeatPauseSeconds > 0 && c.WorkRequestIntervalSeconds > 0 && c.StatusPollSeconds > 0,

@@ -27,6 +27,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
     private readonly Option<bool> _baseline = new("--baseline") { Description = "Also run each search with zero-duration work (same events, no virtual time, each effect after its write).", DefaultValueFactory = _ => true };
     private readonly Option<string> _engine = new("--engine") { Description = "Engine of strategy ppo: managed (default, exact arithmetic) or libtorch.", DefaultValueFactory = _ => MnasNet.Controller.ControllerEngines.Managed };
     private readonly Option<int> _allocations = new("--allocations") { Description = "Also list the N types that allocated most (sampled) and why the GC ran.", DefaultValueFactory = _ => 0 };
+    private readonly Option<int> _threads = new("--threads") { Description = "Threads of the controller's policy (controller.threads; the managed engine gives the same bits for any count).", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
     private readonly Option<string?> _dir = new("--dir") { Description = "Scratch directory (default: a new temp directory, deleted after)." };
 
     public BenchSimulateCommand() : base("simulate", "Wall time and virtual trials per wall second of virtual-time searches (paper cost model) with the durable journal.")
@@ -38,6 +39,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         Options.Add(_dir);
         Options.Add(_engine);
         Options.Add(_allocations);
+        Options.Add(_threads);
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, TextWriter output, CancellationToken cancellationToken)
@@ -46,6 +48,11 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         var trialCounts = Plan.PlanCommand.Counts("--trials", parseResult.GetValue(_trials), 0, max: 10_000_000, what: "a trial count");
         var engine = parseResult.GetValue(_engine)!;
         var allocations = parseResult.GetValue(_allocations);
+        var threads = parseResult.GetValue(_threads);
+        if (threads < 1)
+        {
+            throw new CliInputException($"--threads must be ≥ 1, got {threads}");
+        }
         if (allocations < 0)
         {
             throw new CliInputException($"--allocations must be ≥ 0 (0: off), got {allocations}");
@@ -64,7 +71,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         var c = CultureInfo.InvariantCulture;
         try
         {
-            await output.WriteLineAsync($"virtual-time searches: 64 trainers, 4 devices, batch {batch}, paper cost model (~3,110 s a trial, 60 s a policy update), SQLite journal in {scratch}");
+            await output.WriteLineAsync($"virtual-time searches: 64 trainers, 4 devices, batch {batch}, controller threads {threads}, paper cost model (~3,110 s a trial, 60 s a policy update), SQLite journal in {scratch}");
             foreach (var strategy in strategies)
             {
                 foreach (var trials in trialCounts)
@@ -73,7 +80,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                     using var sampler = allocations > 0 ? new AllocationSampler() : null;
                     var costs = ProcessCosts.Now();
                     var policyCosts = PolicyCosts.Now();
-                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine } });
+                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine }, Controller = new ControllerNodeSettings { Threads = threads } });
                     var spent = ProcessCosts.Now() - costs;
                     var policySpent = PolicyCosts.Now() - policyCosts;
                     await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
@@ -85,7 +92,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                     }
                     if (parseResult.GetValue(_baseline))
                     {
-                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false) with { Policy = new PolicySettings { Engine = engine } });
+                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false) with { Policy = new PolicySettings { Engine = engine }, Controller = new ControllerNodeSettings { Threads = threads } });
                         await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   zero-duration work (no virtual time, so each effect waits for its write): {zero.Wall.TotalSeconds,7:F1} s wall, {batch * batches / zero.Wall.TotalSeconds,6:F0} trials/s"));
                     }
                 }
