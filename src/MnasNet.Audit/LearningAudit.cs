@@ -435,10 +435,13 @@ public static class LearningAudit
     private static (Divergence? Problem, IArchitectureSampler Next, byte[]? JournaledState) CheckUpdateCore(IArchitectureSampler policy, byte[]? before, long seq, PolicyUpdated p, BatchSampled? batch, JournalFacts facts, Comparison comparison)
     {
         Divergence Fail(string expected, string found, long? trial = null) => new(seq, "policy-updated", trial, p.Batch, expected, found);
-        if (p.Policy is { Platform.Threads: var threads })
+        if (p.Policy is { Platform: var written })
         {
-            // A node that resumed with another controller.threads ran this update: re-run it with that count.
-            policy.ContinueWithThreads(threads);
+            // A node that resumed with another controller.threads ran this update: re-run it with that count. Bits are
+            // demanded where the platform that ran this update (not the one that wrote the state before it) is ours.
+            policy.ContinueWithThreads(written.Threads);
+            comparison.Writer = written;
+            comparison.WriterJournaled = true;
         }
         if (batch is null || batch.Batch != p.Batch)
         {

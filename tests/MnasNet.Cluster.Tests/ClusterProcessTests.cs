@@ -190,7 +190,7 @@ public sealed class ClusterProcessTests(PostgresServer postgres) : IClassFixture
     {
         // The LSTM policy, whose last bits depend on kernels and threads: the standby cannot re-derive the killed
         // node's updates bit for bit, so it must go on from the journaled policy states.
-        var settings = Settings("cluster-c", trainSeconds: 0.3, batches: 4) with { Strategy = "ppo" };
+        var settings = Settings("cluster-c", trainSeconds: 0.3, batches: 4) with { Strategy = "ppo", Policy = new PolicySettings { Engine = MnasNet.Controller.ControllerEngines.Libtorch } };
         var config = Simulated.WriteConfig(_dir, settings);
 
         var port = PostgresServer.FreePort();
