@@ -66,6 +66,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
         {
             throw new CliInputException("need --batch-size ≥ 1 and at least one strategy");
         }
+        SearchSettings Configured(SearchSettings s) => s with { Policy = new PolicySettings { Engine = engine }, Controller = new ControllerNodeSettings { Threads = threads } };
         using var scratchDirectory = BenchScratch.Open(parseResult.GetValue(_dir), "simulate");
         var scratch = scratchDirectory.Path;
         var c = CultureInfo.InvariantCulture;
@@ -80,7 +81,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                     using var sampler = allocations > 0 ? new AllocationSampler() : null;
                     var costs = ProcessCosts.Now();
                     var policyCosts = PolicyCosts.Now();
-                    var timed = await Run(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true) with { Policy = new PolicySettings { Engine = engine }, Controller = new ControllerNodeSettings { Threads = threads } });
+                    var timed = await Run(Configured(Settings($"{strategy}-{trials}", scratch, strategy, batch, batches, costModel: true)));
                     var spent = ProcessCosts.Now() - costs;
                     var policySpent = PolicyCosts.Now() - policyCosts;
                     await output.WriteLineAsync(string.Create(c, $"  {strategy,-12} {batch * batches,7} trials: {timed.Wall.TotalSeconds,7:F1} s wall ({timed.Startup.TotalSeconds:F1} s to the first dispatch), {batch * batches / timed.Wall.TotalSeconds,6:F0} virtual trials/s, makespan {Plan.PlanRow.Duration(timed.Virtual.TotalSeconds)}, {timed.Events} events, {timed.QuietPoints} quiet points"));
@@ -92,7 +93,7 @@ public sealed class BenchSimulateCommand : SearchCliCommand
                     }
                     if (parseResult.GetValue(_baseline))
                     {
-                        var zero = await Run(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false) with { Policy = new PolicySettings { Engine = engine }, Controller = new ControllerNodeSettings { Threads = threads } });
+                        var zero = await Run(Configured(Settings($"{strategy}-{trials}-zero", scratch, strategy, batch, batches, costModel: false)));
                         await output.WriteLineAsync(string.Create(c, $"  {"",-12} {"",7}   zero-duration work (no virtual time, so each effect waits for its write): {zero.Wall.TotalSeconds,7:F1} s wall, {batch * batches / zero.Wall.TotalSeconds,6:F0} trials/s"));
                     }
                 }
